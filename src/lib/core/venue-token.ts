@@ -1,0 +1,162 @@
+/**
+ * Signed venue codes (the QR on a venue's poster).
+ *
+ * The poster holds an https URL of this deployment, `<origin>/c#<token>`, so that any phone camera
+ * opens the PWA, and the token stays in the fragment, which browsers never send to a server.
+ *
+ * Token (all decimal digits, so the whole fragment is one QR numeric-mode segment):
+ *
+ *   "1"            format version
+ *   keyId          4 digits: which server key signed it (keys rotate; phones cache several)
+ *   body           base10(payload ‖ signature), see base10.ts
+ *     payload      UTF-8 of the compact JSON array [venueId, name, communeCode, venueTypeCode]
+ *     signature    64 bytes, Ed25519 over "LV1:" + keyId + ":" + payload
+ *
+ * DESIGN §6 first described `1.<keyId>.<base64url payload>.<base64url signature>`. With a 60-character
+ * Vietnamese name that text needs a version 12 QR at level M; in numeric mode the same
+ * content fits version 10 (see venue-token.test.ts), so the code stays readable from a metre away.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import * as v from 'valibot';
+import { bytesToDigits, digitsToBytes } from './base10';
+import { VENUE_ID_PATTERN, VENUE_NAME_MAX, UNIT_CODE_PATTERN, venueTypeCode, venueTypeFromCode, type VenueType } from './venue';
+
+export const TOKEN_FORMAT_VERSION = '1';
+export const KEY_ID_PATTERN = /^[1-9][0-9]{3}$/;
+const SIGNATURE_BYTES = 64;
+/** The path of the check-in page; the token follows in the fragment. */
+export const CHECKIN_PATH = '/c';
+
+export interface VenueClaims {
+  venueId: string;
+  name: string;
+  communeCode: string;
+  venueType: VenueType;
+}
+
+export interface SigningKey {
+  id: string;
+  secretKey: Uint8Array;
+}
+
+export interface PublicKey {
+  id: string;
+  publicKey: Uint8Array;
+}
+
+const ClaimsTuple = v.tuple([
+  v.pipe(v.string(), v.regex(VENUE_ID_PATTERN)),
+  v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(VENUE_NAME_MAX)),
+  v.pipe(v.string(), v.regex(UNIT_CODE_PATTERN)),
+  v.pipe(v.number(), v.integer())
+]);
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+function signedMessage(keyId: string, payload: Uint8Array): Uint8Array {
+  const prefix = utf8.encode(`LV${TOKEN_FORMAT_VERSION}:${keyId}:`);
+  const message = new Uint8Array(prefix.length + payload.length);
+  message.set(prefix);
+  message.set(payload, prefix.length);
+  return message;
+}
+
+export function encodeClaims(claims: VenueClaims): Uint8Array {
+  return utf8.encode(
+    JSON.stringify([claims.venueId, claims.name.normalize('NFC'), claims.communeCode, venueTypeCode(claims.venueType)])
+  );
+}
+
+export function signVenueToken(claims: VenueClaims, key: SigningKey): string {
+  if (!KEY_ID_PATTERN.test(key.id)) throw new Error(`bad key id ${key.id}`);
+  const checked = v.safeParse(ClaimsTuple, [claims.venueId, claims.name, claims.communeCode, venueTypeCode(claims.venueType)]);
+  if (!checked.success) throw new Error(`venue cannot be signed: ${checked.issues[0].message}`);
+  const payload = encodeClaims(claims);
+  const signature = ed25519.sign(signedMessage(key.id, payload), key.secretKey);
+  const body = new Uint8Array(payload.length + SIGNATURE_BYTES);
+  body.set(payload);
+  body.set(signature, payload.length);
+  return TOKEN_FORMAT_VERSION + key.id + bytesToDigits(body);
+}
+
+export function checkinUrl(origin: string, token: string): string {
+  return `${origin.replace(/\/+$/, '')}${CHECKIN_PATH}#${token}`;
+}
+
+export type ParsedToken =
+  | { ok: true; keyId: string; claims: VenueClaims; message: Uint8Array; signature: Uint8Array }
+  | { ok: false; reason: 'not-a-token' | 'unknown-version' | 'damaged' };
+
+/** Reads a token without checking its signature; verifyVenueToken decides whether to trust it. */
+export function parseVenueToken(token: string): ParsedToken {
+  const text = token.trim();
+  if (!/^[0-9]+$/.test(text)) return { ok: false, reason: 'not-a-token' };
+  if (text[0] !== TOKEN_FORMAT_VERSION) return { ok: false, reason: 'unknown-version' };
+  const keyId = text.slice(1, 5);
+  if (!KEY_ID_PATTERN.test(keyId)) return { ok: false, reason: 'damaged' };
+  const body = digitsToBytes(text.slice(5));
+  if (!body || body.length <= SIGNATURE_BYTES) return { ok: false, reason: 'damaged' };
+  const payload = body.subarray(0, body.length - SIGNATURE_BYTES);
+  const signature = body.subarray(body.length - SIGNATURE_BYTES);
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8Strict.decode(payload));
+  } catch {
+    return { ok: false, reason: 'damaged' };
+  }
+  const tuple = v.safeParse(ClaimsTuple, json);
+  if (!tuple.success) return { ok: false, reason: 'damaged' };
+  const [venueId, name, communeCode, typeCode] = tuple.output;
+  const venueType = venueTypeFromCode(typeCode);
+  if (!venueType) return { ok: false, reason: 'damaged' };
+  return {
+    ok: true,
+    keyId,
+    claims: { venueId, name, communeCode, venueType },
+    message: signedMessage(keyId, payload),
+    signature
+  };
+}
+
+export type Verification = 'verified' | 'unknown-key' | 'bad-signature';
+
+export function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, keys: readonly PublicKey[]): Verification {
+  const key = keys.find((k) => k.id === parsed.keyId);
+  if (!key) return 'unknown-key';
+  let valid = false;
+  try {
+    valid = ed25519.verify(parsed.signature, parsed.message, key.publicKey);
+  } catch {
+    valid = false;
+  }
+  return valid ? 'verified' : 'bad-signature';
+}
+
+/**
+ * Finds a venue token in a scanned text: a check-in URL of any origin (the signature, not the
+ * host, decides whether it is genuine), or a bare token typed or pasted.
+ */
+export function extractVenueToken(scanned: string): string | null {
+  const text = scanned.trim();
+  if (/^[0-9]{40,}$/.test(text)) return text;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
+  if (url.pathname.replace(/\/+$/, '') !== CHECKIN_PATH) return null;
+  const token = url.hash.slice(1);
+  return token.length > 0 ? token : null;
+}
+
+export function newSigningKey(id: string): SigningKey & PublicKey {
+  const secretKey = ed25519.utils.randomSecretKey();
+  return { id, secretKey, publicKey: ed25519.getPublicKey(secretKey) };
+}
+
+export function publicKeyOf(key: SigningKey): PublicKey {
+  return { id: key.id, publicKey: ed25519.getPublicKey(key.secretKey) };
+}

@@ -1,0 +1,60 @@
+/**
+ * A citizen's visit: the unit of the private diary. Lives only on the phone (DESIGN §3).
+ */
+import { DEFAULT_STAY_MINUTES, type VenueType } from './venue';
+import { MINUTE } from './time';
+
+/**
+ * - verified: the venue code's signature checked against a server key
+ * - pending: the code was read, its key is not known yet (offline cold start); checked again later
+ * - unverified: checked, and the signature is wrong or the key is unknown to the server: "chưa xác thực"
+ * - manual: typed in by the citizen for a place without a code
+ */
+export type VisitVerification = 'verified' | 'pending' | 'unverified' | 'manual';
+export type VisitSource = 'link' | 'scan' | 'manual';
+
+export interface Visit {
+  id: string;
+  venueId: string | null;
+  venueName: string;
+  communeCode: string | null;
+  venueType: VenueType;
+  /** ms since epoch */
+  checkin: number;
+  checkout: number | null;
+  source: VisitSource;
+  verification: VisitVerification;
+  /** the venue token as scanned, kept so that a pending visit can be verified later */
+  token: string | null;
+  note: string;
+}
+
+/** Opening the same venue's code again within this time is the same visit (a double scan, a reload). */
+export const REPEAT_CHECKIN_WINDOW = 10 * MINUTE;
+
+/** The visit that a new check-in at this venue repeats, if any. */
+export function findRepeatCheckin(visits: readonly Visit[], venueId: string, now: number): Visit | undefined {
+  return visits.find(
+    (v) => v.venueId === venueId && v.checkout === null && now - v.checkin >= 0 && now - v.checkin < REPEAT_CHECKIN_WINDOW
+  );
+}
+
+/** When the visit is taken to have ended: its check-out, or check-in + the venue type's default stay. */
+export function effectiveCheckout(visit: Pick<Visit, 'checkin' | 'checkout' | 'venueType'>): number {
+  return visit.checkout ?? visit.checkin + DEFAULT_STAY_MINUTES[visit.venueType] * MINUTE;
+}
+
+export type TimesProblem = 'checkout-before-checkin' | 'in-future' | 'too-long';
+
+/** Longest visit a person can enter by hand: a night shift at a factory, a long bus ride. */
+export const MAX_VISIT_LENGTH = 24 * 60 * MINUTE;
+
+export function checkTimes(checkin: number, checkout: number | null, now: number): TimesProblem | null {
+  if (checkin > now + MINUTE) return 'in-future';
+  if (checkout !== null) {
+    if (checkout < checkin) return 'checkout-before-checkin';
+    if (checkout > now + MINUTE) return 'in-future';
+    if (checkout - checkin > MAX_VISIT_LENGTH) return 'too-long';
+  }
+  return null;
+}
