@@ -60,3 +60,28 @@ export function newVenueId(random: (n: number) => Uint8Array): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
   return Array.from(random(12), (b) => alphabet[b & 31]).join('');
 }
+
+export type VenueStatus = 'active' | 'suspended';
+
+/** `venue:<venueId>` in the commune's database (DESIGN §4). */
+export interface VenueDoc {
+  _id: string;
+  _rev?: string;
+  type: 'venue';
+  schema: 1;
+  venueId: string;
+  name: string;
+  venueType: VenueType;
+  communeCode: string;
+  address: string;
+  status: VenueStatus;
+  /** Filled by the server's signer: the token printed on the poster and the key that signed it. */
+  token?: string;
+  keyId?: string;
+  signedAt?: string;
+  demo?: boolean;
+}
+
+export function venueDocId(venueId: string): string {
+  return `venue:${venueId}`;
+}

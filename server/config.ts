@@ -1,0 +1,39 @@
+/** Everything the server reads from its environment, read once, with the defaults of a newcomer's machine. */
+import path from 'node:path';
+import { clampRetentionDays } from '../src/lib/core/retention';
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  /** Where the embedded store and the generated signing key live. */
+  dataDir: string;
+  /** A real CouchDB (with admin credentials in the URL); unset = start the embedded store. */
+  couchdbUrl: string | null;
+  /** The origin printed into venue QR codes, e.g. https://luuvet.hatinh.gov.vn */
+  publicOrigin: string;
+  /** JSON keyring shared by several servers; unset = a key file in dataDir. */
+  signingKeys: string | null;
+  retentionDays: number;
+  /** Seed the demo commune and its venues on first start. */
+  demo: boolean;
+  /** Folder of the built PWA. */
+  staticDir: string;
+  log: boolean;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not "${env.PORT}"`);
+  return {
+    port,
+    host: env.HOST ?? '127.0.0.1',
+    dataDir: path.resolve(env.DATA_DIR ?? './data'),
+    couchdbUrl: env.COUCHDB_URL || null,
+    publicOrigin: (env.PUBLIC_ORIGIN ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    signingKeys: env.SIGNING_KEYS || null,
+    retentionDays: clampRetentionDays(env.RETENTION_DAYS ?? 21),
+    demo: env.DEMO !== '0',
+    staticDir: path.resolve(env.STATIC_DIR ?? './build'),
+    log: env.LOG !== '0'
+  };
+}

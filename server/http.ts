@@ -1,0 +1,113 @@
+/**
+ * The HTTP face of the server: the built PWA, `/api`, and (later) the `/sync` gateway.
+ * Nothing that identifies a person is logged: no addresses, no query strings, no bodies.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import type { ServerConfig } from './config';
+import type { Keyring } from './keys';
+import { publicKeysDocument } from './keys';
+import type { Store } from './store/couch';
+import type { DemoVenue } from './demo';
+
+export interface AppDeps {
+  config: ServerConfig;
+  store: Store;
+  keyring: Keyring;
+  demoVenues: DemoVenue[];
+}
+
+/** API bodies are small JSON; anything larger is refused before it is read. */
+const API_BODY_LIMIT = 256 * 1024;
+
+export async function buildApp({ config, store, keyring, demoVenues }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: API_BODY_LIMIT,
+    trustProxy: false,
+    logger: config.log
+      ? {
+          level: 'info',
+          serializers: {
+            // Path only: the query string could carry a phone number one day, and addresses identify people.
+            req: (req) => ({ method: req.method, path: req.url.split('?')[0] }),
+            res: (res) => ({ statusCode: res.statusCode })
+          }
+        }
+      : false
+  });
+
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('Referrer-Policy', 'no-referrer');
+    reply.header('Permissions-Policy', 'camera=(self), geolocation=(), microphone=()');
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) app.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
+    const reason =
+      err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `body larger than ${API_BODY_LIMIT} bytes`
+        : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'send application/json'
+          : status === 400
+            ? `malformed request: ${err.message}`
+            : status >= 500
+              ? 'internal error'
+              : err.message;
+    return reply.status(status).send({ error: status >= 500 ? 'internal' : 'bad_request', reason });
+  });
+
+  await app.register(
+    async (api) => {
+      api.get('/health', async (_req, reply) => {
+        const couch = await store.ping();
+        return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down' });
+      });
+
+      // Phones cache these to verify venue codes offline; a CDN may cache them too.
+      api.get('/keys', async (_req, reply) => {
+        reply.header('Cache-Control', 'public, max-age=3600');
+        return publicKeysDocument(keyring);
+      });
+
+      api.get('/demo', async (_req, reply) => {
+        if (!config.demo) return reply.status(404).send({ error: 'not_found', reason: 'demo data is turned off' });
+        return { venues: demoVenues };
+      });
+
+      api.all('/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such API' }));
+    },
+    { prefix: '/api' }
+  );
+
+  // Default-deny until the sync gateway exists: nothing of CouchDB is reachable from outside.
+  app.all('/sync/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such database' }));
+
+  const index = path.join(config.staticDir, 'index.html');
+  if (existsSync(index)) {
+    await app.register(fastifyStatic, {
+      root: config.staticDir,
+      wildcard: false,
+      index: false,
+      setHeaders(res, filePath) {
+        const rel = path.relative(config.staticDir, filePath);
+        // Hashed assets never change; everything else must be revalidated so updates reach phones.
+        res.setHeader('Cache-Control', rel.startsWith(`_app${path.sep}immutable`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      }
+    });
+    // Every other page is the SPA shell: the service worker does the same offline.
+    app.setNotFoundHandler(async (req, reply) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return reply.status(404).send({ error: 'not_found', reason: 'no such route' });
+      reply.header('Cache-Control', 'no-cache');
+      return reply.sendFile('index.html');
+    });
+  } else {
+    app.get('/', async (_req, reply) =>
+      reply.type('text/plain; charset=utf-8').send('Lưu Vết: the app is not built yet. Run `npm run build` (npm start does it for you).')
+    );
+  }
+  return app;
+}

@@ -1,0 +1,65 @@
+/** Starts Lưu Vết: the store (embedded unless COUCHDB_URL is set), the keyring, demo data, HTTP. */
+import { readConfig, type ServerConfig } from './config';
+import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
+import { Store } from './store/couch';
+import { loadKeyring } from './keys';
+import { seedDemo, type DemoVenue } from './demo';
+import { buildApp } from './http';
+import type { FastifyInstance } from 'fastify';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  store: Store;
+  demoVenues: DemoVenue[];
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig = readConfig()): Promise<RunningServer> {
+  let embedded: EmbeddedCouch | null = null;
+  let couchUrl = config.couchdbUrl;
+  if (!couchUrl) {
+    embedded = await startEmbeddedCouch(config.dataDir);
+    couchUrl = embedded.url;
+  }
+  const store = new Store(couchUrl);
+  await store.bootstrap();
+  const keyring = loadKeyring(config);
+  const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
+  const app = await buildApp({ config, store, keyring, demoVenues });
+  const address = await app.listen({ port: config.port, host: config.host });
+  const port = new URL(address).port;
+  return {
+    app,
+    url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
+    store,
+    demoVenues,
+    async close() {
+      await app.close();
+      await embedded?.close();
+    }
+  };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain) {
+  const config = readConfig();
+  startServer(config).then(
+    (server) => {
+      const where = config.couchdbUrl ? 'CouchDB at COUCHDB_URL' : `embedded store in ${config.dataDir}`;
+      console.log(`\nLưu Vết is running at ${config.publicOrigin} (storage: ${where})`);
+      if (server.demoVenues.length) {
+        console.log('\nDemo venues: open a link on this machine (or show its QR from /demo) to check in:');
+        for (const v of server.demoVenues) console.log(`  ${v.name}\n    ${v.url}`);
+        console.log(`\nAll demo codes as QR posters: ${config.publicOrigin}/demo\n`);
+      }
+      const stop = () => server.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    },
+    (err: Error) => {
+      console.error(`Lưu Vết could not start: ${err.message}`);
+      process.exit(1);
+    }
+  );
+}

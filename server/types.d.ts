@@ -1,0 +1,9 @@
+declare module 'express-pouchdb' {
+  import type { RequestHandler } from 'express';
+  const expressPouchDB: (pouch: unknown, options?: Record<string, unknown>) => RequestHandler;
+  export default expressPouchDB;
+}
+declare module 'pouchdb-node' {
+  const PouchDB: PouchDB.Static;
+  export default PouchDB;
+}

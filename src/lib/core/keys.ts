@@ -1,0 +1,27 @@
+/** The public keys a phone needs to verify venue codes offline: the `/api/keys` document. */
+import { base64urlnopad } from '@scure/base';
+import * as v from 'valibot';
+import { KEY_ID_PATTERN, type PublicKey } from './venue-token';
+
+export const KeysDocument = v.object({
+  alg: v.literal('Ed25519'),
+  active: v.pipe(v.string(), v.regex(KEY_ID_PATTERN)),
+  keys: v.array(
+    v.object({
+      id: v.pipe(v.string(), v.regex(KEY_ID_PATTERN)),
+      publicKey: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/))
+    })
+  )
+});
+export type KeysDocument = v.InferOutput<typeof KeysDocument>;
+
+export function encodeKeysDocument(active: string, keys: readonly PublicKey[]): KeysDocument {
+  return { alg: 'Ed25519', active, keys: keys.map((k) => ({ id: k.id, publicKey: base64urlnopad.encode(k.publicKey) })) };
+}
+
+/** Null when the document is not a valid key list (a captive portal page, a truncated download). */
+export function decodeKeysDocument(json: unknown): PublicKey[] | null {
+  const result = v.safeParse(KeysDocument, json);
+  if (!result.success) return null;
+  return result.output.keys.map((k) => ({ id: k.id, publicKey: base64urlnopad.decode(k.publicKey) }));
+}

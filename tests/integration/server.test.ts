@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../server/config';
+import { startServer, type RunningServer } from '../../server/main';
+import { decodeKeysDocument } from '../../src/lib/core/keys';
+import { classifyScan } from '../../src/lib/core/scan';
+import { verifyVenueToken } from '../../src/lib/core/venue-token';
+import { communeDbName } from '../../server/store/couch';
+
+let server: RunningServer;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-int-'));
+  server = await startServer(readConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: path.join(dataDir, 'no-build') }));
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('server on the embedded store', () => {
+  it('reports health', async () => {
+    const res = await fetch(`${server.url}/api/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, store: 'up' });
+  });
+
+  it('bootstraps the databases with their _security', async () => {
+    const dbs = await server.store.couch.db.list();
+    expect(dbs).toEqual(expect.arrayContaining(['lv_directory', 'lv_exposures', 'lv_users', 'lv_reports', communeDbName('18070')]));
+    const security = await server.store.couch.request({ db: 'lv_users', path: '_security' });
+    expect(security.members.roles).toEqual(['lv_server']);
+  });
+
+  it('serves public keys that verify every demo venue code', async () => {
+    const res = await fetch(`${server.url}/api/keys`);
+    expect(res.headers.get('cache-control')).toContain('max-age');
+    const keys = decodeKeysDocument(await res.json());
+    expect(keys).not.toBeNull();
+    const demo = (await (await fetch(`${server.url}/api/demo`)).json()) as { venues: { url: string; name: string }[] };
+    expect(demo.venues.length).toBeGreaterThanOrEqual(5);
+    for (const venue of demo.venues) {
+      const scan = classifyScan(venue.url);
+      if (scan.kind !== 'venue') throw new Error(`demo code not a venue code: ${venue.url}`);
+      expect(scan.parsed.claims.name).toBe(venue.name);
+      expect(verifyVenueToken(scan.parsed, keys!)).toBe('verified');
+    }
+  });
+
+  it('keeps the key and the demo venues across a restart', async () => {
+    const before = await (await fetch(`${server.url}/api/keys`)).json();
+    const demoBefore = server.demoVenues;
+    await server.close();
+    server = await startServer(readConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: path.join(dataDir, 'no-build') }));
+    expect(await (await fetch(`${server.url}/api/keys`)).json()).toEqual(before);
+    expect(server.demoVenues).toEqual(demoBefore);
+  });
+
+  it('answers unknown API routes, sync paths and bad bodies with clear 4xx JSON', async () => {
+    const unknown = await fetch(`${server.url}/api/nothing`);
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).reason).toBeTruthy();
+    const sync = await fetch(`${server.url}/sync/lv_users/_all_docs`);
+    expect(sync.status).toBe(404);
+    const big = await fetch(`${server.url}/api/nothing`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'a'.repeat(300 * 1024) })
+    });
+    expect(big.status).toBe(413);
+    const bad = await fetch(`${server.url}/api/nothing`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).reason).toMatch(/malformed/);
+  });
+});
