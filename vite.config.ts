@@ -23,10 +23,11 @@ export default defineConfig({
         // The shell and every route's code, the ZXing wasm for the scanner and fonts: all needed offline.
         globPatterns: ['client/**/*.{js,css,html,wasm,svg,png,ico,webmanifest,woff2}', 'prerendered/**/*.html'],
         maximumFileSizeToCacheInBytes: 3 * 1024 * 1024,
-        navigateFallback: '/index.html',
+        // Routes have their own precached shells ("/c", "/scan"…); any other path gets the home shell,
+        // which routes in the browser like every page of this SPA.
+        navigateFallback: '/',
         navigateFallbackDenylist: [/^\/api\//, /^\/sync\//]
-      },
-      kit: { spa: { fallbackMapping: '/index.html' } }
+      }
     })
   ],
   server: { port: 5173 }

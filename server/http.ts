@@ -86,23 +86,27 @@ export async function buildApp({ config, store, keyring, demoVenues }: AppDeps):
   // Default-deny until the sync gateway exists: nothing of CouchDB is reachable from outside.
   app.all('/sync/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such database' }));
 
-  const index = path.join(config.staticDir, 'index.html');
-  if (existsSync(index)) {
+  const fallback = path.join(config.staticDir, '200.html');
+  if (existsSync(fallback)) {
     await app.register(fastifyStatic, {
       root: config.staticDir,
       wildcard: false,
       index: false,
-      setHeaders(res, filePath) {
+      setHeaders(reply, filePath) {
         const rel = path.relative(config.staticDir, filePath);
         // Hashed assets never change; everything else must be revalidated so updates reach phones.
-        res.setHeader('Cache-Control', rel.startsWith(`_app${path.sep}immutable`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        reply.header('Cache-Control', rel.startsWith(`_app${path.sep}immutable`) ? 'public, max-age=31536000, immutable' : 'no-cache');
       }
     });
-    // Every other page is the SPA shell: the service worker does the same offline.
+    // A route's prerendered shell (`/c` -> c.html, which preloads just that page's code), else the
+    // SPA fallback. The service worker does the same offline.
     app.setNotFoundHandler(async (req, reply) => {
       if (req.method !== 'GET' && req.method !== 'HEAD') return reply.status(404).send({ error: 'not_found', reason: 'no such route' });
       reply.header('Cache-Control', 'no-cache');
-      return reply.sendFile('index.html');
+      const route = req.url.split(/[?#]/)[0]!.replace(/^\/+|\/+$/g, '');
+      const shell = route === '' ? 'index.html' : `${route}.html`;
+      const safe = /^[a-z0-9-]+(\/[a-z0-9-]+)*\.html$/.test(shell) && existsSync(path.join(config.staticDir, shell));
+      return reply.sendFile(safe ? shell : '200.html');
     });
   } else {
     app.get('/', async (_req, reply) =>

@@ -41,8 +41,8 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   };
 }
 
-const isMain = import.meta.url === `file://${process.argv[1]}`;
-if (isMain) {
+/** Runs the server for `npm start` / `node dist/server.mjs`, printing what a newcomer can try. */
+export function runFromCli(): void {
   const config = readConfig();
   startServer(config).then(
     (server) => {
@@ -63,3 +63,5 @@ if (isMain) {
     }
   );
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) runFromCli();

@@ -1,5 +1,11 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 declare global {
-  namespace App {}
+  namespace App {
+    interface PageState {
+      /** the visit the check-in page shows after the code left the address bar */
+      visitId?: string;
+      repeated?: boolean;
+    }
+  }
 }
 export {};

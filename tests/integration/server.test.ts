@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,10 +11,19 @@ import { communeDbName } from '../../server/store/couch';
 
 let server: RunningServer;
 let dataDir: string;
+let env: Record<string, string>;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-int-'));
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: path.join(dataDir, 'no-build') }));
+  // A stand-in for the built PWA: the route shells and the SPA fallback.
+  const staticDir = path.join(dataDir, 'build');
+  mkdirSync(path.join(staticDir, '_app', 'immutable'), { recursive: true });
+  writeFileSync(path.join(staticDir, '200.html'), '<title>fallback</title>');
+  writeFileSync(path.join(staticDir, 'index.html'), '<title>home</title>');
+  writeFileSync(path.join(staticDir, 'c.html'), '<title>checkin</title>');
+  writeFileSync(path.join(staticDir, '_app', 'immutable', 'a.js'), 'export {}');
+  env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir };
+  server = await startServer(readConfig(env));
 });
 
 afterAll(async () => {
@@ -55,7 +64,7 @@ describe('server on the embedded store', () => {
     const before = await (await fetch(`${server.url}/api/keys`)).json();
     const demoBefore = server.demoVenues;
     await server.close();
-    server = await startServer(readConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: path.join(dataDir, 'no-build') }));
+    server = await startServer(readConfig(env));
     expect(await (await fetch(`${server.url}/api/keys`)).json()).toEqual(before);
     expect(server.demoVenues).toEqual(demoBefore);
   });
@@ -75,5 +84,16 @@ describe('server on the embedded store', () => {
     const bad = await fetch(`${server.url}/api/nothing`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":' });
     expect(bad.status).toBe(400);
     expect((await bad.json()).reason).toMatch(/malformed/);
+  });
+
+  it('serves route shells, the SPA fallback and long-lived hashed assets', async () => {
+    const checkin = await fetch(`${server.url}/c`);
+    expect(await checkin.text()).toContain('checkin');
+    expect(checkin.headers.get('cache-control')).toBe('no-cache');
+    expect(await (await fetch(`${server.url}/`)).text()).toContain('home');
+    expect(await (await fetch(`${server.url}/somewhere/else?x=1`)).text()).toContain('fallback');
+    expect(await (await fetch(`${server.url}/../../etc/passwd`)).text()).not.toContain('root:');
+    const asset = await fetch(`${server.url}/_app/immutable/a.js`);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
   });
 });

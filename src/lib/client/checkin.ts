@@ -1,0 +1,40 @@
+/**
+ * Checking in from a venue code (a scanned QR or an opened link). The visit is saved first and
+ * verified after: on 2G the key list can take seconds, and the person in the queue should not wait
+ * for it. A code whose key is not cached yet stays "pending" and is checked when keys arrive.
+ */
+import type { ParsedToken } from '$lib/core/venue-token';
+import { verifyVenueToken } from '$lib/core/venue-token';
+import { parseVenueToken } from '$lib/core/venue-token';
+import type { VisitSource, VisitVerification } from '$lib/core/visit';
+import { cachedKeys, refreshKeys } from './keys';
+import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult } from './diary';
+
+type Parsed = Extract<ParsedToken, { ok: true }>;
+
+function verificationWith(parsed: Parsed, keys: ReturnType<typeof cachedKeys>): VisitVerification {
+  const result = verifyVenueToken(parsed, keys);
+  if (result === 'verified') return 'verified';
+  // A key we have never seen may be a new key of the server: only the fresh list can say it is unknown.
+  return result === 'unknown-key' ? 'pending' : 'unverified';
+}
+
+export async function checkInWithToken(token: string, parsed: Parsed, source: VisitSource): Promise<CheckinResult> {
+  const result = await recordVenueCheckin({ claims: parsed.claims, token, source, verification: verificationWith(parsed, cachedKeys()) });
+  if (result.visit.verification === 'pending') void verifyPending();
+  return result;
+}
+
+/** Verifies every pending visit with a fresh key list; leaves them pending when offline. */
+export async function verifyPending(): Promise<void> {
+  const pending = await pendingVisits();
+  if (pending.length === 0) return;
+  const keys = await refreshKeys();
+  if (!keys) return;
+  for (const visit of pending) {
+    const parsed = visit.token ? parseVenueToken(visit.token) : null;
+    // With the server's current list in hand, an unknown key means the code is not ours.
+    const verification: VisitVerification = parsed?.ok && verifyVenueToken(parsed, keys) === 'verified' ? 'verified' : 'unverified';
+    await setVerification(visit.id, verification);
+  }
+}

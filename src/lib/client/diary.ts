@@ -1,0 +1,142 @@
+/**
+ * The citizen's private diary, in IndexedDB through Dexie. It never leaves the phone (DESIGN §3):
+ * nothing in this module talks to the network.
+ */
+import Dexie, { liveQuery, type EntityTable } from 'dexie';
+import { findRepeatCheckin, REPEAT_CHECKIN_WINDOW, type Visit, type VisitSource, type VisitVerification } from '$lib/core/visit';
+import { retentionCutoff, clampRetentionDays, RETENTION_DEFAULT_DAYS } from '$lib/core/retention';
+import type { VenueClaims } from '$lib/core/venue-token';
+import type { VenueType } from '$lib/core/venue';
+
+class DiaryDb extends Dexie {
+  visits!: EntityTable<Visit, 'id'>;
+
+  constructor() {
+    super('luu-vet-diary');
+    this.version(1).stores({ visits: 'id, checkin, venueId, verification' });
+  }
+}
+
+export const diaryDb = new DiaryDb();
+
+function newId(): string {
+  return crypto.randomUUID();
+}
+
+export interface CheckinResult {
+  visit: Visit;
+  /** the same venue was opened again within a few minutes: no second visit was made */
+  repeated: boolean;
+}
+
+export async function recordVenueCheckin(input: {
+  claims: VenueClaims;
+  token: string;
+  source: VisitSource;
+  verification: VisitVerification;
+  now?: number;
+}): Promise<CheckinResult> {
+  const now = input.now ?? Date.now();
+  return diaryDb.transaction('rw', diaryDb.visits, async () => {
+    const recent = await diaryDb.visits.where('checkin').above(now - REPEAT_CHECKIN_WINDOW).toArray();
+    const repeat = findRepeatCheckin(recent, input.claims.venueId, now);
+    if (repeat) return { visit: repeat, repeated: true };
+    const visit: Visit = {
+      id: newId(),
+      venueId: input.claims.venueId,
+      venueName: input.claims.name,
+      communeCode: input.claims.communeCode,
+      venueType: input.claims.venueType,
+      checkin: now,
+      checkout: null,
+      source: input.source,
+      verification: input.verification,
+      token: input.token,
+      note: ''
+    };
+    await diaryDb.visits.add(visit);
+    return { visit, repeated: false };
+  });
+}
+
+export async function addManualVisit(input: { venueName: string; venueType: VenueType; checkin: number; checkout: number | null; note: string }): Promise<Visit> {
+  const visit: Visit = {
+    id: newId(),
+    venueId: null,
+    communeCode: null,
+    source: 'manual',
+    verification: 'manual',
+    token: null,
+    ...input
+  };
+  await diaryDb.visits.add(visit);
+  return visit;
+}
+
+export async function checkOut(id: string, at = Date.now()): Promise<void> {
+  await diaryDb.visits.update(id, { checkout: at });
+}
+
+export async function updateVisit(id: string, changes: Partial<Pick<Visit, 'checkin' | 'checkout' | 'note' | 'venueName' | 'venueType'>>): Promise<void> {
+  await diaryDb.visits.update(id, changes);
+}
+
+export async function setVerification(id: string, verification: VisitVerification): Promise<void> {
+  await diaryDb.visits.update(id, { verification });
+}
+
+/** Deletes a visit and hands it back, so that the UI can offer undo. */
+export async function deleteVisit(id: string): Promise<Visit | undefined> {
+  return diaryDb.transaction('rw', diaryDb.visits, async () => {
+    const visit = await diaryDb.visits.get(id);
+    if (visit) await diaryDb.visits.delete(id);
+    return visit;
+  });
+}
+
+export async function restoreVisit(visit: Visit): Promise<void> {
+  await diaryDb.visits.put(visit);
+}
+
+export async function deleteAllVisits(): Promise<void> {
+  await diaryDb.visits.clear();
+}
+
+export async function allVisits(): Promise<Visit[]> {
+  return diaryDb.visits.orderBy('checkin').reverse().toArray();
+}
+
+export async function pendingVisits(): Promise<Visit[]> {
+  return diaryDb.visits.where('verification').equals('pending').toArray();
+}
+
+/** Deletes visits past the retention period; returns how many went. */
+export async function purgeExpired(now = Date.now(), days = retentionDays()): Promise<number> {
+  const cutoff = retentionCutoff(now, days);
+  // Indexed on checkin; a visit checked out after the cutoff has checkin close to it, so look a day back.
+  const candidates = await diaryDb.visits.where('checkin').below(cutoff).toArray();
+  const expired = candidates.filter((v) => (v.checkout ?? v.checkin) < cutoff).map((v) => v.id);
+  await diaryDb.visits.bulkDelete(expired);
+  return expired.length;
+}
+
+/** Visits, newest first, as a live query: Svelte reads it with `$visits`. */
+export const visitsLive = () => liveQuery(() => allVisits());
+export const visitLive = (id: string) => liveQuery(() => diaryDb.visits.get(id));
+
+// Small preferences of this device. Kept in localStorage: read synchronously at start-up.
+const RETENTION_KEY = 'lv.retentionDays';
+
+export function retentionDays(): number {
+  try {
+    return clampRetentionDays(Number(localStorage.getItem(RETENTION_KEY) ?? RETENTION_DEFAULT_DAYS));
+  } catch {
+    return RETENTION_DEFAULT_DAYS;
+  }
+}
+
+export function setRetentionDays(days: number): number {
+  const value = clampRetentionDays(days);
+  localStorage.setItem(RETENTION_KEY, String(value));
+  return value;
+}

@@ -1,0 +1,42 @@
+/**
+ * Public keys for verifying venue codes, cached on the phone so that codes verify offline.
+ * Fetching the key list reveals nothing about the phone's visits: it is the same list for everyone.
+ */
+import { decodeKeysDocument } from '$lib/core/keys';
+import type { PublicKey } from '$lib/core/venue-token';
+
+const CACHE_KEY = 'lv.keys.v1';
+/** On a slow link a visit is saved first and verified when the keys arrive; this bounds the wait. */
+const FETCH_TIMEOUT_MS = 10_000;
+
+export function cachedKeys(): PublicKey[] {
+  try {
+    const text = localStorage.getItem(CACHE_KEY);
+    return text ? (decodeKeysDocument(JSON.parse(text)) ?? []) : [];
+  } catch {
+    return [];
+  }
+}
+
+let inflight: Promise<PublicKey[] | null> | null = null;
+
+/** Fetches the current key list; null when offline or the answer is not a key list. */
+export function refreshKeys(): Promise<PublicKey[] | null> {
+  inflight ??= (async () => {
+    try {
+      const res = await fetch('/api/keys', { cache: 'no-cache', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      if (!res.ok) return null;
+      const json: unknown = await res.json();
+      const keys = decodeKeysDocument(json);
+      if (!keys) return null;
+      // The server's list replaces the cached one: a key withdrawn there (leaked, retired) stops being trusted here.
+      localStorage.setItem(CACHE_KEY, JSON.stringify(json));
+      return keys;
+    } catch {
+      return null;
+    } finally {
+      inflight = null;
+    }
+  })();
+  return inflight;
+}

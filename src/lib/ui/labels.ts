@@ -1,0 +1,42 @@
+/** Message lookups that depend on data (venue types, time problems). */
+import { m } from '$lib/paraglide/messages.js';
+import type { VenueType } from '$lib/core/venue';
+import type { TimesProblem } from '$lib/core/visit';
+
+export function venueTypeLabel(type: VenueType): string {
+  const labels: Record<VenueType, () => string> = {
+    office: m.venue_type_office,
+    school: m.venue_type_school,
+    health: m.venue_type_health,
+    market: m.venue_type_market,
+    shop: m.venue_type_shop,
+    food: m.venue_type_food,
+    lodging: m.venue_type_lodging,
+    factory: m.venue_type_factory,
+    worship: m.venue_type_worship,
+    transport: m.venue_type_transport,
+    checkpoint: m.venue_type_checkpoint,
+    other: m.venue_type_other
+  };
+  return labels[type]();
+}
+
+export function timesProblemLabel(problem: TimesProblem): string {
+  const labels: Record<TimesProblem, () => string> = {
+    'checkout-before-checkin': m.problem_checkout_before_checkin,
+    'in-future': m.problem_in_future,
+    'too-long': m.problem_too_long
+  };
+  return labels[problem]();
+}
+
+/** Dates for people: "thứ Sáu, 20/08/2021" or "Friday, 20 August 2021", in Vietnam's time. */
+export function formatDay(ms: number, locale: string): string {
+  return new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
+    timeZone: 'Asia/Ho_Chi_Minh',
+    weekday: 'long',
+    day: 'numeric',
+    month: locale === 'vi' ? '2-digit' : 'long',
+    year: 'numeric'
+  }).format(new Date(ms));
+}
