@@ -7,7 +7,7 @@ import type { ParsedToken } from '$lib/core/venue-token';
 import { verifyVenueToken } from '$lib/core/venue-token';
 import { parseVenueToken } from '$lib/core/venue-token';
 import type { VisitSource, VisitVerification } from '$lib/core/visit';
-import { cachedKeys, refreshKeys } from './keys';
+import { cachedKeys, refreshKeys, keysAge } from './keys';
 import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult } from './diary';
 
 type Parsed = Extract<ParsedToken, { ok: true }>;
@@ -37,4 +37,11 @@ export async function verifyPending(): Promise<void> {
     const verification: VisitVerification = parsed?.ok && verifyVenueToken(parsed, keys) === 'verified' ? 'verified' : 'unverified';
     await setVerification(visit.id, verification);
   }
+}
+
+/** Keys older than this are fetched again on app start: rotations reach phones within a day. */
+const KEYS_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+export async function prefetchKeys(): Promise<void> {
+  if (cachedKeys().length === 0 || keysAge() > KEYS_MAX_AGE_MS) await refreshKeys();
 }

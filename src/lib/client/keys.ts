@@ -6,6 +6,7 @@ import { decodeKeysDocument } from '$lib/core/keys';
 import type { PublicKey } from '$lib/core/venue-token';
 
 const CACHE_KEY = 'lv.keys.v1';
+const FETCHED_AT_KEY = 'lv.keys.fetchedAt';
 /** On a slow link a visit is saved first and verified when the keys arrive; this bounds the wait. */
 const FETCH_TIMEOUT_MS = 10_000;
 
@@ -16,6 +17,12 @@ export function cachedKeys(): PublicKey[] {
   } catch {
     return [];
   }
+}
+
+/** How long ago the key list was fetched (Infinity when never). */
+export function keysAge(): number {
+  const at = Number(localStorage.getItem(FETCHED_AT_KEY));
+  return at > 0 ? Date.now() - at : Infinity;
 }
 
 let inflight: Promise<PublicKey[] | null> | null = null;
@@ -31,6 +38,7 @@ export function refreshKeys(): Promise<PublicKey[] | null> {
       if (!keys) return null;
       // The server's list replaces the cached one: a key withdrawn there (leaked, retired) stops being trusted here.
       localStorage.setItem(CACHE_KEY, JSON.stringify(json));
+      localStorage.setItem(FETCHED_AT_KEY, String(Date.now()));
       return keys;
     } catch {
       return null;

@@ -17,7 +17,10 @@ class PwaManager {
     this.#update = registerSW({
       immediate: true,
       onNeedRefresh: () => (this.#needRefresh = true),
-      onOfflineReady: () => (this.#offlineReady = true),
+      onOfflineReady: () => {
+        this.#offlineReady = true;
+        setTimeout(() => (this.#offlineReady = false), 6000);
+      },
       onRegisteredSW: (_url, registration) => {
         // Look for a new version every hour while the app stays open (a station runs all day).
         if (registration) setInterval(() => void registration.update().catch(() => {}), 60 * 60 * 1000);

@@ -5,7 +5,7 @@
  *
  * html5-qrcode alternates frames between a BarcodeDetector and its own zxing-js decoder; with the
  * ponyfill installed every other frame goes to ZXing-C++, which reads the hard frames
- * (bench/decoder.ts compares the two).
+ * (bench/decoder.mjs compares the two). zxing-wasm is pinned to the version barcode-detector bundles: see scanner-wasm.test.ts.
  */
 import { Html5Qrcode, Html5QrcodeSupportedFormats } from 'html5-qrcode';
 import { BarcodeDetector, prepareZXingModule } from 'barcode-detector/ponyfill';

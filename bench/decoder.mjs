@@ -1,0 +1,258 @@
+#!/usr/bin/env node
+/**
+ * QR decoder benchmark: how many pictures of the ZXing photo corpus (../shared/qr-corpus/zxing)
+ * each decoder reads exactly, and how long one decode takes, side by side in headless Chromium:
+ *
+ *   app          the `barcode-detector` ponyfill (ZXing-C++ WebAssembly), as the app uses it
+ *   html5qrcode  the zxing-js decoder built into html5-qrcode 2.3.8 (its own, used without a BarcodeDetector)
+ *
+ * Both decoders read the same canvas per picture (bench/decoder-page.ts). Prints a table, then
+ * one line `RESULT {json}` for scripts. Usage: node bench/decoder.mjs (CHROMIUM=path overrides
+ * /usr/bin/chromium).
+ */
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const scriptDir = path.dirname(fileURLToPath(import.meta.url));
+const corpusDir = path.resolve(scriptDir, '../../shared/qr-corpus/zxing');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+// The same wasm file the app serves (src/lib/client/scanner.ts imports it from `zxing-wasm`), so
+// the bench measures what users get; keep the two in step.
+const wasmPath = createRequire(import.meta.url).resolve('zxing-wasm/reader/zxing_reader.wasm');
+// A run takes seconds (small pictures); the limit only turns a hang into an error.
+const BENCH_TIMEOUT_MS = 150_000;
+const IMAGE_TYPES = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.bmp': 'image/bmp' };
+const DECODERS = [
+  ['app', 'app (ZXing-C++ wasm)'],
+  ['html5qrcode', 'html5-qrcode (zxing-js)']
+];
+
+function fail(message) {
+  console.error(`decoder bench: ${message}`);
+  process.exit(1);
+}
+
+/** Every picture with a sibling N.txt, in a stable order (folder, then number). */
+function listPictures() {
+  const pictures = [];
+  for (const dir of fs.readdirSync(corpusDir, { withFileTypes: true })) {
+    if (!dir.isDirectory()) continue;
+    for (const file of fs.readdirSync(path.join(corpusDir, dir.name))) {
+      const ext = path.extname(file).toLowerCase();
+      if (!(ext in IMAGE_TYPES)) continue;
+      const base = file.slice(0, -ext.length);
+      const txt = path.join(corpusDir, dir.name, `${base}.txt`);
+      // No text file means no single expected answer (multi-qrcode-1 holds several codes).
+      if (!fs.existsSync(txt)) continue;
+      pictures.push({ name: `${dir.name}/${file}`, expected: fs.readFileSync(txt, 'utf8') });
+    }
+  }
+  return pictures.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+}
+
+/**
+ * Exact match, with one allowance. The .txt files are the expected texts of ZXing's own tests,
+ * which compare them byte for byte, and most have no trailing newline; the few that do
+ * (qrcode-3/18-25 end in CRLF, qrcode-5/16-19 in LF) end that way because the code itself holds
+ * that line break. Still, in case a file got a newline added by an editor, a decoded text that
+ * lacks one is accepted when it equals the expected text minus a single trailing "\n" or "\r\n".
+ * `judge` counts how often that allowance was needed, so it cannot hide anything.
+ */
+function judge(texts, expected) {
+  if (texts.includes(expected)) return 'exact';
+  const trimmed = expected.replace(/\r?\n$/, '');
+  if (trimmed !== expected && texts.some((text) => text === trimmed)) return 'newline';
+  return 'miss';
+}
+
+function median(sorted) {
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Nearest-rank percentile: the smallest time that at least p % of the pictures do not exceed. */
+function percentile(sorted, p) {
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function bundlePage(outDir) {
+  const outfile = path.join(outDir, 'decoder-page.js');
+  await build({
+    entryPoints: [path.join(scriptDir, 'decoder-page.ts')],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    logLevel: 'warning'
+  });
+  return outfile;
+}
+
+/** Serves the page, its bundle, the wasm and the corpus pictures; nothing else. */
+function serve(bundlePath) {
+  const files = {
+    '/': ['text/html', Buffer.from('<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/decoder-page.js"></script>')],
+    '/decoder-page.js': ['text/javascript', fs.readFileSync(bundlePath)],
+    // application/wasm lets Chromium compile while streaming, as it would for the app.
+    '/zxing_reader.wasm': ['application/wasm', fs.readFileSync(wasmPath)]
+  };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let body = files[url.pathname];
+    if (!body && url.pathname.startsWith('/corpus/')) {
+      const file = path.resolve(corpusDir, decodeURIComponent(url.pathname.slice('/corpus/'.length)));
+      const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
+      // Only pictures inside the corpus, whatever the URL says.
+      if (type && file.startsWith(corpusDir + path.sep) && fs.existsSync(file)) body = [type, fs.readFileSync(file)];
+    }
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': body[0] }).end(body[1]);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** Runs the bench page; `consoleErrors` collects each distinct console error with its count. */
+async function runInBrowser(origin, pictures, consoleErrors) {
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+    // The ponyfill logs the real cause (e.g. a wasm trap) and throws a generic DOMException, so
+    // the console is where a failing app decoder explains itself; once per message is enough.
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.set(msg.text(), (consoleErrors.get(msg.text()) ?? 0) + 1);
+    });
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => 'decoderBench' in window);
+    const urls = pictures.map((p) => `${origin}/corpus/${p.name.split('/').map(encodeURIComponent).join('/')}`);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no result after ${BENCH_TIMEOUT_MS / 1000} s`)), BENCH_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([
+        page.evaluate(([wasmUrl, pictureUrls]) => window.decoderBench.run(wasmUrl, pictureUrls), [`${origin}/zxing_reader.wasm`, urls]),
+        timeout
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+function summarise(pictures, outcome) {
+  const summary = {};
+  for (const [key] of DECODERS) {
+    const verdicts = pictures.map((p, i) => judge(outcome.pictures[i][key].texts, p.expected));
+    const times = outcome.pictures.map((o) => o[key].ms).sort((a, b) => a - b);
+    const decoded = verdicts.filter((v) => v !== 'miss').length;
+    summary[key] = {
+      decoded,
+      total: pictures.length,
+      share: Number(((100 * decoded) / pictures.length).toFixed(1)),
+      medianMs: Number(median(times).toFixed(2)),
+      p90Ms: Number(percentile(times, 90).toFixed(2)),
+      verdicts,
+      newlineAllowance: verdicts.filter((v) => v === 'newline').length,
+      errors: outcome.pictures.flatMap((o, i) => (o[key].error ? [{ name: pictures[i].name, error: o[key].error }] : []))
+    };
+  }
+  return summary;
+}
+
+function report(pictures, outcome, summary) {
+  const row = (cells) => cells.map(([text, width]) => String(text).padEnd(width)).join(' ').trimEnd();
+  const widths = [28, 10, 9, 12, 8];
+  console.log(`QR decoding, ${pictures.length} pictures from ${corpusDir}`);
+  console.log(`Chromium headless; pictures drawn on a canvas at natural size (long side capped at 1600 px)\n`);
+  console.log(row(['decoder', 'decoded', 'share', 'median ms', 'p90 ms'].map((t, i) => [t, widths[i]])));
+  for (const [key, label] of DECODERS) {
+    const s = summary[key];
+    console.log(row([label, `${s.decoded}/${s.total}`, `${s.share.toFixed(1)} %`, s.medianMs.toFixed(1), s.p90Ms.toFixed(1)].map((t, i) => [t, widths[i]])));
+  }
+  console.log(`\nwasm init (fetch + compile + instantiate, once): ${outcome.wasmInitMs.toFixed(1)} ms`);
+  console.log('Times are per decode, over all pictures (read or not), image loading and one warm-up round excluded.');
+
+  const names = (filter) => pictures.filter((_, i) => filter(i)).map((p) => p.name);
+  const app = summary.app.verdicts;
+  const zx = summary.html5qrcode.verdicts;
+  const lists = [
+    ['read by neither', names((i) => app[i] === 'miss' && zx[i] === 'miss')],
+    ['read only by the app decoder', names((i) => app[i] !== 'miss' && zx[i] === 'miss')],
+    ['read only by html5-qrcode', names((i) => app[i] === 'miss' && zx[i] !== 'miss')]
+  ];
+  for (const [title, list] of lists) console.log(`\n${title} (${list.length}): ${list.join(' ') || '-'}`);
+  for (const [key, label] of DECODERS) {
+    const s = summary[key];
+    if (s.newlineAllowance) console.log(`\n${label}: ${s.newlineAllowance} counted only thanks to the trailing-newline allowance`);
+    if (s.errors.length === 0) continue;
+    console.log(`\n${label}: ${s.errors.length} decoder errors, counted as misses:`);
+    const byMessage = new Map();
+    for (const e of s.errors) byMessage.set(e.error, [...(byMessage.get(e.error) ?? []), e]);
+    for (const [error, hits] of byMessage) console.log(`  ${hits.length} x ${error} (${hits.slice(0, 3).map((h) => h.name).join(' ')}${hits.length > 3 ? ' ...' : ''})`);
+  }
+}
+
+/**
+ * barcode-detector bundles the glue code of one zxing-wasm build; with any other build's wasm,
+ * every decode traps. Returns a warning when the served wasm is not the one the glue expects.
+ */
+function wasmMismatch(expectedWasm) {
+  const servedSha256 = createHash('sha256').update(fs.readFileSync(wasmPath)).digest('hex');
+  if (servedSha256 === expectedWasm.sha256) return null;
+  return (
+    `WARNING: ${wasmPath} (sha256 ${servedSha256.slice(0, 12)}...) is not the zxing-wasm ${expectedWasm.version} build ` +
+    `(sha256 ${expectedWasm.sha256.slice(0, 12)}...) whose glue code barcode-detector bundles: the app decoder cannot work with it.`
+  );
+}
+
+async function main() {
+  if (!fs.existsSync(chromiumPath)) fail(`Chromium not found at ${chromiumPath} (install it, or set CHROMIUM to its path)`);
+  if (!fs.existsSync(corpusDir)) fail(`QR corpus not found at ${corpusDir} (see ../shared/qr-corpus/README.md)`);
+  const pictures = listPictures();
+  if (pictures.length === 0) fail(`no pictures with a .txt file in ${corpusDir}`);
+
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'decoder-bench-'));
+  let server;
+  try {
+    server = await serve(await bundlePage(tmpDir));
+    const { port } = server.address();
+    const consoleErrors = new Map();
+    const outcome = await runInBrowser(`http://127.0.0.1:${port}`, pictures, consoleErrors);
+    if (outcome.pictures.length !== pictures.length) throw new Error(`got ${outcome.pictures.length} results for ${pictures.length} pictures`);
+    const summary = summarise(pictures, outcome);
+    report(pictures, outcome, summary);
+    for (const [text, count] of consoleErrors) console.log(`\npage console error (${count} x): ${text}`);
+    const mismatch = wasmMismatch(outcome.expectedWasm);
+    if (mismatch) console.log(`\n${mismatch}`);
+    const decoder = Object.fromEntries(DECODERS.map(([key]) => {
+      const { decoded, total, share, medianMs, p90Ms, errors } = summary[key];
+      return [key, { decoded, total, share, medianMs, p90Ms, errors: errors.length }];
+    }));
+    const result = { decoder, wasmInitMs: Number(outcome.wasmInitMs.toFixed(1)), wasmMatchesGlue: !mismatch };
+    console.log(`\nRESULT ${JSON.stringify(result)}`);
+  } finally {
+    server?.close();
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => fail(err instanceof Error ? err.message : String(err)));

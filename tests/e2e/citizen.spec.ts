@@ -1,0 +1,180 @@
+import { expect, test } from '@playwright/test';
+import { browserWithCamera, cameraFile, demoVenues, diaryVisits, forgedVenueUrl, waitForOfflineReady } from './helpers';
+
+test.describe('cold link open', () => {
+  test('records a verified visit once, however often the link is opened', async ({ page, request }) => {
+    const [venue] = await demoVenues(request);
+    await page.goto(venue!.url);
+    const confirmation = page.getByTestId('checkin-confirmation');
+    await expect(confirmation.getByTestId('venue-name')).toHaveText(venue!.name);
+    await expect(confirmation.getByTestId('verification')).toHaveAttribute('data-verification', 'verified');
+    await expect(page.getByText('Đã xác thực')).toBeVisible();
+    // The code leaves the address bar, so a restored tab does not check in again.
+    expect(new URL(page.url()).hash).toBe('');
+
+    await page.goto(venue!.url);
+    await expect(page.getByText(/Bạn đã ghi nhận ở đây lúc/)).toBeVisible();
+    expect(await diaryVisits(page)).toHaveLength(1);
+
+    await page.getByTestId('checkout').click();
+    await expect(page.getByTestId('checked-out')).toBeVisible();
+    expect((await diaryVisits(page))[0]!.checkout).not.toBeNull();
+  });
+
+  test('flags a forged venue code and never shows it as verified', async ({ page, request, baseURL }) => {
+    await page.goto(await forgedVenueUrl(request, baseURL!));
+    const verification = page.getByTestId('checkin-confirmation').getByTestId('verification');
+    await expect(verification).toHaveAttribute('data-verification', 'unverified');
+    await expect(page.getByText('Chưa xác thực')).toBeVisible();
+    const [visit] = await diaryVisits(page);
+    expect(visit!.verification).toBe('unverified');
+  });
+
+  test('explains a damaged link instead of recording it', async ({ page }) => {
+    await page.goto('/c#1234');
+    await expect(page.getByTestId('checkin-error')).toContainText('không chứa mã địa điểm hợp lệ');
+    expect(await diaryVisits(page)).toHaveLength(0);
+  });
+});
+
+test.describe('in-app scanner with the camera', () => {
+  test('scanning a venue poster puts the visit in the diary', async ({ request, baseURL }) => {
+    const venues = await demoVenues(request);
+    const venue = venues[1]!;
+    const browser = await browserWithCamera(cameraFile('venue', venue.url));
+    try {
+      const context = await browser.newContext({ baseURL, permissions: ['camera'], viewport: { width: 390, height: 844 } });
+      const page = await context.newPage();
+      await page.goto('/');
+      await page.getByTestId('scan-button').click();
+      await expect(page.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(venue.name, { timeout: 30_000 });
+      await expect(page.getByTestId('checkin-confirmation').getByTestId('verification')).toHaveAttribute('data-verification', 'verified');
+      const visits = await diaryVisits(page);
+      expect(visits).toHaveLength(1);
+      expect(visits[0]).toMatchObject({ venueName: venue.name, source: 'scan', verification: 'verified' });
+      await page.getByRole('link', { name: 'Mở nhật ký' }).click();
+      await expect(page.getByTestId('diary-visit')).toHaveCount(1);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('a forged code scanned with the camera is flagged', async ({ request, baseURL }) => {
+    const browser = await browserWithCamera(cameraFile('forged', await forgedVenueUrl(request, baseURL!)));
+    try {
+      const page = await (await browser.newContext({ baseURL, permissions: ['camera'] })).newPage();
+      await page.goto('/scan');
+      await expect(page.getByTestId('checkin-confirmation').getByTestId('verification')).toHaveAttribute('data-verification', 'unverified', {
+        timeout: 30_000
+      });
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('an ID card code gets a plain explanation, not a check-in', async ({ baseURL }) => {
+    const cccd = '001099000001|000000001|Nguyễn Văn A|01011990|Nam|Số 1 Đường Thử Nghiệm, Phường Mẫu, Quận 1, TP. Hồ Chí Minh|15042021';
+    const browser = await browserWithCamera(cameraFile('cccd', cccd));
+    try {
+      const page = await (await browser.newContext({ baseURL, permissions: ['camera'] })).newPage();
+      await page.goto('/scan');
+      await expect(page.getByTestId('scan-result')).toContainText('Căn cước công dân', { timeout: 30_000 });
+      expect(await diaryVisits(page)).toHaveLength(0);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('explains a refused camera and offers a photo instead', async ({ page }) => {
+    // No camera permission granted in this context: getUserMedia is refused.
+    await page.goto('/scan');
+    await expect(page.getByTestId('camera-problem')).toBeVisible();
+    await expect(page.getByText('Chọn ảnh có mã QR')).toBeVisible();
+  });
+});
+
+test.describe('offline after the first visit', () => {
+  test('link check-in, scanner and diary work with the network off', async ({ request, baseURL }) => {
+    const venues = await demoVenues(request);
+    const browser = await browserWithCamera(cameraFile('offline', venues[2]!.url));
+    try {
+      const context = await browser.newContext({ baseURL, permissions: ['camera'] });
+      const page = await context.newPage();
+      await page.goto('/');
+      await waitForOfflineReady(page);
+      await page.waitForFunction(() => !!localStorage.getItem('lv.keys.v1'));
+      await context.setOffline(true);
+
+      // A cold link open of another venue, offline: saved and verified with the cached keys.
+      await page.goto(venues[3]!.url);
+      await expect(page.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(venues[3]!.name);
+      await expect(page.getByTestId('checkin-confirmation').getByTestId('verification')).toHaveAttribute('data-verification', 'verified');
+
+      // The scanner (with its WebAssembly decoder) from the precache.
+      await page.goto('/scan');
+      await expect(page.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(venues[2]!.name, { timeout: 30_000 });
+
+      await page.goto('/diary');
+      await expect(page.getByTestId('diary-visit')).toHaveCount(2);
+      await page.reload();
+      await expect(page.getByTestId('diary-visit')).toHaveCount(2);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+test.describe('diary', () => {
+  test('manual entry, edit, delete and undo', async ({ page }) => {
+    await page.goto('/diary');
+    await expect(page.getByTestId('diary-empty')).toBeVisible();
+    await page.getByTestId('add-manual').click();
+    await page.getByLabel('Tên địa điểm').fill('Nhà bác Hòa, thôn Trung Tiến');
+    await page.getByLabel('Loại địa điểm').selectOption('other');
+    await page.getByLabel('Giờ đến').fill('00:10');
+    await page.getByLabel('Giờ về (nếu biết)').fill('00:05');
+    await page.getByRole('button', { name: 'Lưu' }).click();
+    // 00:05 after 00:10 is read as the next morning, which is in the future: refused with a reason.
+    await expect(page.getByRole('alert')).toBeVisible();
+    await page.getByLabel('Giờ về (nếu biết)').fill('');
+    await page.getByRole('button', { name: 'Lưu' }).click();
+    await expect(page.getByTestId('diary-visit')).toHaveCount(1);
+    await expect(page.getByTestId('diary-visit')).toContainText('Nhà bác Hòa');
+    await expect(page.getByTestId('diary-visit').getByTestId('verification')).toHaveAttribute('data-verification', 'manual');
+
+    await page.getByRole('button', { name: 'Sửa' }).click();
+    await page.getByLabel('Giờ đến').fill('00:01');
+    await page.getByLabel('Ghi chú').fill('Thăm người ốm');
+    await page.getByRole('button', { name: 'Lưu' }).click();
+    await expect(page.getByTestId('diary-visit')).toContainText('00:01');
+
+    await page.getByRole('button', { name: 'Xóa' }).click();
+    await expect(page.getByTestId('undo-bar')).toContainText('Nhà bác Hòa');
+    expect(await diaryVisits(page)).toHaveLength(0);
+    await page.getByTestId('undo').click();
+    await expect(page.getByTestId('diary-visit')).toHaveCount(1);
+    const [visit] = await diaryVisits(page);
+    expect(visit).toMatchObject({ venueName: 'Nhà bác Hòa, thôn Trung Tiến' });
+
+    const download = page.waitForEvent('download');
+    await page.getByTestId('export-csv').click();
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/\.csv$/);
+  });
+});
+
+test.describe('language', () => {
+  test('switches to English and stays English after a reload', async ({ page }) => {
+    await page.goto('/');
+    await expect(page.getByTestId('scan-button')).toContainText('Quét mã QR');
+    await page.getByTestId('lang-switch').click();
+    await expect(page.getByTestId('scan-button')).toContainText('Scan a QR code');
+    await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+    await page.reload();
+    await expect(page.getByTestId('scan-button')).toContainText('Scan a QR code');
+    await page.goto('/diary');
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Visit diary');
+    await page.getByTestId('lang-switch').click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nhật ký đi lại');
+  });
+});

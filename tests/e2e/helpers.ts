@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
+import { CHROMIUM_ARGS } from '../../playwright.config';
+import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue-token';
+
+export interface DemoVenue {
+  venueId: string;
+  name: string;
+  venueType: string;
+  url: string;
+}
+
+export async function demoVenues(request: APIRequestContext): Promise<DemoVenue[]> {
+  const res = await request.get('/api/demo');
+  expect(res.ok()).toBe(true);
+  return ((await res.json()) as { venues: DemoVenue[] }).venues;
+}
+
+/** A venue code signed by an attacker's key that claims the server's key id. */
+export async function forgedVenueUrl(request: APIRequestContext, baseURL: string, claims: Partial<VenueClaims> = {}): Promise<string> {
+  const { active } = (await (await request.get('/api/keys')).json()) as { active: string };
+  const token = signVenueToken(
+    { venueId: 'forgedvenue2', name: 'Cửa hàng giả mạo', communeCode: '18070', venueType: 'shop', ...claims },
+    newSigningKey(active)
+  );
+  return checkinUrl(baseURL, token);
+}
+
+/** A .y4m video of a QR code for Chromium's fake camera, made by the shared tool. */
+export function cameraFile(name: string, text: string): string {
+  const dir = path.resolve('tmp', 'camera');
+  mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, `${name}.y4m`);
+  execFileSync(process.execPath, [path.resolve('..', 'shared', 'tools', 'fake-camera.mjs'), '--text', text, '--out', out, '--module', '6']);
+  return out;
+}
+
+/** A browser whose camera shows the given video, with camera permission granted. */
+export async function browserWithCamera(y4m: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`]
+  });
+}
+
+/** The visits in the page's IndexedDB diary, read with the raw API (no app code involved). */
+export async function diaryVisits(page: Page): Promise<{ venueName: string; source: string; verification: string; checkout: number | null }[]> {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('luu-vet-diary');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains('visits')) return resolve([]);
+          const all = db.transaction('visits').objectStore('visits').getAll();
+          all.onsuccess = () => resolve(all.result);
+          all.onerror = () => reject(all.error);
+        };
+      })
+  );
+}
+
+/** Waits until the service worker controls the page, so that the app works offline from then on. */
+export async function waitForOfflineReady(page: Page): Promise<void> {
+  await page.waitForFunction(async () => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    return !!reg?.active && !!navigator.serviceWorker.controller;
+  }, undefined, { timeout: 30_000 });
+}
