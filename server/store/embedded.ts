@@ -21,7 +21,7 @@ export interface EmbeddedCouch {
 export async function startEmbeddedCouch(dataDir: string): Promise<EmbeddedCouch> {
   const dir = path.join(dataDir, 'couch');
   mkdirSync(dir, { recursive: true });
-  const LocalPouch = PouchDB.defaults({ prefix: dir + path.sep } as PouchDB.Configuration.DatabaseConfiguration);
+  const LocalPouch = PouchDB.defaults({ prefix: dir + path.sep });
   const app = express();
   app.use(
     expressPouchDB(LocalPouch, {

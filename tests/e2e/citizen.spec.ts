@@ -89,7 +89,7 @@ test.describe('in-app scanner with the camera', () => {
     // No camera permission granted in this context: getUserMedia is refused.
     await page.goto('/scan');
     await expect(page.getByTestId('camera-problem')).toBeVisible();
-    await expect(page.getByText('Chọn ảnh có mã QR')).toBeVisible();
+    await expect(page.getByText('Chọn ảnh có mã QR', { exact: true })).toBeVisible();
   });
 });
 
