@@ -92,6 +92,8 @@ export async function buildApp({ config, store, keyring, demoVenues }: AppDeps):
       root: config.staticDir,
       wildcard: false,
       index: false,
+      // The build ships .br and .gz beside each file: phones on 3G get the compressed bytes.
+      preCompressed: true,
       setHeaders(reply, filePath) {
         const rel = path.relative(config.staticDir, filePath);
         // Hashed assets never change; everything else must be revalidated so updates reach phones.

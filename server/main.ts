@@ -1,5 +1,7 @@
 /** Starts Lưu Vết: the store (embedded unless COUCHDB_URL is set), the keyring, demo data, HTTP. */
 import { readConfig, type ServerConfig } from './config';
+
+export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
 import { loadKeyring } from './keys';

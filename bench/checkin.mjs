@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/**
+ * Cold link open: what a phone that has never seen the app downloads, and how long it takes,
+ * from opening a venue's poster link to the visit saved in its diary. Also the size of the
+ * service worker's precache (what the first visit downloads in the background for offline use).
+ *
+ * Each run is a fresh browser context (no cache, no service worker). The page marks
+ * `lv:visit-saved` when the visit is in IndexedDB (src/routes/c/+page.svelte); resource timing
+ * entries that started before the mark are what the check-in needed.
+ *
+ * Usage: node bench/checkin.mjs   (after `npm run build`; prints a table and a `RESULT {json}` line)
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const RUNS = 10;
+const BUILD = path.resolve('build');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const gzipSize = (file) => zlib.gzipSync(readFileSync(file), { level: 9 }).length;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const { startServer } = await import(path.resolve('dist/server.mjs')).catch(() => {
+  console.error('checkin bench: run `npm run build` first (dist/server.mjs is missing)');
+  process.exit(1);
+});
+const { readConfig } = await import(path.resolve('dist/server.mjs'));
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-bench-'));
+const server = await startServer(readConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: BUILD }));
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+
+try {
+  const venues = (await (await fetch(`${server.url}/api/demo`)).json()).venues;
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const url = venues[i % venues.length].url.replace(/^https?:\/\/[^/]+/, server.url);
+    await page.goto(url);
+    await page.waitForFunction(() => performance.getEntriesByName('lv:visit-saved').length > 0, undefined, { timeout: 30_000 });
+    const run = await page.evaluate(() => {
+      const saved = performance.getEntriesByName('lv:visit-saved')[0].startTime;
+      const before = performance.getEntriesByType('resource').filter((r) => r.startTime < saved);
+      return {
+        savedMs: saved,
+        files: before.filter((r) => /\.(js|css)(\?|$)/.test(r.name)).map((r) => ({ path: new URL(r.name).pathname, transfer: r.encodedBodySize })),
+        html: performance.getEntriesByType('navigation')[0].encodedBodySize
+      };
+    });
+    runs.push(run);
+    await context.close();
+  }
+
+  // Bytes as gzip -9 of each JS and CSS file the check-in fetched (the CDN case), and as actually
+  // transferred from our server (brotli when the browser asks for it).
+  const files = runs[0].files;
+  const gzipBytes = files.reduce((sum, f) => sum + gzipSize(path.join(BUILD, f.path)), 0);
+  const transferBytes = files.reduce((sum, f) => sum + f.transfer, 0);
+  const times = runs.map((r) => r.savedMs);
+
+  const sw = readFileSync(path.join(BUILD, 'sw.js'), 'utf8');
+  const precached = [...sw.matchAll(/url:"([^"]+)"/g)].map((m) => m[1]);
+  let precacheRaw = 0;
+  let precacheGzip = 0;
+  for (const url of precached) {
+    const rel = url === '/' ? 'index.html' : /\.[a-z0-9]+$/i.test(url) ? url : `${url}.html`;
+    const file = path.join(BUILD, rel.replace(/^\//, ''));
+    precacheRaw += statSync(file).size;
+    precacheGzip += gzipSize(file);
+  }
+
+  const kb = (n) => (n / 1024).toFixed(1) + ' KB';
+  console.log('Cold link open (fresh phone, venue link from the camera app):');
+  console.log(`  JS + CSS before the visit is saved: ${files.length} files, ${kb(gzipBytes)} gzip (${kb(transferBytes)} as transferred); HTML ${kb(runs[0].html)}`);
+  console.log(`  time from page start to visit saved: median ${median(times).toFixed(0)} ms of ${RUNS} (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)})`);
+  console.log(`Service worker precache: ${precached.length} entries, ${kb(precacheRaw)} raw, ${kb(precacheGzip)} gzip`);
+  console.log(
+    'RESULT ' +
+      JSON.stringify({ checkin: { jsCssGzipBytes: gzipBytes, jsCssTransferBytes: transferBytes, files: files.length, medianSavedMs: Math.round(median(times)), runs: RUNS }, precache: { entries: precached.length, rawBytes: precacheRaw, gzipBytes: precacheGzip } })
+  );
+} finally {
+  await browser.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
