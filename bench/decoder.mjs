@@ -189,7 +189,7 @@ function report(pictures, outcome, summary) {
     console.log(row([label, `${s.decoded}/${s.total}`, `${s.share.toFixed(1)} %`, s.medianMs.toFixed(1), s.p90Ms.toFixed(1)].map((t, i) => [t, widths[i]])));
   }
   console.log(`\nwasm init (fetch + compile + instantiate, once): ${outcome.wasmInitMs.toFixed(1)} ms`);
-  console.log('Times are per decode, over all pictures (read or not), image loading and one warm-up round excluded.');
+  console.log('Times are per decode (median of 5 repeats of each picture), over all pictures (read or not), image loading and one warm-up round excluded.');
 
   const names = (filter) => pictures.filter((_, i) => filter(i)).map((p) => p.name);
   const app = summary.app.verdicts;
