@@ -1,4 +1,6 @@
 import { expect, test } from '@playwright/test';
+import QRCode from 'qrcode';
+import zlib from 'node:zlib';
 import { browserWithCamera, cameraFile, demoVenues, diaryVisits, forgedVenueUrl, waitForOfflineReady } from './helpers';
 
 test.describe('cold link open', () => {
@@ -93,6 +95,55 @@ test.describe('in-app scanner with the camera', () => {
   });
 });
 
+test.describe('scanning from a photo', () => {
+  test('a photo of a venue poster checks in, a photo without a code says so', async ({ page, request }) => {
+    const venue = (await demoVenues(request))[4]!;
+    await page.goto('/scan');
+    await expect(page.getByTestId('camera-problem')).toBeVisible();
+    await page.getByTestId('photo-input').setInputFiles({ name: 'blank.png', mimeType: 'image/png', buffer: blankPng() });
+    await expect(page.getByTestId('photo-message')).toHaveText('Không tìm thấy mã QR trong ảnh này.');
+    await page.getByTestId('photo-input').setInputFiles({ name: 'poster.png', mimeType: 'image/png', buffer: await QRCode.toBuffer(venue.url, { errorCorrectionLevel: 'M', scale: 6 }) });
+    await expect(page.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(venue.name);
+  });
+});
+
+test.describe('retention', () => {
+  test('visits older than the retention period are deleted on app start', async ({ page }) => {
+    await page.goto('/diary');
+    await expect(page.getByTestId('diary-empty')).toBeVisible();
+    const day = 24 * 60 * 60 * 1000;
+    await page.evaluate(
+      (visits) =>
+        new Promise<void>((resolve, reject) => {
+          const open = indexedDB.open('luu-vet-diary');
+          open.onsuccess = () => {
+            const tx = open.result.transaction('visits', 'readwrite');
+            for (const v of visits) tx.objectStore('visits').put(v);
+            tx.oncomplete = () => resolve();
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+      [22, 20].map((ago) => ({
+        id: `ago-${ago}`,
+        venueId: null,
+        venueName: `${ago} ngày trước`,
+        communeCode: null,
+        venueType: 'other',
+        checkin: Date.now() - ago * day,
+        checkout: null,
+        source: 'manual',
+        verification: 'manual',
+        token: null,
+        note: ''
+      }))
+    );
+    await page.reload();
+    await expect(page.getByTestId('diary-visit')).toHaveCount(1);
+    await expect(page.getByTestId('diary-visit')).toContainText('20 ngày trước');
+    expect((await diaryVisits(page)).map((v) => v.venueName)).toEqual(['20 ngày trước']);
+  });
+});
+
 test.describe('offline after the first visit', () => {
   test('link check-in, scanner and diary work with the network off', async ({ request, baseURL }) => {
     const venues = await demoVenues(request);
@@ -178,3 +229,24 @@ test.describe('language', () => {
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nhật ký đi lại');
   });
 });
+
+/** A plain white 64x64 PNG: a photo with no code in it. */
+function blankPng(): Buffer {
+  const size = 64;
+  const raw = Buffer.alloc((size * 3 + 1) * size, 255);
+  for (let y = 0; y < size; y++) raw[y * (size * 3 + 1)] = 0;
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}

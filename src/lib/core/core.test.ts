@@ -111,3 +111,12 @@ describe('classifyScan', () => {
     expect(classifyScan('x'.repeat(100))).toMatchObject({ kind: 'text' });
   });
 });
+
+describe('isOngoing', () => {
+  it('is true only before check-out and within the default stay', async () => {
+    const { isOngoing } = await import('./visit');
+    expect(isOngoing(visit(), T0 + 30 * MINUTE)).toBe(true);
+    expect(isOngoing(visit(), T0 + 61 * MINUTE)).toBe(false);
+    expect(isOngoing(visit({ checkout: T0 + MINUTE }), T0 + 2 * MINUTE)).toBe(false);
+  });
+});

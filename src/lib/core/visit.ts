@@ -44,6 +44,11 @@ export function effectiveCheckout(visit: Pick<Visit, 'checkin' | 'checkout' | 'v
   return visit.checkout ?? visit.checkin + DEFAULT_STAY_MINUTES[visit.venueType] * MINUTE;
 }
 
+/** Not checked out and still within the venue type's default stay: checking out now makes sense. */
+export function isOngoing(visit: Pick<Visit, 'checkin' | 'checkout' | 'venueType'>, now: number): boolean {
+  return visit.checkout === null && now < effectiveCheckout(visit);
+}
+
 export type TimesProblem = 'checkout-before-checkin' | 'in-future' | 'too-long';
 
 /** Longest visit a person can enter by hand: a night shift at a factory, a long bus ride. */
