@@ -113,7 +113,7 @@ export async function pendingVisits(): Promise<Visit[]> {
 /** Deletes visits past the retention period; returns how many went. */
 export async function purgeExpired(now = Date.now(), days = retentionDays()): Promise<number> {
   const cutoff = retentionCutoff(now, days);
-  // Indexed on checkin; a visit checked out after the cutoff has checkin close to it, so look a day back.
+  // Only visits that began before the cutoff can have ended before it; the index narrows to those.
   const candidates = await diaryDb.visits.where('checkin').below(cutoff).toArray();
   const expired = candidates.filter((v) => (v.checkout ?? v.checkin) < cutoff).map((v) => v.id);
   await diaryDb.visits.bulkDelete(expired);
