@@ -9,6 +9,7 @@ export default defineConfig({
       project: './project.inlang',
       outdir: './src/lib/paraglide',
       // Vietnamese unless the person chose English on this device; the choice sticks.
+      // (`npm run i18n` compiles the same for type-checking before a build: keep the two in step.)
       strategy: ['localStorage', 'baseLocale'],
       emitGitIgnore: false
     }),

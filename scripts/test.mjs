@@ -40,7 +40,8 @@ mkdirSync('tmp/results', { recursive: true });
 ensureChromium();
 
 const steps = [];
-steps.push(['types', run('npx', ['svelte-kit', 'sync']) || run('npx', ['svelte-check', '--tsconfig', './tsconfig.json', '--threshold', 'error', '--fail-on-warnings'])]);
+// The message functions are generated (Paraglide); type-checking needs them before the first build.
+steps.push(['types', run('npx', ['svelte-kit', 'sync']) || run('npm', ['run', 'i18n', '--silent']) || run('npx', ['svelte-check', '--tsconfig', './tsconfig.json', '--threshold', 'error', '--fail-on-warnings'])]);
 steps.push(['unit + integration', run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=tmp/results/vitest.json'])]);
 steps.push(['build', run('npm', ['run', 'build', '--silent'])]);
 const built = steps.at(-1)[1] === 0;
