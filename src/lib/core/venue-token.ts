@@ -13,7 +13,7 @@
  *     signature    64 bytes, Ed25519 over "LV1:" + keyId + ":" + payload
  *
  * DESIGN §6 first described `1.<keyId>.<base64url payload>.<base64url signature>`. With a 60-character
- * Vietnamese name that text needs a version 12 QR at level M; in numeric mode the same
+ * Vietnamese name that text needs a version 11 QR at level M; in numeric mode the same
  * content fits version 10 (see venue-token.test.ts), so the code stays readable from a metre away.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
