@@ -13,6 +13,8 @@ export interface ServerConfig {
   publicOrigin: string;
   /** JSON keyring shared by several servers; unset = a key file in dataDir. */
   signingKeys: string | null;
+  /** Secret for session tokens, shared by all servers; unset = a file in dataDir. */
+  sessionSecret: string | null;
   retentionDays: number;
   /** Seed the demo commune and its venues on first start. */
   demo: boolean;
@@ -31,6 +33,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     couchdbUrl: env.COUCHDB_URL || null,
     publicOrigin: (env.PUBLIC_ORIGIN ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     signingKeys: env.SIGNING_KEYS || null,
+    sessionSecret: env.SESSION_SECRET || null,
     retentionDays: clampRetentionDays(env.RETENTION_DAYS ?? 21),
     demo: env.DEMO !== '0',
     staticDir: path.resolve(env.STATIC_DIR ?? './build'),

@@ -6,7 +6,7 @@
  */
 import { checkinUrl, signVenueToken } from '../src/lib/core/venue-token';
 import { venueDocId, type VenueDoc, type VenueType } from '../src/lib/core/venue';
-import { communeDbName, getOrNull, type Store } from './store/couch';
+import { getOrNull, type Store } from './store/couch';
 import type { Keyring } from './keys';
 
 export const DEMO_COMMUNE = { code: '18070', name: 'Thị trấn Đức Thọ', district: 'Huyện Đức Thọ', province: 'Tỉnh Hà Tĩnh' };
@@ -28,8 +28,7 @@ export interface DemoVenue {
 }
 
 export async function seedDemo(store: Store, keyring: Keyring, origin: string): Promise<DemoVenue[]> {
-  const dbName = communeDbName(DEMO_COMMUNE.code);
-  await store.ensureDb(dbName);
+  const dbName = await store.ensureCommuneDb(DEMO_COMMUNE.code);
   const db = store.db<VenueDoc>(dbName);
   const out: DemoVenue[] = [];
   for (const venue of DEMO_VENUES) {

@@ -11,18 +11,24 @@ import type { Keyring } from './keys';
 import { publicKeysDocument } from './keys';
 import type { Store } from './store/couch';
 import type { DemoVenue } from './demo';
+import fastifyCookie from '@fastify/cookie';
+import { registerAccounts, sessionReader } from './accounts';
+import { registerGateway, SYNC_BODY_LIMIT } from './sync/gateway';
+import { revokedVenueIds, type Signer } from './signer';
 
 export interface AppDeps {
   config: ServerConfig;
   store: Store;
   keyring: Keyring;
   demoVenues: DemoVenue[];
+  sessionSecret: Uint8Array;
+  signer: Signer;
 }
 
 /** API bodies are small JSON; anything larger is refused before it is read. */
 const API_BODY_LIMIT = 256 * 1024;
 
-export async function buildApp({ config, store, keyring, demoVenues }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, store, keyring, demoVenues, sessionSecret, signer }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: API_BODY_LIMIT,
     trustProxy: false,
@@ -49,7 +55,7 @@ export async function buildApp({ config, store, keyring, demoVenues }: AppDeps):
     if (status >= 500) app.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
     const reason =
       err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? `body larger than ${API_BODY_LIMIT} bytes`
+        ? 'request body too large'
         : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
           ? 'send application/json'
           : status === 400
@@ -67,10 +73,11 @@ export async function buildApp({ config, store, keyring, demoVenues }: AppDeps):
         return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down' });
       });
 
-      // Phones cache these to verify venue codes offline; a CDN may cache them too.
+      // Phones cache these to verify venue codes offline (with the suspended venues, whose codes
+      // no longer count); a CDN may cache them too.
       api.get('/keys', async (_req, reply) => {
-        reply.header('Cache-Control', 'public, max-age=3600');
-        return publicKeysDocument(keyring);
+        reply.header('Cache-Control', 'public, max-age=600');
+        return { ...publicKeysDocument(keyring), revoked: await revokedVenueIds(store) };
       });
 
       api.get('/demo', async (_req, reply) => {
@@ -83,8 +90,17 @@ export async function buildApp({ config, store, keyring, demoVenues }: AppDeps):
     { prefix: '/api' }
   );
 
-  // Default-deny until the sync gateway exists: nothing of CouchDB is reachable from outside.
-  app.all('/sync/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such database' }));
+  await app.register(fastifyCookie);
+  await registerAccounts(app, { store, secret: sessionSecret, secureCookies: config.publicOrigin.startsWith('https:') });
+  await app.register(
+    async (sync) => {
+      // Replication batches are larger than API calls.
+      sync.addHook('onRoute', (route) => {
+        route.bodyLimit = SYNC_BODY_LIMIT;
+      });
+      await registerGateway(sync, { store, sessionOf: sessionReader(store, sessionSecret), onVenuesPushed: (code) => signer.wake(code) });
+    }
+  );
 
   const fallback = path.join(config.staticDir, '200.html');
   if (existsSync(fallback)) {

@@ -7,6 +7,8 @@ import { Store } from './store/couch';
 import { loadKeyring } from './keys';
 import { seedDemo, type DemoVenue } from './demo';
 import { buildApp } from './http';
+import { loadSessionSecret } from './auth';
+import { Signer } from './signer';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -27,8 +29,11 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   const store = new Store(couchUrl);
   await store.bootstrap();
   const keyring = loadKeyring(config);
+  const sessionSecret = loadSessionSecret(config);
   const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
-  const app = await buildApp({ config, store, keyring, demoVenues });
+  const signer = new Signer(store, keyring, (msg) => console.error(msg));
+  await signer.sweep();
+  const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
   const address = await app.listen({ port: config.port, host: config.host });
   const port = new URL(address).port;
   return {

@@ -3,7 +3,3 @@ declare module 'express-pouchdb' {
   const expressPouchDB: (pouch: unknown, options?: Record<string, unknown>) => RequestHandler;
   export default expressPouchDB;
 }
-declare module 'pouchdb-node' {
-  const PouchDB: PouchDB.Static;
-  export default PouchDB;
-}

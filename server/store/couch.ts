@@ -25,11 +25,48 @@ const SECURITY = {
   members: { names: [], roles: ['lv_server'] }
 };
 
+export interface CouchResponse {
+  status: number;
+  body: unknown;
+}
+
 export class Store {
   readonly couch: ServerScope;
+  readonly #base: string;
+  readonly #auth: string | null;
 
   constructor(url: string) {
     this.couch = Nano({ url });
+    const parsed = new URL(url);
+    this.#auth = parsed.username ? 'Basic ' + Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64') : null;
+    parsed.username = '';
+    parsed.password = '';
+    this.#base = parsed.href.replace(/\/+$/, '');
+  }
+
+  /**
+   * A raw CouchDB HTTP call for the sync gateway, which relays replication requests as they are
+   * (nano has no call for _revs_diff or _bulk_get with their exact options).
+   */
+  async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, opts: { query?: URLSearchParams; body?: unknown; signal?: AbortSignal } = {}): Promise<CouchResponse> {
+    const qs = opts.query && [...opts.query.keys()].length ? `?${opts.query}` : '';
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#auth) headers.authorization = this.#auth;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.#base}/${path}${qs}`, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal
+    });
+    const text = await res.text();
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = { error: 'bad_gateway', reason: 'the store answered something that is not JSON' };
+    }
+    return { status: res.status, body };
   }
 
   db<T extends object>(name: string): DocumentScope<T> {
@@ -50,6 +87,18 @@ export class Store {
     for (const name of Object.values(DB)) await this.ensureDb(name);
   }
 
+  /** A commune database with its design document (the gateway asks it which venues a user owns). */
+  async ensureCommuneDb(communeCode: string): Promise<string> {
+    const name = communeDbName(communeCode);
+    await this.ensureDb(name);
+    const db = this.db<{ _id: string; _rev?: string; views: Record<string, { map: string }> }>(name);
+    const existing = await getOrNull(db, COMMUNE_DESIGN._id);
+    if (!existing || JSON.stringify(existing.views) !== JSON.stringify(COMMUNE_DESIGN.views)) {
+      await db.insert({ ...COMMUNE_DESIGN, ...(existing ? { _rev: existing._rev } : {}) });
+    }
+    return name;
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.couch.info();
@@ -59,6 +108,14 @@ export class Store {
     }
   }
 }
+
+const COMMUNE_DESIGN = {
+  _id: '_design/lv',
+  views: {
+    // venue ids by owner: what a venue owner may read and write through the gateway
+    venues_by_owner: { map: "function (doc) { if (doc.type === 'venue' && doc.owner) emit(doc.owner, doc.venueId); }" }
+  }
+};
 
 /** Reads a doc, or null when it does not exist. */
 export async function getOrNull<T extends object>(db: DocumentScope<T>, id: string): Promise<(T & Nano.DocumentGetResponse) | null> {

@@ -63,24 +63,8 @@ export function newVenueId(random: (n: number) => Uint8Array): string {
 
 export type VenueStatus = 'active' | 'suspended';
 
-/** `venue:<venueId>` in the commune's database (DESIGN §4). */
-export interface VenueDoc {
-  _id: string;
-  _rev?: string;
-  type: 'venue';
-  schema: 1;
-  venueId: string;
-  name: string;
-  venueType: VenueType;
-  communeCode: string;
-  address: string;
-  status: VenueStatus;
-  /** Filled by the server's signer: the token printed on the poster and the key that signed it. */
-  token?: string;
-  keyId?: string;
-  signedAt?: string;
-  demo?: boolean;
-}
+/** A venue document of a commune database; its schema is in documents.ts. */
+export type VenueDoc = import('./documents').VenueRecord;
 
 export function venueDocId(venueId: string): string {
   return `venue:${venueId}`;

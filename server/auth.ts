@@ -1,0 +1,83 @@
+/**
+ * Passwords and sessions. Passwords: scrypt from Node's crypto (memory-hard, no native addon).
+ * Sessions: a signed JWT (jose, HS256) in an httpOnly cookie, so any of N stateless servers can
+ * check it; the secret comes from SESSION_SECRET or a file in the data directory.
+ */
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+
+export type Role = 'owner' | 'team' | 'admin';
+
+// N = 2^15 costs ~50 ms and 32 MiB here: slow for a guesser, fine for a login.
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } satisfies ScryptOptions;
+const KEY_LENGTH = 32;
+
+function scryptAsync(password: string, salt: Uint8Array, params: ScryptOptions): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => scrypt(password.normalize('NFC'), salt, KEY_LENGTH, params, (err, key) => (err ? reject(err) : resolve(new Uint8Array(key)))));
+}
+
+/** `scrypt$N$r$p$salt$hash` (base64url), so parameters can be raised later without breaking old hashes. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = new Uint8Array(randomBytes(16));
+  const key = await scryptAsync(password, salt, SCRYPT);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, Buffer.from(salt).toString('base64url'), Buffer.from(key).toString('base64url')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [kind, n, r, p, salt, hash] = stored.split('$');
+  if (kind !== 'scrypt' || !salt || !hash) return false;
+  const expected = new Uint8Array(Buffer.from(hash, 'base64url'));
+  const key = await scryptAsync(password, new Uint8Array(Buffer.from(salt, 'base64url')), { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem });
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/** A password rule people can meet on a phone keyboard, long enough to resist guessing. */
+export const PASSWORD_MIN_LENGTH = 8;
+
+export interface Session {
+  userId: string;
+  role: Role;
+  /** commune codes a team member works in; empty for others */
+  communes: string[];
+  /** bumped on the user doc to end every session of that user (logout everywhere, role change) */
+  sessionVersion: number;
+}
+
+export const SESSION_COOKIE = 'lv_session';
+export const SESSION_DAYS = 30;
+
+export function loadSessionSecret(opts: { sessionSecret: string | null; dataDir: string }): Uint8Array {
+  if (opts.sessionSecret) return new TextEncoder().encode(opts.sessionSecret);
+  const file = path.join(opts.dataDir, 'session-secret');
+  if (!existsSync(file)) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  }
+  return new TextEncoder().encode(readFileSync(file, 'utf8').trim());
+}
+
+export async function issueSession(session: Session, secret: Uint8Array): Promise<string> {
+  return new SignJWT({ role: session.role, communes: session.communes, sv: session.sessionVersion })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(session.userId)
+    .setIssuedAt()
+    .setExpirationTime(`${SESSION_DAYS}d`)
+    .sign(secret);
+}
+
+export type SessionCheck = { ok: true; session: Session } | { ok: false; reason: 'none' | 'expired' | 'invalid' };
+
+export async function readSession(token: string | undefined, secret: Uint8Array): Promise<SessionCheck> {
+  if (!token) return { ok: false, reason: 'none' };
+  try {
+    const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
+    const role = payload.role;
+    if (typeof payload.sub !== 'string' || (role !== 'owner' && role !== 'team' && role !== 'admin')) return { ok: false, reason: 'invalid' };
+    const communes = Array.isArray(payload.communes) ? payload.communes.filter((c): c is string => typeof c === 'string') : [];
+    return { ok: true, session: { userId: payload.sub, role, communes, sessionVersion: Number(payload.sv ?? 0) } };
+  } catch (err) {
+    return { ok: false, reason: err instanceof joseErrors.JWTExpired ? 'expired' : 'invalid' };
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Who may replicate what (DESIGN §5). One table, read by the gateway for every request:
+ *
+ * | db             | anonymous | venue owner                  | commune team       | admin |
+ * | lv_directory   | pull      | pull                         | pull               | pull  |
+ * | lv_exposures   | pull      | pull                         | pull               | pull  |
+ * | lv_c_<commune> | —         | pull + push, own venues only | pull + push, scope | —     |
+ * | anything else  | —         | —                            | —                  | —     |
+ */
+import type { Session } from '../auth';
+import { DB } from '../store/couch';
+
+export type Access = 'none' | 'all' | 'own-venues';
+
+export type DbKind = { kind: 'public'; name: string } | { kind: 'commune'; name: string; communeCode: string } | { kind: 'closed' };
+
+export function classifyDb(name: string): DbKind {
+  if (name === DB.directory || name === DB.exposures) return { kind: 'public', name };
+  const commune = /^lv_c_([0-9]{5})$/.exec(name);
+  if (commune) return { kind: 'commune', name, communeCode: commune[1]! };
+  return { kind: 'closed' };
+}
+
+export function pullAccess(session: Session | null, db: DbKind): Access {
+  if (db.kind === 'public') return 'all';
+  if (db.kind !== 'commune' || !session) return 'none';
+  if (session.role === 'team') return session.communes.includes(db.communeCode) ? 'all' : 'none';
+  if (session.role === 'owner') return 'own-venues';
+  return 'none';
+}
+
+export function pushAccess(session: Session | null, db: DbKind): Access {
+  // Public databases are written by the server only (signed exposures, the directory through /api).
+  if (db.kind !== 'commune') return 'none';
+  return pullAccess(session, db);
+}

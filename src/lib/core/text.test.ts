@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { foldVietnamese } from './text';
+
+describe('foldVietnamese', () => {
+  it('removes tone marks and vowel marks', () => {
+    expect(foldVietnamese('Tùng Châu')).toBe('tung chau');
+    expect(foldVietnamese('Quang Vĩnh, Trường Sơn, Yên Hồ')).toBe('quang vinh, truong son, yen ho');
+    expect(foldVietnamese('Thanh Bình Thịnh')).toBe('thanh binh thinh');
+    expect(foldVietnamese('Ơ ư Ă â ê ô')).toBe('o u a a e o');
+  });
+  it('turns đ and Đ into d', () => {
+    expect(foldVietnamese('Đức Đồng')).toBe('duc dong');
+    expect(foldVietnamese('Huyện Đắk Mil, đường')).toBe('huyen dak mil, duong');
+  });
+  it('gives the same result for composed and decomposed input', () => {
+    const composed = 'Đức Thọ'.normalize('NFC');
+    const decomposed = 'Đức Thọ'.normalize('NFD');
+    expect(composed).not.toBe(decomposed);
+    expect(foldVietnamese(composed)).toBe(foldVietnamese(decomposed));
+  });
+  it('lower-cases and collapses whitespace', () => {
+    expect(foldVietnamese('  THỊ   TRẤN\tĐỨC\n THỌ ')).toBe('thi tran duc tho');
+    expect(foldVietnamese('')).toBe('');
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * Text helpers for what people type and cards carry: Vietnamese names, place names, phone numbers.
+ */
+
+/**
+ * The form to compare or search Vietnamese text in: no diacritics, đ as d, lower case, single
+ * spaces. People type "duc tho" for "Đức Thọ", and scanners, keyboards and cards disagree on
+ * case and accents, so equality and search go through this.
+ */
+export function foldVietnamese(text: string): string {
+  return text
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[đĐ]/g, 'd')
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/**
+ * A Vietnamese mobile number in its 10-digit national form `0xxxxxxxxx`, or null.
+ * Accepts the ways people write one: `+84 912 345 678`, `84912345678`, `0084…`, `0912.345.678`,
+ * `(+84) 912-345-678`. Since the 2018 renumbering mobiles are 03x, 05x, 07x, 08x and 09x; other
+ * numbers (landlines, the old 11-digit 01xx) are refused rather than guessed.
+ */
+export function normalizePhone(text: string): string | null {
+  const compact = text.trim().replace(/[\s.\-()]/g, '');
+  if (!/^\+?[0-9]{9,15}$/.test(compact)) return null;
+  let national: string;
+  if (compact.startsWith('+84')) national = compact.slice(3);
+  else if (compact.startsWith('0084')) national = compact.slice(4);
+  else if (compact.startsWith('+')) return null; // another country
+  else if (compact.startsWith('84') && compact.length === 11) national = compact.slice(2);
+  else if (compact.startsWith('0')) national = compact.slice(1);
+  else return null;
+  // "+84 0912…" is a common way of writing it too.
+  if (national.length === 10 && national.startsWith('0')) national = national.slice(1);
+  return /^[35789][0-9]{8}$/.test(national) ? '0' + national : null;
+}

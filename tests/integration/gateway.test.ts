@@ -1,0 +1,262 @@
+/**
+ * The sync gateway's access table (DESIGN §5), walked with real PouchDB clients and raw HTTP:
+ * every role × database × endpoint; allowed calls work, denied ones are denied, and nothing of
+ * another venue or commune ever appears in a response.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../server/config';
+import { startServer, type RunningServer } from '../../server/main';
+import { createUser } from '../../server/users';
+import { entryDocId } from '../../src/lib/core/documents';
+import { decodeKeysDocument } from '../../src/lib/core/keys';
+import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue-token';
+import { localDb, login, register, remoteDb } from './sync-helpers';
+
+let server: RunningServer;
+let dataDir: string;
+let base: string;
+
+const COMMUNE = '18070';
+const OTHER_COMMUNE = '18073';
+const DB_C = `lv_c_${COMMUNE}`;
+const DB_OTHER = `lv_c_${OTHER_COMMUNE}`;
+
+type Who = 'anonymous' | 'ownerA' | 'ownerB' | 'team' | 'otherTeam' | 'admin';
+const cookies: Partial<Record<Who, string>> = {};
+const users: Partial<Record<Who, string>> = {};
+
+function venue(venueId: string, owner: string | undefined, name: string, communeCode = COMMUNE) {
+  return {
+    _id: `venue:${venueId}`,
+    type: 'venue',
+    schema: 1,
+    venueId,
+    name,
+    venueType: 'shop',
+    communeCode,
+    address: 'Khối 1',
+    status: 'active',
+    ...(owner ? { owner } : {})
+  };
+}
+
+function entry(venueId: string, time: number, name: string, communeCode = COMMUNE) {
+  return {
+    _id: entryDocId(venueId, time, Math.random().toString(36).slice(2, 10)),
+    type: 'entry',
+    schema: 1,
+    venueId,
+    communeCode,
+    time,
+    direction: 'in',
+    person: { source: 'manual', name, phone: '0987654321' },
+    deviceId: 'test-device'
+  };
+}
+
+async function call(who: Who, method: string, url: string, body?: unknown) {
+  const headers: Record<string, string> = {};
+  if (cookies[who]) headers.cookie = cookies[who]!;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, text };
+}
+
+const VA = 'venueaaaaaaa'; // owner A's
+const VB = 'venuebbbbbbb'; // owner B's
+const VT = 'venuetttttt2'; // registered by the team, no owner
+const VO = 'venueooooooo'; // in the other commune
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-gw-'));
+  const staticDir = path.join(dataDir, 'build');
+  mkdirSync(staticDir, { recursive: true });
+  writeFileSync(path.join(staticDir, '200.html'), 'x');
+  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
+  base = server.url;
+  await server.store.ensureCommuneDb(OTHER_COMMUNE);
+  const a = await register(base, '0911000001');
+  const b = await register(base, '0911000002');
+  Object.assign(cookies, { ownerA: a.cookie, ownerB: b.cookie });
+  Object.assign(users, { ownerA: a.userId, ownerB: b.userId });
+  for (const [who, phone, role, communes] of [
+    ['team', '0911000003', 'team', [COMMUNE]],
+    ['otherTeam', '0911000004', 'team', [OTHER_COMMUNE]],
+    ['admin', '0911000005', 'admin', []]
+  ] as const) {
+    const user = await createUser(server.store, { phone, password: 'mat-khau-dai', role, communes: [...communes] });
+    users[who] = user.userId;
+    cookies[who] = (await login(base, phone, 'mat-khau-dai')).cookie;
+  }
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('accounts', () => {
+  it('refuses a taken number, a wrong password and a bad number with clear reasons', async () => {
+    const taken = await fetch(`${base}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone: '+84 911 000 001', password: 'mat-khau-dai' }) });
+    expect(taken.status).toBe(409);
+    expect((await taken.json()).error).toBe('phone_taken');
+    expect((await login(base, '0911000001', 'sai-mat-khau')).status).toBe(401);
+    expect((await login(base, '0900', 'mat-khau-dai')).status).toBe(400);
+    const me = await call('ownerA', 'GET', '/api/auth/me');
+    expect(JSON.parse(me.text)).toMatchObject({ phone: '0911000001', role: 'owner' });
+    expect(me.text).not.toContain('passwordHash');
+    const forged = await fetch(`${base}/api/auth/me`, { headers: { cookie: cookies.ownerA!.slice(0, -4) + 'AAAA' } });
+    expect(forged.status).toBe(401);
+  });
+});
+
+describe('pushing and pulling with PouchDB', () => {
+  it('an owner pushes a venue made offline; the server signs it and the code comes back by pull', async () => {
+    const local = localDb();
+    await local.put(venue(VA, users.ownerA, 'Tạp hóa Bà Năm'));
+    await local.put(entry(VA, Date.now(), 'Nguyễn Văn A'));
+    const remote = remoteDb(base, DB_C, cookies.ownerA);
+    const pushed = await local.replicate.to(remote);
+    expect(pushed.docs_written).toBe(2);
+    expect(pushed.doc_write_failures).toBe(0);
+
+    const keys = decodeKeysDocument(await (await fetch(`${base}/api/keys`)).json())!;
+    let signed: { token?: string } | undefined;
+    for (let i = 0; i < 50 && !signed?.token; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await local.replicate.from(remote);
+      signed = (await local.get(`venue:${VA}`)) as { token?: string };
+    }
+    const parsed = parseVenueToken(signed!.token!);
+    if (!parsed.ok) throw new Error('bad token');
+    expect(parsed.claims.name).toBe('Tạp hóa Bà Năm');
+    expect(verifyVenueToken(parsed, keys)).toBe('verified');
+  });
+
+  it('a denied document in a push is refused alone, and the rest of the batch is stored', async () => {
+    const local = localDb();
+    await local.put(venue(VB, users.ownerB, 'Quán phở Bình'));
+    await local.put(entry(VB, Date.now(), 'Trần Thị B'));
+    await local.put(entry(VA, Date.now(), 'Kẻ gian')); // owner A's venue
+    await local.put(venue(VA, users.ownerB, 'Chiếm quyền')); // taking over owner A's venue
+    await local.put({ _id: 'user:evil', type: 'user', schema: 1 }); // not a commune document
+    const result = await local.replicate.to(remoteDb(base, DB_C, cookies.ownerB));
+    expect(result.docs_written).toBe(2);
+    expect(result.doc_write_failures).toBe(3);
+    const team = remoteDb(base, DB_C, cookies.team);
+    expect(await team.get(`venue:${VA}`)).toMatchObject({ name: 'Tạp hóa Bà Năm', owner: users.ownerA });
+    expect(await team.get(`venue:${VB}`)).toMatchObject({ name: 'Quán phở Bình', owner: users.ownerB });
+    await expect(team.get('user:evil')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('an owner pulls only the documents of its own venues', async () => {
+    const local = localDb();
+    await local.replicate.from(remoteDb(base, DB_C, cookies.ownerA));
+    const ids = (await local.allDocs()).rows.map((r) => r.id);
+    expect(ids.length).toBe(2);
+    expect(ids.every((id) => id.includes(VA))).toBe(true);
+  });
+
+  it('a team member pulls and pushes the whole commune, but no design documents', async () => {
+    const local = localDb();
+    await local.put(venue(VT, undefined, 'Chốt kiểm dịch cầu Linh Cảm'));
+    const remote = remoteDb(base, DB_C, cookies.team);
+    await local.sync(remote);
+    const ids = (await local.allDocs()).rows.map((r) => r.id);
+    expect(ids).toEqual(expect.arrayContaining([`venue:${VA}`, `venue:${VB}`, `venue:${VT}`]));
+    expect(ids.some((id) => id.startsWith('_design'))).toBe(false);
+  });
+
+  it('anyone pulls the public directory, checkpointing on their own side', async () => {
+    const local = localDb();
+    const result = await local.replicate.from(remoteDb(base, 'lv_directory'), { checkpoint: 'target' } as PouchDB.Replication.ReplicateOptions);
+    expect(result.ok).toBe(true);
+  });
+
+  it('keeps checkpoints apart per user', async () => {
+    expect((await call('ownerA', 'PUT', `/sync/${DB_C}/_local/cp1`, { seq: 'a' })).status).toBe(201);
+    expect((await call('ownerA', 'GET', `/sync/${DB_C}/_local/cp1`)).text).toContain('"seq":"a"');
+    expect((await call('ownerB', 'GET', `/sync/${DB_C}/_local/cp1`)).status).toBe(404);
+  });
+});
+
+describe('the access table', () => {
+  const ROLES: Who[] = ['anonymous', 'ownerA', 'ownerB', 'team', 'otherTeam', 'admin'];
+  // Owners may register a venue in any commune, so they reach every commune database, filtered to their venues.
+  const pullable = (who: Who, db: string) =>
+    db === 'lv_directory' ||
+    db === 'lv_exposures' ||
+    (db.startsWith('lv_c_') && (who === 'ownerA' || who === 'ownerB')) ||
+    (db === DB_C && who === 'team') ||
+    (db === DB_OTHER && who === 'otherTeam');
+  const pushable = (who: Who, db: string) => db.startsWith('lv_c_') && pullable(who, db);
+
+  it('allows exactly what the table says, for every role, database and endpoint', async () => {
+    const failures: string[] = [];
+    // Denied: 401 / 403, or 404 for a database the gateway does not serve at all. A missing checkpoint is an allowed 404.
+    const expectStatus = (label: string, res: { status: number; text: string }, allowed: boolean) => {
+      const denied = res.status === 401 || res.status === 403 || (res.status === 404 && !res.text.includes('"missing"')) || res.status === 405;
+      if (allowed === denied) failures.push(`${label}: ${res.status} ${res.text.slice(0, 80)} (expected ${allowed ? 'allowed' : 'denied'})`);
+    };
+    for (const who of ROLES) {
+      for (const db of ['lv_directory', 'lv_exposures', DB_C, DB_OTHER, 'lv_users', 'lv_reports', '_users', '_replicator']) {
+        const pull = pullable(who, db);
+        const push = pushable(who, db);
+        expectStatus(`${who} GET ${db}`, await call(who, 'GET', `/sync/${db}`), pull);
+        expectStatus(`${who} _changes ${db}`, await call(who, 'GET', `/sync/${db}/_changes?since=0`), pull);
+        expectStatus(`${who} _bulk_get ${db}`, await call(who, 'POST', `/sync/${db}/_bulk_get?revs=true`, { docs: [] }), pull);
+        expectStatus(`${who} GET _local ${db}`, await call(who, 'GET', `/sync/${db}/_local/never-written`), pull);
+        expectStatus(`${who} PUT _local ${db}`, await call(who, 'PUT', `/sync/${db}/_local/x`, { a: 1 }), pull && who !== 'anonymous');
+        expectStatus(`${who} _revs_diff ${db}`, await call(who, 'POST', `/sync/${db}/_revs_diff`, {}), push);
+        expectStatus(`${who} _bulk_docs ${db}`, await call(who, 'POST', `/sync/${db}/_bulk_docs`, { docs: [] }), push);
+        // Never through the gateway, for anyone: CouchDB's other endpoints.
+        for (const [method, url] of [
+          ['GET', `/sync/${db}/_all_docs`],
+          ['PUT', `/sync/${db}`],
+          ['DELETE', `/sync/${db}`],
+          ['POST', `/sync/${db}`],
+          ['GET', `/sync/${db}/_design/lv`],
+          ['GET', `/sync/${db}/_security`],
+          ['POST', `/sync/${db}/_find`],
+          ['GET', `/sync/_all_dbs`],
+          ['POST', `/sync/_replicate`]
+        ] as const) {
+          expectStatus(`${who} ${method} ${url}`, await call(who, method, url, method === 'GET' || method === 'DELETE' ? undefined : {}), false);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('never shows an owner anything of another venue or commune', async () => {
+    const seen = [
+      (await call('ownerB', 'GET', `/sync/${DB_C}/_changes?since=0`)).text,
+      (await call('ownerB', 'POST', `/sync/${DB_C}/_bulk_get?revs=true`, { docs: [{ id: `venue:${VA}` }, { id: `venue:${VT}` }] })).text,
+      (await call('ownerB', 'GET', `/sync/${DB_C}/venue:${VA}`)).text,
+      (await call('ownerB', 'GET', `/sync/${DB_C}`)).text
+    ].join('\n');
+    expect(seen).not.toContain('Tạp hóa Bà Năm');
+    expect(seen).not.toContain('Nguyễn Văn A');
+    expect(seen).not.toContain('Chốt kiểm dịch');
+    expect(seen).not.toContain('doc_count');
+    expect(seen).toContain(VB);
+  });
+
+  it('answers malformed and oversized bodies with clear 4xx errors', async () => {
+    const bad = await fetch(`${base}/sync/${DB_C}/_bulk_docs`, { method: 'POST', headers: { cookie: cookies.team!, 'content-type': 'application/json' }, body: '{"docs": [' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/malformed/);
+    const big = await fetch(`${base}/sync/${DB_C}/_bulk_docs`, {
+      method: 'POST',
+      headers: { cookie: cookies.team!, 'content-type': 'application/json' },
+      body: JSON.stringify({ docs: [{ _id: 'x', pad: 'a'.repeat(9 * 1024 * 1024) }] })
+    });
+    expect(big.status).toBe(413);
+    const notList = await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, { docs: 'x' });
+    expect(notList.status).toBe(400);
+  });
+});

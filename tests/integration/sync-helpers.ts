@@ -1,0 +1,42 @@
+/** Real PouchDB clients for the gateway tests: in-memory local databases, remote ones through /sync with a session cookie. */
+import PouchDB from 'pouchdb-node';
+import memoryAdapter from 'pouchdb-adapter-memory';
+
+PouchDB.plugin(memoryAdapter);
+
+let counter = 0;
+
+export function localDb<T extends object = Record<string, unknown>>(): PouchDB.Database<T> {
+  return new PouchDB<T>(`local-${process.pid}-${++counter}`, { adapter: 'memory' });
+}
+
+export function remoteDb<T extends object = Record<string, unknown>>(baseUrl: string, dbName: string, cookie?: string): PouchDB.Database<T> {
+  return new PouchDB<T>(`${baseUrl}/sync/${dbName}`, {
+    skip_setup: true,
+    fetch: (url: string | Request, opts?: RequestInit) => {
+      const headers = new Headers(opts?.headers);
+      if (cookie) headers.set('cookie', cookie);
+      return (PouchDB as unknown as { fetch: typeof fetch }).fetch(url, { ...opts, headers });
+    }
+  } as PouchDB.Configuration.RemoteDatabaseConfiguration);
+}
+
+export async function register(baseUrl: string, phone: string, password = 'mat-khau-dai'): Promise<{ cookie: string; userId: string }> {
+  const res = await fetch(`${baseUrl}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone, password }) });
+  if (res.status !== 201) throw new Error(`register ${phone}: ${res.status} ${await res.text()}`);
+  return { cookie: cookieOf(res), userId: ((await res.json()) as { userId: string }).userId };
+}
+
+export async function login(baseUrl: string, phone: string, password: string): Promise<{ cookie: string; status: number }> {
+  const res = await fetch(`${baseUrl}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone, password }) });
+  return { cookie: res.ok ? cookieOf(res) : '', status: res.status };
+}
+
+function cookieOf(res: Response): string {
+  const header = res.headers.get('set-cookie') ?? '';
+  const match = /lv_session=[^;]+/.exec(header);
+  if (!match) throw new Error('no session cookie');
+  return match[0];
+}
+
+export { PouchDB };
