@@ -13,6 +13,7 @@ import type { Store } from './store/couch';
 import type { DemoVenue } from './demo';
 import fastifyCookie from '@fastify/cookie';
 import { registerAccounts, sessionReader } from './accounts';
+import { addVenueCommune } from './users';
 import { registerGateway, SYNC_BODY_LIMIT } from './sync/gateway';
 import { revokedVenueIds, type Signer } from './signer';
 
@@ -98,7 +99,12 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       sync.addHook('onRoute', (route) => {
         route.bodyLimit = SYNC_BODY_LIMIT;
       });
-      await registerGateway(sync, { store, sessionOf: sessionReader(store, sessionSecret), onVenuesPushed: (code) => signer.wake(code) });
+      await registerGateway(sync, {
+        store,
+        sessionOf: sessionReader(store, sessionSecret),
+        onVenuesPushed: (code) => signer.wake(code),
+        onOwnerVenue: (userId, code) => addVenueCommune(store, userId, code)
+      });
     }
   );
 

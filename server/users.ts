@@ -20,6 +20,8 @@ export interface UserDoc {
   communes: string[];
   /** for admins: the unit (province or district code) they administer */
   unit?: string;
+  /** for venue owners: communes where they have venues, so a new device knows what to replicate */
+  venueCommunes?: string[];
   passwordHash: string;
   sessionVersion: number;
   disabled?: boolean;
@@ -89,8 +91,29 @@ export async function updateUser(store: Store, user: UserDoc): Promise<UserDoc> 
   return { ...user, _rev: res.rev };
 }
 
+export async function addVenueCommune(store: Store, userId: string, communeCode: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const user = await getUser(store, userId);
+    if (!user || user.venueCommunes?.includes(communeCode)) return;
+    try {
+      await updateUser(store, { ...user, venueCommunes: [...(user.venueCommunes ?? []), communeCode].sort() });
+      return;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    }
+  }
+}
+
 /** What a client may know of its own account (and keep for offline use). */
 export function publicAccount(user: UserDoc) {
-  return { userId: user.userId, phone: user.phone, name: user.name, role: user.role, communes: user.communes, unit: user.unit ?? null };
+  return {
+    userId: user.userId,
+    phone: user.phone,
+    name: user.name,
+    role: user.role,
+    communes: user.communes,
+    venueCommunes: user.venueCommunes ?? [],
+    unit: user.unit ?? null
+  };
 }
 export type PublicAccount = ReturnType<typeof publicAccount>;

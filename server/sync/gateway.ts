@@ -16,6 +16,8 @@ export interface GatewayDeps {
   sessionOf(req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid' }>;
   /** Called after venue documents were stored, so the signer can sign them. */
   onVenuesPushed(communeCode: string): void;
+  /** Called when an owner stored a venue in a commune, so the account lists that commune for its other devices. */
+  onOwnerVenue(userId: string, communeCode: string): Promise<void>;
 }
 
 /** Replication batches are 100 documents by default; a station's day of entries fits easily. */
@@ -35,7 +37,7 @@ function isReplicatedId(id: string): boolean {
   return venueIdOfDocId(id) !== null;
 }
 
-export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed }: GatewayDeps): Promise<void> {
+export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onOwnerVenue }: GatewayDeps): Promise<void> {
   // Venues owned per (database, user): a view lookup, cached briefly and dropped when a push adds venues.
   const ownedCache = new Map<string, { at: number; venues: Set<string> }>();
   async function ownedVenues(dbName: string, userId: string): Promise<Set<string>> {
@@ -255,6 +257,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       if (accepted.some((d) => d.type === 'venue')) {
         for (const key of ownedCache.keys()) if (key.startsWith(`${ctx.db.name}\u0000`)) ownedCache.delete(key);
         onVenuesPushed(communeCode);
+        if (ctx.push === 'own-venues') await onOwnerVenue(ctx.session!.userId, communeCode);
       }
     }
     const refused = results.filter((r): r is NonNullable<typeof r> => r !== null);

@@ -135,6 +135,8 @@ describe('pushing and pulling with PouchDB', () => {
     if (!parsed.ok) throw new Error('bad token');
     expect(parsed.claims.name).toBe('Tạp hóa Bà Năm');
     expect(verifyVenueToken(parsed, keys)).toBe('verified');
+    // Another device of the same account learns where to look.
+    expect(JSON.parse((await call('ownerA', 'GET', '/api/auth/me')).text).venueCommunes).toEqual([COMMUNE]);
   });
 
   it('a denied document in a push is refused alone, and the rest of the batch is stored', async () => {
