@@ -1,20 +1,14 @@
 /** The citizen's own export of the diary (CSV for a spreadsheet, JSON for a program). */
 import type { Visit } from './visit';
 import { dayKey, clockTime } from './time';
+import { toCsv } from './csv';
 
 const COLUMNS = ['date', 'checkin', 'checkout', 'venue', 'venue_id', 'commune_code', 'venue_type', 'verification', 'source', 'note'] as const;
-
-function csvCell(value: string): string {
-  // Quote always when needed; a leading = + - @ would run as a formula in a spreadsheet.
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
 
 export function visitsToCsv(visits: readonly Visit[]): string {
   const rows = [...visits]
     .sort((a, b) => a.checkin - b.checkin)
-    .map((v) =>
-      [
+    .map((v) => [
         dayKey(v.checkin),
         clockTime(v.checkin),
         v.checkout === null ? '' : clockTime(v.checkout),
@@ -25,12 +19,8 @@ export function visitsToCsv(visits: readonly Visit[]): string {
         v.verification,
         v.source,
         v.note
-      ]
-        .map(csvCell)
-        .join(',')
-    );
-  // The BOM makes spreadsheet programs read the Vietnamese letters as UTF-8.
-  return '\uFEFF' + [COLUMNS.join(','), ...rows].join('\r\n') + '\r\n';
+      ]);
+  return toCsv(COLUMNS, rows);
 }
 
 export function visitsToJson(visits: readonly Visit[], exportedAt: number): string {

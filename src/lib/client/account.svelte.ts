@@ -1,0 +1,104 @@
+/**
+ * The signed-in account on this device. Kept in localStorage so that a venue owner's or team
+ * member's device keeps working offline on the data it has; the session itself is an httpOnly
+ * cookie the page never sees.
+ */
+export interface Account {
+  userId: string;
+  phone: string;
+  name: string;
+  role: 'owner' | 'team' | 'admin';
+  communes: string[];
+  venueCommunes: string[];
+  unit: string | null;
+}
+
+const KEY = 'lv.account';
+
+export type AuthError = 'phone_taken' | 'wrong_credentials' | 'bad_phone' | 'weak_password' | 'too_many_attempts' | 'offline' | 'server';
+
+class AccountManager {
+  #account = $state<Account | null>(read());
+  /** The server said the session is over (expired, logged out elsewhere): data stays, sync waits for a login. */
+  #sessionExpired = $state(false);
+
+  get account() {
+    return this.#account;
+  }
+  get sessionExpired() {
+    return this.#sessionExpired;
+  }
+
+  async register(phone: string, password: string, name: string): Promise<AuthError | null> {
+    return this.#auth('/api/auth/register', { phone, password, name });
+  }
+
+  async login(phone: string, password: string): Promise<AuthError | null> {
+    return this.#auth('/api/auth/login', { phone, password });
+  }
+
+  async #auth(url: string, body: object): Promise<AuthError | null> {
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    } catch {
+      return 'offline';
+    }
+    const json = (await res.json().catch(() => ({}))) as Partial<Account> & { error?: AuthError };
+    if (!res.ok) return json.error ?? 'server';
+    // Another account on this device: its data is not this one's.
+    if (this.#account && this.#account.userId !== json.userId) await forgetLocalData();
+    this.#set(json as Account);
+    this.#sessionExpired = false;
+    return null;
+  }
+
+  /** Refreshes the account from the server when online (role, scope, venue communes). */
+  async refresh(): Promise<void> {
+    if (!this.#account) return;
+    try {
+      const res = await fetch('/api/auth/me');
+      if (res.status === 401) this.#sessionExpired = true;
+      else if (res.ok) this.#set((await res.json()) as Account);
+    } catch {
+      // offline: keep working with what we know
+    }
+  }
+
+  markSessionExpired() {
+    this.#sessionExpired = true;
+  }
+
+  /** Adds a commune to the owner's list at once (a venue made offline), before the server knows. */
+  noteVenueCommune(code: string) {
+    if (this.#account && !this.#account.venueCommunes.includes(code)) this.#set({ ...this.#account, venueCommunes: [...this.#account.venueCommunes, code] });
+  }
+
+  async logout(): Promise<void> {
+    await fetch('/api/auth/logout', { method: 'POST' }).catch(() => {});
+    await forgetLocalData();
+    this.#set(null);
+  }
+
+  #set(account: Account | null) {
+    this.#account = account;
+    if (account) localStorage.setItem(KEY, JSON.stringify(account));
+    else localStorage.removeItem(KEY);
+  }
+}
+
+function read(): Account | null {
+  try {
+    return JSON.parse(localStorage.getItem(KEY) ?? 'null') as Account | null;
+  } catch {
+    return null;
+  }
+}
+
+/** Removes the replicas of shared data (not the citizen's own diary, which belongs to the person, not the account). */
+async function forgetLocalData(): Promise<void> {
+  const { destroyReplicas } = await import('./replicas.svelte');
+  await destroyReplicas();
+}
+
+export const accountManager = new AccountManager();

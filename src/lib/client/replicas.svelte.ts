@@ -1,0 +1,159 @@
+/**
+ * Replicas of shared databases on this device (PouchDB over IndexedDB), kept in step with the
+ * server through the sync gateway. A device works on its replica offline; replication resumes
+ * by itself when a signal returns, and the sync bar says what waits to go up and what went wrong.
+ */
+import PouchDB from 'pouchdb-browser';
+
+export type SyncState = 'idle' | 'syncing' | 'done' | 'offline' | 'error' | 'login';
+
+/** Retries back off to at most a minute: a village signal may last only a few minutes. */
+const MAX_BACKOFF_MS = 60_000;
+
+export class Replica<T extends object = Record<string, unknown>> {
+  readonly db: PouchDB.Database<T>;
+  #state = $state<SyncState>('idle');
+  #lastSync = $state<number | null>(null);
+  #pendingUp = $state(0);
+  #refused = $state<{ id: string; reason: string }[]>([]);
+  #error = $state<string | null>(null);
+  #handle: PouchDB.Replication.Sync<T> | PouchDB.Replication.Replication<T> | null = null;
+
+  constructor(
+    readonly name: string,
+    private readonly mode: 'sync' | 'pull'
+  ) {
+    this.db = new PouchDB<T>(name, { auto_compaction: true });
+    this.#lastSync = Number(localStorage.getItem(`lv.lastSync.${name}`)) || null;
+  }
+
+  get state() {
+    return this.#state;
+  }
+  get lastSync() {
+    return this.#lastSync;
+  }
+  /** Local changes not yet accepted by the server. */
+  get pendingUp() {
+    return this.#pendingUp;
+  }
+  /** Documents the server refused, with its reason (they stay on the device). */
+  get refused() {
+    return this.#refused;
+  }
+  get error() {
+    return this.#error;
+  }
+
+  start(): void {
+    if (this.#handle) return;
+    const remote = new PouchDB<T>(`${location.origin}/sync/${this.name}`, { skip_setup: true });
+    const options = {
+      live: true,
+      retry: true,
+      batch_size: 100,
+      back_off_function: (delay: number) => Math.min(MAX_BACKOFF_MS, delay === 0 ? 1000 : delay * 2)
+    };
+    const handle =
+      this.mode === 'sync'
+        ? this.db.sync(remote, options)
+        : // Public databases: the checkpoint stays here, the gateway takes no writes from readers.
+          this.db.replicate.from(remote, { ...options, checkpoint: 'target' } as PouchDB.Replication.ReplicateOptions);
+    this.#handle = handle;
+    handle
+      .on('active', () => {
+        this.#state = 'syncing';
+        this.#error = null;
+      })
+      .on('paused', (err?: unknown) => {
+        if (err) {
+          this.#state = navigator.onLine ? 'error' : 'offline';
+          return;
+        }
+        this.#state = navigator.onLine ? 'done' : 'offline';
+        if (navigator.onLine) {
+          this.#markSynced();
+          void this.#markCaughtUp();
+        } else void this.countPending();
+      })
+      .on('change', () => void this.countPending())
+      .on('denied', (err: unknown) => {
+        const e = err as { id?: string; reason?: string; message?: string };
+        this.#refused = [...this.#refused, { id: e.id ?? '?', reason: e.reason ?? e.message ?? 'refused' }].slice(-20);
+      })
+      .on('error', (err: unknown) => {
+        const status = (err as { status?: number }).status;
+        this.#state = status === 401 ? 'login' : 'error';
+        this.#error = (err as { message?: string }).message ?? String(err);
+        this.#handle = null;
+        if (status === 401) void import('./account.svelte').then(({ accountManager }) => accountManager.markSessionExpired());
+      });
+    void this.countPending();
+  }
+
+  stop(): void {
+    this.#handle?.cancel();
+    this.#handle = null;
+    this.#state = 'idle';
+  }
+
+  /** Restarts replication now (a reconnect, a fresh login), instead of waiting for the back-off. */
+  restart(): void {
+    this.stop();
+    this.start();
+  }
+
+  #markSynced() {
+    this.#lastSync = Date.now();
+    localStorage.setItem(`lv.lastSync.${this.name}`, String(this.#lastSync));
+  }
+
+  /**
+   * Counts local documents the server does not have yet: changes since the last moment both
+   * directions were caught up. Offline, nothing is pulled, so every change since then is a local
+   * write waiting to go up.
+   */
+  async countPending(): Promise<number> {
+    if (this.mode !== 'sync') return 0;
+    const since = localStorage.getItem(`lv.pushedSeq.${this.name}`) ?? '0';
+    const changes = await this.db.changes({ since: Number(since) || 0, limit: 10_000, return_docs: true });
+    this.#pendingUp = changes.results.length;
+    return this.#pendingUp;
+  }
+
+  async #markCaughtUp() {
+    const info = await this.db.info();
+    localStorage.setItem(`lv.pushedSeq.${this.name}`, String(info.update_seq));
+    this.#pendingUp = 0;
+  }
+}
+
+const replicas = new Map<string, Replica>();
+
+export function replica<T extends object = Record<string, unknown>>(name: string, mode: 'sync' | 'pull'): Replica<T> {
+  let r = replicas.get(name);
+  if (!r) {
+    r = new Replica(name, mode);
+    replicas.set(name, r);
+    r.start();
+  }
+  return r as unknown as Replica<T>;
+}
+
+export function allReplicas(): Replica[] {
+  return [...replicas.values()];
+}
+
+if (typeof window !== 'undefined') {
+  addEventListener('online', () => {
+    for (const r of replicas.values()) if (r.state !== 'login') r.restart();
+  });
+}
+
+export async function destroyReplicas(): Promise<void> {
+  for (const r of replicas.values()) {
+    r.stop();
+    await r.db.destroy().catch(() => {});
+  }
+  replicas.clear();
+}
