@@ -7,9 +7,12 @@
  * Storage as the server's: COUCHDB_URL, or else the embedded store in DATA_DIR, which only one
  * process may open at a time (stop the server first, or import through COUCHDB_URL).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import PouchDB from 'pouchdb-node';
 import { readConfig } from './config';
-import { Store } from './store/couch';
+import { DB, Store } from './store/couch';
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { importUnits, loadUnits } from './units';
 import { parseUnitsCsv } from '../src/lib/core/units';
@@ -73,12 +76,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   try {
     let url = config.couchdbUrl;
     if (!url) {
-      try {
-        embedded = await startEmbeddedCouch(config.dataDir);
-      } catch (err) {
-        io.err(`${LOCK_HINT}\n(${(err as Error).message})`);
+      const busy = await storeInUse(config.dataDir);
+      if (busy) {
+        io.err(`${LOCK_HINT}\n(${busy})`);
         return 1;
       }
+      embedded = await startEmbeddedCouch(config.dataDir);
       url = embedded.url;
     }
     const store = new Store(url);
@@ -101,6 +104,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     return 1;
   } finally {
     await embedded?.close();
+  }
+}
+
+/**
+ * Whether another process (a running server) holds the embedded store of dataDir, tried on the
+ * LevelDB of lv_directory, which a running server always has open. Asked before the embedded store
+ * starts, because it reports a locked database as an uncaught exception and then keeps retrying.
+ * Returns the store's message when it is in use, null when it is free (or not created yet).
+ */
+async function storeInUse(dataDir: string): Promise<string | null> {
+  const dir = path.join(dataDir, 'couch', DB.directory);
+  if (!existsSync(dir)) return null;
+  const db = new PouchDB(dir);
+  try {
+    await db.info();
+    return null;
+  } catch (err) {
+    return errorText(err);
+  } finally {
+    await db.close().catch(() => {});
   }
 }
 
@@ -129,12 +152,6 @@ function errorText(err: unknown): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  // LevelDB reports a data dir locked by another process from inside a callback, as an uncaught
-  // exception, not as a failed request; nothing has been written at that point.
-  process.on('uncaughtException', (err) => {
-    console.error(/\block\b.*LOCK|LOCK:/.test(err.message) ? `${LOCK_HINT}\n(${err.message})` : `Import failed: ${err.message}`);
-    process.exit(1);
-  });
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: Error) => {
