@@ -9,6 +9,7 @@ import { seedDemo, type DemoVenue } from './demo';
 import { buildApp } from './http';
 import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
+import { seedDemoUnits } from './units';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -30,6 +31,7 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   await store.bootstrap();
   const keyring = loadKeyring(config);
   const sessionSecret = loadSessionSecret(config);
+  if (config.demo) await seedDemoUnits(store);
   const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   await signer.sweep();

@@ -51,6 +51,21 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     return venues;
   }
 
+  // Commune databases are made when first needed, for communes of the directory only (a made-up
+  // code must not create a database).
+  const knownDbs = new Set<string>();
+  async function ensureCommune(db: DbKind & { kind: 'commune' }): Promise<boolean> {
+    if (knownDbs.has(db.name)) return true;
+    const info = await store.request('GET', db.name);
+    if (info.status !== 200) {
+      const unit = await store.request('GET', `lv_directory/${encodeURIComponent(`unit:${db.communeCode}`)}`);
+      if (unit.status !== 200 || (unit.body as { level?: string }).level !== 'commune') return false;
+      await store.ensureCommuneDb(db.communeCode);
+    }
+    knownDbs.add(db.name);
+    return true;
+  }
+
   interface Ctx {
     db: DbKind & { kind: 'public' | 'commune' };
     session: Session | null;
@@ -73,6 +88,10 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     const pull = pullAccess(session, db);
     if (pull === 'none') {
       deny(reply, session ? 403 : 401, session ? 'forbidden' : 'unauthorized', session ? 'this account has no access to this database' : 'log in first');
+      return null;
+    }
+    if (db.kind === 'commune' && !(await ensureCommune(db))) {
+      deny(reply, 404, 'not_found', 'no such commune in the directory');
       return null;
     }
     return { db, session, pull, push: pushAccess(session, db) };

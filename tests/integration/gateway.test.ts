@@ -126,7 +126,7 @@ describe('pushing and pulling with PouchDB', () => {
 
     const keys = decodeKeysDocument(await (await fetch(`${base}/api/keys`)).json())!;
     let signed: { token?: string } | undefined;
-    for (let i = 0; i < 50 && !signed?.token; i++) {
+    for (let i = 0; i < 150 && !signed?.token; i++) {
       await new Promise((r) => setTimeout(r, 100));
       await local.replicate.from(remote);
       signed = (await local.get(`venue:${VA}`)) as { token?: string };

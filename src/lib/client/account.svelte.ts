@@ -59,7 +59,12 @@ class AccountManager {
     try {
       const res = await fetch('/api/auth/me');
       if (res.status === 401) this.#sessionExpired = true;
-      else if (res.ok) this.#set((await res.json()) as Account);
+      else if (res.ok) {
+        const server = (await res.json()) as Account;
+        // Venues made offline are not on the server yet: keep their communes.
+        const local = this.#account?.userId === server.userId ? this.#account.venueCommunes : [];
+        this.#set({ ...server, venueCommunes: [...new Set([...server.venueCommunes, ...local])].sort() });
+      }
     } catch {
       // offline: keep working with what we know
     }

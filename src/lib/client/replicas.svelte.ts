@@ -5,6 +5,12 @@
  */
 import PouchDB from 'pouchdb-browser';
 
+/** Sync and one-way replication emit the same events; one shape for both. */
+interface Emitter {
+  on(event: string, listener: (arg?: unknown) => void): Emitter;
+  cancel(): void;
+}
+
 export type SyncState = 'idle' | 'syncing' | 'done' | 'offline' | 'error' | 'login';
 
 /** Retries back off to at most a minute: a village signal may last only a few minutes. */
@@ -17,7 +23,7 @@ export class Replica<T extends object = Record<string, unknown>> {
   #pendingUp = $state(0);
   #refused = $state<{ id: string; reason: string }[]>([]);
   #error = $state<string | null>(null);
-  #handle: PouchDB.Replication.Sync<T> | PouchDB.Replication.Replication<T> | null = null;
+  #handle: Emitter | null = null;
 
   constructor(
     readonly name: string,
@@ -54,11 +60,12 @@ export class Replica<T extends object = Record<string, unknown>> {
       batch_size: 100,
       back_off_function: (delay: number) => Math.min(MAX_BACKOFF_MS, delay === 0 ? 1000 : delay * 2)
     };
-    const handle =
+    const handle = (
       this.mode === 'sync'
         ? this.db.sync(remote, options)
         : // Public databases: the checkpoint stays here, the gateway takes no writes from readers.
-          this.db.replicate.from(remote, { ...options, checkpoint: 'target' } as PouchDB.Replication.ReplicateOptions);
+          this.db.replicate.from(remote, { ...options, checkpoint: 'target' } as PouchDB.Replication.ReplicateOptions)
+    ) as unknown as Emitter;
     this.#handle = handle;
     handle
       .on('active', () => {

@@ -1,0 +1,160 @@
+/**
+ * A venue owner's (or team's) venues and station entries, in the commune replicas on this device.
+ * Every write is checked with the same schema the gateway applies, so a save that works offline
+ * is a save the server will accept.
+ */
+import { readable, type Readable } from 'svelte/store';
+import { checkCommuneDoc, entryDocId, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
+import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue';
+import { findDuplicateEntry } from '$lib/core/station';
+import type { PersonRecord } from '$lib/core/person';
+import { retentionCutoff } from '$lib/core/retention';
+import { replica } from './replicas.svelte';
+
+type CommuneDoc = VenueRecord | StationEntryRecord;
+
+export function communeReplica(communeCode: string) {
+  return replica<CommuneDoc>(`lv_c_${communeCode}`, 'sync');
+}
+
+export class InvalidDocError extends Error {}
+
+async function save(communeCode: string, doc: CommuneDoc): Promise<CommuneDoc> {
+  const check = checkCommuneDoc(doc, communeCode);
+  if (!check.ok) throw new InvalidDocError(check.reason);
+  const res = await communeReplica(communeCode).db.put(doc as PouchDB.Core.PutDocument<CommuneDoc>);
+  return { ...doc, _rev: res.rev };
+}
+
+export interface VenueInput {
+  name: string;
+  venueType: VenueType;
+  address: string;
+  communeCode: string;
+  contactPhone?: string;
+  defaultStayMinutes?: number;
+}
+
+export async function createVenue(input: VenueInput, owner: string | undefined): Promise<VenueRecord> {
+  const now = new Date().toISOString();
+  const venueId = newVenueId((n) => crypto.getRandomValues(new Uint8Array(n)));
+  const doc: VenueRecord = {
+    _id: venueDocId(venueId),
+    type: 'venue',
+    schema: 1,
+    venueId,
+    ...clean(input),
+    status: 'active',
+    ...(owner ? { owner } : {}),
+    createdAt: now,
+    updatedAt: now
+  };
+  return (await save(input.communeCode, doc)) as VenueRecord;
+}
+
+/** Edits keep the venue's id and commune (the code on its poster names both). */
+export async function updateVenue(venue: VenueRecord, changes: Partial<Omit<VenueInput, 'communeCode'>> & { status?: 'active' | 'suspended' }): Promise<VenueRecord> {
+  const doc = { ...venue, ...clean({ ...venue, ...changes }), status: changes.status ?? venue.status, updatedAt: new Date().toISOString() };
+  return (await save(venue.communeCode, doc)) as VenueRecord;
+}
+
+function clean(input: VenueInput): VenueInput {
+  return {
+    name: input.name.trim().replace(/\s+/g, ' ').normalize('NFC'),
+    venueType: input.venueType,
+    address: input.address.trim(),
+    communeCode: input.communeCode,
+    ...(input.contactPhone ? { contactPhone: input.contactPhone } : {}),
+    ...(input.defaultStayMinutes ? { defaultStayMinutes: input.defaultStayMinutes } : {})
+  };
+}
+
+async function venuesIn(communeCode: string): Promise<VenueRecord[]> {
+  const res = await communeReplica(communeCode).db.allDocs({ startkey: 'venue:', endkey: 'venue:\ufff0', include_docs: true });
+  return res.rows.map((r) => r.doc as VenueRecord).filter((d) => d?.type === 'venue');
+}
+
+/** Live list of the venues in these communes' replicas, by name. */
+export function venuesLive(communeCodes: readonly string[]): Readable<VenueRecord[] | undefined> {
+  return readable<VenueRecord[] | undefined>(undefined, (set) => {
+    const load = async () => set((await Promise.all(communeCodes.map(venuesIn))).flat().sort((a, b) => a.name.localeCompare(b.name, 'vi')));
+    void load();
+    const feeds = communeCodes.map((code) => communeReplica(code).db.changes({ live: true, since: 'now' }).on('change', () => void load()));
+    return () => feeds.forEach((f) => f.cancel());
+  });
+}
+
+export function venueLive(communeCode: string, venueId: string): Readable<VenueRecord | null | undefined> {
+  return readable<VenueRecord | null | undefined>(undefined, (set) => {
+    const db = communeReplica(communeCode).db;
+    const load = () => db.get(venueDocId(venueId)).then((d) => set(d as VenueRecord), () => set(null));
+    void load();
+    const feed = db.changes({ live: true, since: 'now', doc_ids: [venueDocId(venueId)] }).on('change', () => void load());
+    return () => feed.cancel();
+  });
+}
+
+async function entriesOf(communeCode: string, venueId: string, since: number): Promise<StationEntryRecord[]> {
+  const res = await communeReplica(communeCode).db.allDocs({
+    startkey: entryDocId(venueId, since, ''),
+    endkey: `entry:${venueId}:\ufff0`,
+    include_docs: true
+  });
+  return res.rows.map((r) => r.doc as StationEntryRecord).filter((d) => d?.type === 'entry');
+}
+
+export function entriesLive(communeCode: string, venueId: string, since: number): Readable<StationEntryRecord[] | undefined> {
+  return readable<StationEntryRecord[] | undefined>(undefined, (set) => {
+    const load = async () => set(await entriesOf(communeCode, venueId, since));
+    void load();
+    const feed = communeReplica(communeCode).db.changes({ live: true, since: 'now' }).on('change', () => void load());
+    return () => feed.cancel();
+  });
+}
+
+export type EntryResult = { saved: StationEntryRecord; duplicate: false } | { saved: null; duplicate: true };
+
+/** Records a passage at a venue's door; the same person again within 2 minutes is not logged twice. */
+export async function recordEntry(
+  venue: Pick<VenueRecord, 'venueId' | 'communeCode'>,
+  person: PersonRecord,
+  direction: 'in' | 'out',
+  deviceId: string,
+  declaration?: Record<string, unknown>,
+  now = Date.now()
+): Promise<EntryResult> {
+  const recent = await entriesOf(venue.communeCode, venue.venueId, now - 5 * 60_000);
+  if (findDuplicateEntry(recent, person, direction, now)) return { saved: null, duplicate: true };
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const doc: StationEntryRecord = {
+    _id: entryDocId(venue.venueId, now, random),
+    type: 'entry',
+    schema: 1,
+    venueId: venue.venueId,
+    communeCode: venue.communeCode,
+    time: now,
+    direction,
+    person: Object.fromEntries(Object.entries(person).filter(([, v]) => v !== undefined && v !== '')) as StationEntryRecord['person'],
+    deviceId,
+    ...(declaration ? { declaration } : {})
+  };
+  return { saved: (await save(venue.communeCode, doc)) as StationEntryRecord, duplicate: false };
+}
+
+/** Deletes this device's copies of entries past the retention period (the server deletes its own). */
+export async function purgeOldEntries(communeCode: string, venueId: string, retentionDays: number, now = Date.now()): Promise<number> {
+  const db = communeReplica(communeCode).db;
+  const old = await db.allDocs({ startkey: `entry:${venueId}:`, endkey: entryDocId(venueId, retentionCutoff(now, retentionDays), '') });
+  if (old.rows.length) await db.bulkDocs(old.rows.map((r) => ({ _id: r.id, _rev: r.value.rev, _deleted: true })) as never);
+  return old.rows.length;
+}
+
+/** A stable id for this device's station, so a commune can tell stations apart (no person in it). */
+export function stationDeviceId(): string {
+  let id = localStorage.getItem('lv.deviceId');
+  if (!id) {
+    id = crypto.randomUUID();
+    localStorage.setItem('lv.deviceId', id);
+  }
+  return id;
+}

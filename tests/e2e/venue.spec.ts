@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { expect, test, type Page } from '@playwright/test';
+import { browserWithCamera, cameraFile } from './helpers';
+
+const CCCD = '001099000001|000000001|Nguyễn Văn A|01011990|Nam|Số 1 Đường Thử Nghiệm, Phường Mẫu, Quận 1, TP. Hồ Chí Minh|15042021';
+
+async function registerOwner(page: Page, phone: string) {
+  await page.goto('/venue');
+  await page.getByRole('tab', { name: 'Đăng ký' }).click();
+  await page.getByLabel('Họ tên').fill('Chủ quán Thử');
+  await page.getByLabel('Số điện thoại').fill(phone);
+  await page.getByLabel('Mật khẩu').fill('mat-khau-dai');
+  await page.getByRole('button', { name: 'Tạo tài khoản' }).click();
+  await expect(page.getByText(`Đã đăng nhập: ${phone}`)).toBeVisible();
+}
+
+async function createVenue(page: Page, name: string) {
+  await page.getByTestId('new-venue').click();
+  await page.getByLabel('Tên địa điểm').fill(name);
+  await page.getByLabel('Loại địa điểm').selectOption('food');
+  // Searching without diacritics finds the commune.
+  await page.getByTestId('unit-picker').fill('tung chau');
+  await page.getByRole('listbox').getByRole('button').first().click();
+  await expect(page.getByTestId('unit-picker')).toHaveValue(/Xã Tùng Châu/);
+  await page.getByLabel('Địa chỉ').fill('Thôn 1');
+  await page.getByRole('button', { name: 'Lưu' }).click();
+  await expect(page.getByTestId('venue-card').filter({ hasText: name })).toBeVisible();
+}
+
+test('an owner registers, creates a venue and gets its signed code after sync', async ({ page }) => {
+  await registerOwner(page, '0901000001');
+  await createVenue(page, 'Quán cơm Bà Tư');
+  await expect(page.getByTestId('venue-card').getByTestId('venue-signed')).toBeVisible({ timeout: 20_000 });
+  await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-state', 'done');
+
+  // A wrong password and a taken number get clear answers.
+  const other = await page.context().browser()!.newContext({ baseURL: test.info().project.use.baseURL });
+  const p2 = await other.newPage();
+  await p2.goto('/venue');
+  await p2.getByLabel('Số điện thoại').fill('0901000001');
+  await p2.getByLabel('Mật khẩu').fill('sai-mat-khau');
+  await p2.getByRole('button', { name: 'Đăng nhập' }).last().click();
+  await expect(p2.getByTestId('auth-error')).toHaveText('Sai số điện thoại hoặc mật khẩu.');
+  await other.close();
+});
+
+test('a station scans ID cards offline, then syncs without losing or duplicating', async ({ baseURL }) => {
+  const browser = await browserWithCamera(cameraFile('station-cccd', CCCD));
+  try {
+    const context = await browser.newContext({ baseURL, permissions: ['camera'], viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await registerOwner(page, '0901000002');
+    await createVenue(page, 'Tiệm tạp hóa Cô Ba');
+    await expect(page.getByTestId('venue-signed')).toBeVisible({ timeout: 20_000 });
+
+    await page.getByRole('link', { name: 'Trạm quét' }).click();
+    await expect(page.getByTestId('station-venue')).toHaveText('Tiệm tạp hóa Cô Ba');
+    await context.setOffline(true);
+    // The camera keeps showing the same card: one entry, the rest are the same person within 2 minutes.
+    await expect(page.getByTestId('station-result')).toContainText('Nguyễn Văn A', { timeout: 30_000 });
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 1 lượt vào');
+    await expect(page.getByTestId('station-result')).toContainText('đã ghi trong 2 phút qua', { timeout: 15_000 });
+
+    // Someone without a code, typed in.
+    await page.getByTestId('manual-button').click();
+    await page.getByLabel('Họ tên').fill('Lê Thị Cúc');
+    await page.getByLabel('Năm sinh').fill('1950');
+    await page.getByRole('button', { name: 'Lưu' }).click();
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 2 lượt vào');
+    await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-pending', '2');
+
+    await context.setOffline(false);
+    await page.evaluate(() => dispatchEvent(new Event('online')));
+    await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+    await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-pending', '0');
+
+    // Another device of the same account sees exactly the two entries.
+    const fresh = await browser.newContext({ baseURL });
+    const other = await fresh.newPage();
+    await other.goto('/venue');
+    await other.getByLabel('Số điện thoại').fill('0901000002');
+    await other.getByLabel('Mật khẩu').fill('mat-khau-dai');
+    await other.getByRole('button', { name: 'Đăng nhập' }).last().click();
+    await other.getByRole('link', { name: 'Thống kê' }).click({ timeout: 30_000 });
+    await expect(other.getByTestId('count-today')).toHaveText('2', { timeout: 30_000 });
+    const download = other.waitForEvent('download');
+    await other.getByTestId('export-entries').click();
+    const csv = readFileSync(await (await download).path(), 'utf8');
+    expect(csv).toContain('Nguyễn Văn A');
+    expect(csv).toContain('Lê Thị Cúc');
+    expect(csv.trim().split('\r\n')).toHaveLength(3);
+  } finally {
+    await browser.close();
+  }
+});
