@@ -2,6 +2,21 @@ import { sveltekit } from '@sveltejs/kit/vite';
 import { SvelteKitPWA } from '@vite-pwa/sveltekit';
 import { paraglideVitePlugin } from '@inlang/paraglide-js';
 import { defineConfig } from 'vite';
+import { existsSync, readFileSync } from 'node:fs';
+
+/**
+ * Chunks for venue owners and teams only: pdf-lib (posters) and PouchDB (shared replicas). Found by
+ * content, since chunk names are only hashes. Citizens, most of the users, never download them; the
+ * venue pages preload them once signed in, and the runtime cache keeps them for offline use.
+ */
+function isRoleChunk(url: string): boolean {
+  if (!url.endsWith('.js')) return false;
+  // At this point entries are still paths under .svelte-kit/output ("client/_app/…").
+  const file = `.svelte-kit/output/${url.replace(/^\//, '')}`;
+  if (!existsSync(file)) return false;
+  const code = readFileSync(file, 'utf8');
+  return code.includes('PDFDocument') || code.includes('PouchDB');
+}
 
 export default defineConfig({
   plugins: [
@@ -27,7 +42,21 @@ export default defineConfig({
         // Routes have their own precached shells ("/c", "/scan"…); any other path gets the home shell,
         // which routes in the browser like every page of this SPA.
         navigateFallback: '/',
-        navigateFallbackDenylist: [/^\/api\//, /^\/sync\//]
+        navigateFallbackDenylist: [/^\/api\//, /^\/sync\//],
+        manifestTransforms: [
+          async (entries) => ({
+            manifest: entries.filter((entry) => !isRoleChunk(entry.url)),
+            warnings: []
+          })
+        ],
+        runtimeCaching: [
+          {
+            urlPattern: ({ url }) => url.pathname.startsWith('/_app/immutable/'),
+            handler: 'CacheFirst',
+            // Hashed files never change: what was fetched once (role chunks, poster fonts) serves offline.
+            options: { cacheName: 'lv-lazy-assets', expiration: { maxEntries: 80 } }
+          }
+        ]
       }
     })
   ],

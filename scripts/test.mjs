@@ -11,18 +11,22 @@ function run(cmd, args, opts = {}) {
   return result.status ?? 1;
 }
 
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return;
+/** Debian packages the suite needs: Chromium for the browser tests, poppler for rendering poster PDFs. */
+function ensureSystemPackages() {
+  const missing = [];
+  if (!existsSync(CHROMIUM)) missing.push('chromium');
+  if (!existsSync('/usr/bin/pdftoppm') || !existsSync('/usr/bin/pdftotext')) missing.push('poppler-utils');
+  if (missing.length === 0) return;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (root && existsSync('/usr/bin/apt-get')) {
-    console.log("Chromium is missing: installing Debian's chromium package (once).");
+    console.log(`Missing ${missing.join(' and ')}: installing Debian's packages (once).`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    if (run('apt-get', ['update', '-qq'], { env }) === 0 && run('apt-get', ['install', '-y', '-qq', 'chromium'], { env }) === 0) return;
+    if (run('apt-get', ['update', '-qq'], { env }) === 0 && run('apt-get', ['install', '-y', '-qq', ...missing], { env }) === 0) return;
   }
   console.error(
-    `The browser tests need Chromium at ${CHROMIUM}.\n` +
-      `Install it with:  sudo apt-get update && sudo apt-get install -y chromium\n` +
-      `or point CHROMIUM_PATH at a Chromium binary.`
+    `The tests need ${missing.join(' and ')}.\n` +
+      `Install with:  sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}\n` +
+      (missing.includes('chromium') ? `(or point CHROMIUM_PATH at a Chromium binary)\n` : '')
   );
   process.exit(1);
 }
@@ -37,7 +41,7 @@ function counts(file, pick) {
 
 rmSync('tmp/results', { recursive: true, force: true });
 mkdirSync('tmp/results', { recursive: true });
-ensureChromium();
+ensureSystemPackages();
 
 const steps = [];
 // The message functions are generated (Paraglide); type-checking needs them before the first build.

@@ -4,7 +4,7 @@
  * different types, each signed with the active key. Idempotent: re-run on every start, it only
  * re-signs venues whose key is no longer the active one.
  */
-import { checkinUrl, signVenueToken } from '../src/lib/core/venue-token';
+import { checkinUrl, shortLinkText, signVenueToken } from '../src/lib/core/venue-token';
 import { venueDocId, type VenueDoc, type VenueType } from '../src/lib/core/venue';
 import { getOrNull, type Store } from './store/couch';
 import type { Keyring } from './keys';
@@ -25,6 +25,9 @@ export interface DemoVenue {
   name: string;
   venueType: VenueType;
   url: string;
+  address: string;
+  communeLabel: string;
+  fallbackUrl: string;
 }
 
 export async function seedDemo(store: Store, keyring: Keyring, origin: string): Promise<DemoVenue[]> {
@@ -47,7 +50,15 @@ export async function seedDemo(store: Store, keyring: Keyring, origin: string): 
       doc = { ...doc, token, keyId: keyring.active.id, signedAt: new Date().toISOString() };
       await db.insert(doc);
     }
-    out.push({ venueId: doc.venueId, name: doc.name, venueType: doc.venueType, url: checkinUrl(origin, doc.token!) });
+    out.push({
+      venueId: doc.venueId,
+      name: doc.name,
+      venueType: doc.venueType,
+      url: checkinUrl(origin, doc.token!),
+      address: doc.address,
+      communeLabel: `${DEMO_COMMUNE.name}, ${DEMO_COMMUNE.district}, ${DEMO_COMMUNE.province}`,
+      fallbackUrl: shortLinkText(origin, doc.communeCode, doc.venueId)
+    });
   }
   return out;
 }

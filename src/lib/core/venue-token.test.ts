@@ -140,3 +140,13 @@ describe('base10', () => {
     expect(digitsToBytes('12a')).toBeNull();
   });
 });
+
+describe('short links', () => {
+  it('prints a typeable line and reads it back', async () => {
+    const { shortLinkText, parseShortLink } = await import('./venue-token');
+    const text = shortLinkText('https://luuvet.hatinh.gov.vn/', '18070', 'abcdefghij23');
+    expect(text).toBe('luuvet.hatinh.gov.vn/v#18070-abcdefghij23');
+    expect(parseShortLink('#18070-ABCDEFGHIJ23')).toEqual({ communeCode: '18070', venueId: 'abcdefghij23' });
+    expect(parseShortLink('#1807-abcdefghij23')).toBeNull();
+  });
+});

@@ -160,3 +160,17 @@ export function newSigningKey(id: string): SigningKey & PublicKey {
 export function publicKeyOf(key: SigningKey): PublicKey {
   return { id: key.id, publicKey: ed25519.getPublicKey(key.secretKey) };
 }
+
+/**
+ * The line printed under a poster's QR for people who type instead of scan: `<host>/v#<commune>-<venueId>`.
+ * The fragment keeps the venue out of server logs; the page it opens fetches the commune's public
+ * list of venue codes (the same for everyone) and checks in with the venue's signed token.
+ */
+export function shortLinkText(origin: string, communeCode: string, venueId: string): string {
+  return `${origin.replace(/^https?:\/\//, '').replace(/\/+$/, '')}/v#${communeCode}-${venueId}`;
+}
+
+export function parseShortLink(fragment: string): { communeCode: string; venueId: string } | null {
+  const m = /^#?([0-9]{5})-([a-z2-7]{12})$/.exec(fragment.trim().toLowerCase());
+  return m ? { communeCode: m[1]!, venueId: m[2]! } : null;
+}

@@ -1,0 +1,661 @@
+#!/usr/bin/env node
+/**
+ * Gateway ingest: how many station entries per second the sync gateway stores, and what it costs
+ * compared with pushing straight to the store.
+ *
+ * The server runs in this process (dist/server.mjs, embedded store, a temp DATA_DIR, 127.0.0.1 only),
+ * exactly as `npm start` runs it: Fastify, the gateway and the embedded CouchDB share the main thread.
+ * The simulated station devices run in a worker thread, so the load generator does not take the
+ * server's event loop (the machine has 2 cores: one for the server, one for the devices).
+ *
+ * Each device is a venue owner's station: its own account, its own venue in commune 18070, and its
+ * own in-memory PouchDB. In a closed loop it writes a batch of entries locally, then pushes them with
+ * a one-shot `local.replicate.to(remote)`, timing the push.
+ *
+ *   Phase A (gateway): remote = /sync/lv_c_18070 with the owner's session cookie.
+ *   Phase B (direct):  remote = the embedded store's own URL (admin credentials), database
+ *                      lv_c_99999 made for the bench, fresh venue ids; no gateway in the path.
+ *
+ * Each phase runs a short warm-up (same devices, same loop, not timed) and then the timed loop. After
+ * each phase every entry written locally (warm-up included) is looked up on the server: lost = written
+ * but not stored, duplicated = stored twice (same venue, person and time) or stored but never written.
+ *
+ * Usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile]
+ *   --profile  samples the server thread with the V8 profiler in each phase and prints where the
+ *              time goes (it slows the server a little: take throughput figures from a run without it).
+ * Prints a table and a final `RESULT {json}` line; exits 0 when both phases stored every entry
+ * exactly once, non-zero with a reason otherwise.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+const GATEWAY_COMMUNE = '18070'; // the demo commune, seeded at start-up
+const DIRECT_COMMUNE = '99999'; // a database of the same shape, made by the bench for phase B
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---------------------------------------------------------------------------------------------
+// Realistic people: Vietnamese names and mobile numbers
+// ---------------------------------------------------------------------------------------------
+const SURNAMES = ['Nguyễn', 'Trần', 'Lê', 'Phạm', 'Hoàng', 'Huỳnh', 'Phan', 'Vũ', 'Võ', 'Đặng', 'Bùi', 'Đỗ', 'Hồ', 'Ngô', 'Dương', 'Lý', 'Thái', 'Đinh'];
+const MIDDLE_M = ['Văn', 'Hữu', 'Đức', 'Minh', 'Quốc', 'Công', 'Thanh', 'Xuân', 'Đình', 'Trọng'];
+const MIDDLE_F = ['Thị', 'Ngọc', 'Thu', 'Thanh', 'Minh', 'Kim', 'Phương', 'Hồng', 'Mỹ', 'Bích'];
+const GIVEN_M = ['An', 'Bình', 'Cường', 'Dũng', 'Hải', 'Hùng', 'Khánh', 'Long', 'Nam', 'Phúc', 'Quang', 'Sơn', 'Tài', 'Thắng', 'Tuấn', 'Việt', 'Vinh', 'Hiếu', 'Đạt', 'Toàn'];
+const GIVEN_F = ['Anh', 'Chi', 'Dung', 'Giang', 'Hà', 'Hạnh', 'Hoa', 'Hương', 'Lan', 'Linh', 'Mai', 'Nga', 'Nhung', 'Oanh', 'Phương', 'Tâm', 'Thảo', 'Thủy', 'Trang', 'Yến'];
+const PREFIXES = ['090', '091', '093', '094', '096', '097', '098', '086', '088', '089', '032', '033', '034', '035', '036', '037', '038', '039', '070', '076', '077', '078', '079', '081', '082', '083', '084', '085', '056', '058'];
+const pick = (xs) => xs[Math.floor(Math.random() * xs.length)];
+
+function person() {
+  const female = Math.random() < 0.5;
+  const name = `${pick(SURNAMES)} ${pick(female ? MIDDLE_F : MIDDLE_M)} ${pick(female ? GIVEN_F : GIVEN_M)}`;
+  const p = { source: 'manual', name };
+  // Most people give a number at a manual station; some do not.
+  if (Math.random() < 0.85) p.phone = pick(PREFIXES) + String(Math.floor(Math.random() * 1e7)).padStart(7, '0');
+  return p;
+}
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+function venueIdFor(prefix, i) {
+  let s = '';
+  for (let n = i, k = 0; k < 6; k++, n = Math.floor(n / 32)) s = B32[n % 32] + s;
+  return (prefix + s).slice(0, 12); // prefix is 6 letters of [a-z]
+}
+
+function randomTail() {
+  return randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker thread: the station devices
+// ---------------------------------------------------------------------------------------------
+async function workerMain() {
+  const { default: PouchDB } = await import('pouchdb-node');
+  const { default: memoryAdapter } = await import('pouchdb-adapter-memory');
+  PouchDB.plugin(memoryAdapter);
+  let devices = [];
+  let localCounter = 0;
+
+  // Per-request timings on the client side, by endpoint: where a push spends its time.
+  let reqStats = new Map();
+  const kindOf = (url, method) => {
+    const p = new URL(url).pathname;
+    if (/\/_local\//.test(p)) return `${method} _local`;
+    if (p.endsWith('/_revs_diff')) return 'POST _revs_diff';
+    if (p.endsWith('/_bulk_docs')) return 'POST _bulk_docs';
+    if (p.endsWith('/_bulk_get')) return 'POST _bulk_get';
+    if (/\/_changes$/.test(p)) return `${method} _changes`;
+    if (p === '/' || p === '/sync/') return `${method} / (server root)`;
+    return `${method} ${p.split('/').slice(-1)[0] || '/'}`;
+  };
+  const record = (kind, ms) => {
+    let s = reqStats.get(kind);
+    if (!s) reqStats.set(kind, (s = { n: 0, ms: [] }));
+    s.n++;
+    s.ms.push(ms);
+  };
+
+  function remoteFor(url, cookie) {
+    return new PouchDB(url, {
+      skip_setup: true,
+      fetch: (u, opts = {}) => {
+        const headers = new Headers(opts.headers);
+        if (cookie) headers.set('cookie', cookie);
+        const kind = kindOf(String(u), (opts.method ?? 'GET').toUpperCase());
+        const t0 = performance.now();
+        return PouchDB.fetch(u, { ...opts, headers }).then((res) => {
+          record(kind, performance.now() - t0);
+          return res;
+        });
+      }
+    });
+  }
+
+  async function setup({ phase, remoteUrl, devs }) {
+    devices = await Promise.all(
+      devs.map(async (d) => {
+        const local = new PouchDB(`ingest-${phase}-${process.pid}-${++localCounter}`, { adapter: 'memory' });
+        const remote = remoteFor(remoteUrl, d.cookie);
+        await local.put({
+          _id: `venue:${d.venueId}`,
+          type: 'venue',
+          schema: 1,
+          venueId: d.venueId,
+          name: d.venueName,
+          venueType: 'shop',
+          communeCode: d.communeCode,
+          address: '',
+          status: 'active',
+          owner: d.userId
+        });
+        return { ...d, local, remote, lastTime: 0, written: [], measured: 0, pushes: [], errors: 0, lastError: null, failures: 0 };
+      })
+    );
+    // The venue goes up first (not timed): the server learns who owns what.
+    for (const dev of devices) {
+      const res = await dev.local.replicate.to(dev.remote);
+      if (res.docs_written !== 1 || res.doc_write_failures) throw new Error(`venue ${dev.venueId} not stored: ${JSON.stringify(res.errors ?? res)}`);
+    }
+  }
+
+  function batchOf(dev, n) {
+    const docs = [];
+    for (let i = 0; i < n; i++) {
+      // Strictly increasing per device: two entries of one station never share a millisecond.
+      const time = Math.max(Date.now(), dev.lastTime + 1);
+      dev.lastTime = time;
+      docs.push({
+        _id: `entry:${dev.venueId}:${String(time).padStart(13, '0')}:${randomTail()}`,
+        type: 'entry',
+        schema: 1,
+        venueId: dev.venueId,
+        communeCode: dev.communeCode,
+        time,
+        direction: Math.random() < 0.9 ? 'in' : 'out',
+        person: person(),
+        deviceId: dev.deviceId
+      });
+    }
+    return docs;
+  }
+
+  async function push(dev, timed) {
+    const t0 = performance.now();
+    try {
+      const res = await dev.local.replicate.to(dev.remote);
+      if (timed) dev.pushes.push(performance.now() - t0);
+      if (res.doc_write_failures) {
+        dev.failures += res.doc_write_failures;
+        dev.lastError = JSON.stringify(res.errors?.[0] ?? res).slice(0, 300);
+      }
+      return true;
+    } catch (err) {
+      dev.errors++;
+      dev.lastError = String(err?.message ?? err).slice(0, 300);
+      return false;
+    }
+  }
+
+  async function loop(dev, until, batch, timed) {
+    let ok = true;
+    while (performance.now() < until) {
+      const docs = batchOf(dev, batch);
+      const results = await dev.local.bulkDocs(docs);
+      for (let i = 0; i < results.length; i++) {
+        if (results[i].ok) {
+          dev.written.push(docs[i]._id);
+          if (timed) dev.measured++;
+        }
+      }
+      ok = await push(dev, timed);
+    }
+    // A failed last push leaves entries behind: one more try each, as a station would on reconnect.
+    for (let i = 0; i < 3 && !ok; i++) ok = await push(dev, false);
+  }
+
+  async function run({ seconds, warmup, batch }) {
+    if (warmup > 0) {
+      const until = performance.now() + warmup * 1000;
+      await Promise.all(devices.map((d) => loop(d, until, batch, false)));
+    }
+    for (const d of devices) d.measuredIds = d.written.length; // index where the timed part begins
+    reqStats = new Map();
+    const elu0 = performance.eventLoopUtilization();
+    const start = performance.now();
+    const until = start + seconds * 1000;
+    await Promise.all(devices.map((d) => loop(d, until, batch, true)));
+    const durationMs = performance.now() - start;
+    const elu = performance.eventLoopUtilization(elu0).utilization;
+    return {
+      durationMs,
+      clientElu: elu,
+      devices: devices.map((d) => ({
+        venueId: d.venueId,
+        warmupIds: d.written.slice(0, d.measuredIds),
+        measuredIds: d.written.slice(d.measuredIds),
+        pushes: d.pushes,
+        errors: d.errors,
+        failures: d.failures,
+        lastError: d.lastError
+      })),
+      requests: Object.fromEntries([...reqStats].map(([k, s]) => [k, { n: s.n, p50: pct(s.ms, 50), p95: pct(s.ms, 95), mean: s.ms.reduce((a, b) => a + b, 0) / s.n }]))
+    };
+  }
+
+  async function cleanup() {
+    await Promise.all(devices.map((d) => d.local.destroy()));
+    devices = [];
+  }
+
+  parentPort.on('message', async (msg) => {
+    try {
+      if (msg.cmd === 'setup') {
+        await setup(msg);
+        parentPort.postMessage({ type: 'ready' });
+      } else if (msg.cmd === 'run') {
+        parentPort.postMessage({ type: 'done', stats: await run(msg) });
+      } else if (msg.cmd === 'cleanup') {
+        await cleanup();
+        parentPort.postMessage({ type: 'clean' });
+      }
+    } catch (err) {
+      parentPort.postMessage({ type: 'error', message: String(err?.stack ?? err) });
+    }
+  });
+  parentPort.postMessage({ type: 'loaded' });
+}
+
+function pct(xs, p) {
+  if (!xs.length) return NaN;
+  const s = Float64Array.from(xs).sort();
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main thread: the server, accounts, verification, profiling, report
+// ---------------------------------------------------------------------------------------------
+function parseArgs(argv) {
+  const opts = { seconds: 60, devices: 50, batch: 20, warmup: 5, profile: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.split('=', 2);
+    const value = () => {
+      const v = inline ?? argv[++i];
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a number, not "${v}"`);
+      return n;
+    };
+    if (flag === '--seconds') opts.seconds = value();
+    else if (flag === '--devices') opts.devices = Math.floor(value());
+    else if (flag === '--batch') opts.batch = Math.floor(value());
+    else if (flag === '--warmup') opts.warmup = value();
+    else if (flag === '--profile') opts.profile = true;
+    else if (flag === '--help' || flag === '-h') {
+      console.log('usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile]');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (opts.seconds <= 0 || opts.devices < 1 || opts.batch < 1) throw new Error('--seconds, --devices and --batch must be positive');
+  if (opts.devices > 500) throw new Error('--devices: at most 500');
+  return opts;
+}
+
+class Client {
+  constructor() {
+    this.worker = new Worker(fileURLToPath(import.meta.url), { workerData: { role: 'devices' } });
+    this.waiting = null;
+    this.worker.on('message', (msg) => {
+      const w = this.waiting;
+      this.waiting = null;
+      if (!w) return;
+      if (msg.type === 'error') w.reject(new Error(`device worker: ${msg.message}`));
+      else w.resolve(msg);
+    });
+    this.worker.on('error', (err) => this.waiting?.reject(err));
+    this.worker.on('exit', (code) => this.waiting?.reject(new Error(`device worker exited (${code})`)));
+  }
+  next() {
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+  async call(msg) {
+    const p = this.next();
+    this.worker.postMessage(msg);
+    return p;
+  }
+}
+
+/**
+ * POST /api/auth/register from a given loopback source address. The login limiter allows 10 calls
+ * per 15 minutes per source address (its per-number key never sees the number: see the report), so
+ * the owners register from 127.0.0.2, 127.0.0.3, … — still loopback, 8 accounts per address.
+ */
+function register(base, phone, localAddress) {
+  const { hostname, port } = new URL(base);
+  const body = JSON.stringify({ phone, password: 'mat-khau-bench' });
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: hostname, port, path: '/api/auth/register', method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          if (res.statusCode !== 201) return reject(new Error(`register ${phone} from ${localAddress}: ${res.statusCode} ${text}`));
+          const cookie = /lv_session=[^;]+/.exec(String(res.headers['set-cookie'] ?? ''))?.[0];
+          if (!cookie) return reject(new Error(`register ${phone}: no lv_session cookie`));
+          resolve({ cookie, userId: JSON.parse(text).userId });
+        });
+      }
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Every entry doc of one venue on the server, paged through _all_docs. */
+async function storedEntries(store, db, venueId) {
+  const docs = [];
+  const end = JSON.stringify(`entry:${venueId}:\ufff0`);
+  let startkey = JSON.stringify(`entry:${venueId}:`);
+  let skip = '0';
+  for (;;) {
+    const res = await store.request('GET', `${db}/_all_docs`, { query: new URLSearchParams({ startkey, endkey: end, include_docs: 'true', limit: '2000', skip }) });
+    if (res.status !== 200) throw new Error(`reading ${db} for ${venueId}: ${res.status} ${JSON.stringify(res.body)}`);
+    const rows = res.body.rows;
+    for (const r of rows) if (r.doc) docs.push(r.doc);
+    if (rows.length < 2000) return docs;
+    startkey = JSON.stringify(rows[rows.length - 1].key);
+    skip = '1';
+  }
+}
+
+async function verify(store, db, stats) {
+  let written = 0;
+  let stored = 0;
+  let lost = 0;
+  let extra = 0;
+  let dupes = 0;
+  let storedMeasured = 0;
+  const lostSamples = [];
+  for (const dev of stats.devices) {
+    const docs = await storedEntries(store, db, dev.venueId);
+    const ids = new Set(docs.map((d) => d._id));
+    const all = [...dev.warmupIds, ...dev.measuredIds];
+    const mine = new Set(all);
+    written += all.length;
+    stored += docs.length;
+    for (const id of all) if (!ids.has(id)) {
+      lost++;
+      if (lostSamples.length < 3) lostSamples.push(id);
+    }
+    for (const id of dev.measuredIds) if (ids.has(id)) storedMeasured++;
+    for (const id of ids) if (!mine.has(id)) extra++;
+    const seen = new Set();
+    for (const d of docs) {
+      const key = `${d.venueId}|${d.time}|${d.direction}|${d.person?.name}|${d.person?.phone ?? ''}`;
+      if (seen.has(key)) dupes++;
+      else seen.add(key);
+    }
+  }
+  return { written, stored, storedMeasured, lost, duplicated: dupes + extra, dupSamePersonTime: dupes, extraIds: extra, lostSamples };
+}
+
+/** Self time of the server thread by area (package / server bundle / VM) and by function. */
+function summarizeProfile(profile) {
+  const self = new Map();
+  const byFn = new Map();
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const dt = new Map();
+  for (let i = 0; i < profile.samples.length; i++) dt.set(profile.samples[i], (dt.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  let total = 0;
+  for (const [id, us] of dt) {
+    const n = nodes.get(id);
+    const { url, functionName, lineNumber } = n.callFrame;
+    const area = areaOf(url, functionName);
+    total += us;
+    self.set(area, (self.get(area) ?? 0) + us);
+    const fn = `${functionName || '(anonymous)'} ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`.trim();
+    byFn.set(fn, (byFn.get(fn) ?? 0) + us);
+  }
+  const top = (m, k) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: +((100 * us) / total).toFixed(1) }));
+  return { totalMs: Math.round(total / 1000), areas: top(self, 16), functions: top(byFn, 25) };
+}
+
+function areaOf(url, fn) {
+  if (!url) return fn.startsWith('(') ? fn : '(native: JSON, Buffer, crypto, …)';
+  if (url.includes('dist/server.mjs')) return 'server bundle (gateway, accounts, documents)';
+  const i = url.lastIndexOf('node_modules/');
+  if (i >= 0) {
+    const rest = url.slice(i + 'node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/').slice(0, 2).join('/')}`;
+  return shortUrl(url);
+}
+
+function shortUrl(url) {
+  const i = url.lastIndexOf('node_modules/');
+  if (i >= 0) return url.slice(i + 'node_modules/'.length);
+  return url.replace(`file://${ROOT}/`, '').replace(/^node:internal\//, 'node:');
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  // Bounded: setup, two phases with warm-up, verification; a hung push must not keep it alive.
+  const watchdog = setTimeout(() => fail(`timed out after ${Math.round((opts.seconds + opts.warmup) * 2 + 300)} s`), ((opts.seconds + opts.warmup) * 2 + 300) * 1000);
+  watchdog.unref();
+
+  const bundle = path.join(ROOT, 'dist/server.mjs');
+  if (!existsSync(bundle)) {
+    console.error('ingest bench: dist/server.mjs is missing, building it (node scripts/build-server.mjs)…');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['scripts/build-server.mjs'], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0 || !existsSync(bundle)) fail('could not build dist/server.mjs');
+  }
+  const { startServer, readConfig } = await import(pathToFileURL(bundle).href);
+
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'lv-ingest-'));
+  const staticDir = path.join(tmp, 'static');
+  mkdirSync(staticDir);
+  writeFileSync(path.join(staticDir, '200.html'), '<!doctype html><title>bench</title>');
+  let server = null;
+  let client = null;
+  const cleanup = async () => {
+    await client?.worker.terminate().catch(() => {});
+    await server?.close().catch(() => {});
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  fail.cleanup = cleanup;
+
+  try {
+    server = await startServer(readConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(tmp, 'data'), LOG: '0', STATIC_DIR: staticDir, PUBLIC_ORIGIN: 'http://127.0.0.1' }));
+    const base = server.url;
+    // The store's admin URL: RunningServer has no field for it, but the Store's nano client keeps it.
+    const storeUrl = server.store?.couch?.config?.url;
+    if (!storeUrl || !/^http:\/\/[^@]+@127\.0\.0\.1:\d+$/.test(storeUrl.replace(/\/+$/, ''))) {
+      throw new Error(
+        'the embedded store URL is not reachable from the bench (server.store.couch.config.url). ' +
+          'Expose it in server/main.ts: add `storeUrl: couchUrl,` to the object startServer returns (and `storeUrl: string` to RunningServer).'
+      );
+    }
+    const storeBase = storeUrl.replace(/\/+$/, '');
+    await server.store.ensureCommuneDb(DIRECT_COMMUNE);
+
+    console.log(`Lưu Vết gateway ingest: ${opts.devices} station devices, ${opts.batch} entries per push, ${opts.warmup} s warm-up + ${opts.seconds} s per phase`);
+    console.log(`  server ${base} (in-process, embedded store), devices in a worker thread; ${os.cpus().length} CPUs, Node ${process.version}`);
+
+    const t0 = performance.now();
+    const owners = [];
+    for (let i = 0; i < opts.devices; i++) owners.push(await register(base, `0912${String(i).padStart(6, '0')}`, `127.0.0.${2 + Math.floor(i / 8)}`));
+    console.log(`  registered ${owners.length} owner accounts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    client = new Client();
+    await client.next(); // loaded
+
+    const phaseDefs = [
+      { key: 'gateway', label: 'through the gateway', db: `lv_c_${GATEWAY_COMMUNE}`, communeCode: GATEWAY_COMMUNE, remoteUrl: `${base}/sync/lv_c_${GATEWAY_COMMUNE}`, prefix: 'benchg', viaGateway: true },
+      { key: 'direct', label: 'straight to the store', db: `lv_c_${DIRECT_COMMUNE}`, communeCode: DIRECT_COMMUNE, remoteUrl: `${storeBase}/lv_c_${DIRECT_COMMUNE}`, prefix: 'benchd', viaGateway: false }
+    ];
+    const results = {};
+    for (const ph of phaseDefs) {
+      const devs = owners.map((o, i) => ({
+        venueId: venueIdFor(ph.prefix, i),
+        venueName: `Tạp hóa ${pick(SURNAMES)} ${pick(GIVEN_F)} ${i + 1}`,
+        communeCode: ph.communeCode,
+        userId: o.userId,
+        cookie: ph.viaGateway ? o.cookie : null,
+        deviceId: `station-${ph.key}-${String(i + 1).padStart(3, '0')}`
+      }));
+      await client.call({ cmd: 'setup', phase: ph.key, remoteUrl: ph.remoteUrl, devs });
+      if (ph.viaGateway) await waitSigned(server.store, ph.db, devs.length);
+      await settle();
+
+      process.stdout.write(`  phase ${ph.key} (${ph.label}): running…`);
+      let session = null;
+      if (opts.profile) session = await startProfiler();
+      const elu0 = performance.eventLoopUtilization();
+      const cpu0 = process.cpuUsage();
+      const wall0 = performance.now();
+      const { stats } = await client.call({ cmd: 'run', seconds: opts.seconds, warmup: opts.warmup, batch: opts.batch });
+      const wallMs = performance.now() - wall0;
+      const cpu = process.cpuUsage(cpu0);
+      // ELU over warm-up + timed part: the server thread's busy share.
+      const serverElu = performance.eventLoopUtilization(elu0).utilization;
+      let profile = null;
+      if (session) {
+        const raw = await stopProfiler(session);
+        const file = path.join(os.tmpdir(), `lv-ingest-${ph.key}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(raw));
+        profile = { ...summarizeProfile(raw), file };
+      }
+      process.stdout.write(' verifying…');
+      const check = await verify(server.store, ph.db, stats);
+      const pushes = stats.devices.flatMap((d) => d.pushes);
+      const errors = stats.devices.reduce((a, d) => a + d.errors, 0);
+      const failures = stats.devices.reduce((a, d) => a + d.failures, 0);
+      const lastError = stats.devices.find((d) => d.lastError)?.lastError ?? null;
+      results[ph.key] = {
+        entriesPerSec: Math.round(check.storedMeasured / (stats.durationMs / 1000)),
+        pushP50Ms: round1(pct(pushes, 50)),
+        pushP95Ms: round1(pct(pushes, 95)),
+        pushes: pushes.length,
+        entriesWritten: check.written,
+        entriesStored: check.stored,
+        timedEntriesStored: check.storedMeasured,
+        timedSeconds: round1(stats.durationMs / 1000),
+        lost: check.lost,
+        duplicated: check.duplicated,
+        pushErrors: errors,
+        docWriteFailures: failures,
+        serverThreadBusyPct: Math.round(serverElu * 100),
+        clientThreadBusyPct: Math.round(stats.clientElu * 100),
+        processCpuCores: round1((cpu.user + cpu.system) / 1000 / wallMs),
+        requests: stats.requests,
+        ...(lastError ? { lastError } : {}),
+        ...(check.lostSamples.length ? { lostSamples: check.lostSamples } : {})
+      };
+      if (profile) results[ph.key].profile = profile;
+      console.log(` ${results[ph.key].entriesPerSec} entries/s`);
+      await client.call({ cmd: 'cleanup' });
+      global.gc?.();
+      await settle();
+    }
+
+    const g = results.gateway;
+    const d = results.direct;
+    const overheadPct = round1(100 * (1 - g.entriesPerSec / d.entriesPerSec));
+    printTable(g, d, overheadPct, opts);
+
+    const problems = [];
+    for (const [k, r] of Object.entries(results)) {
+      if (r.lost) problems.push(`${k}: ${r.lost} entries lost (e.g. ${r.lostSamples?.join(', ')}; last push error: ${r.lastError ?? 'none'})`);
+      if (r.duplicated) problems.push(`${k}: ${r.duplicated} entries duplicated`);
+      if (!r.pushes) problems.push(`${k}: no push finished`);
+    }
+    const strip = ({ requests, profile, lostSamples, ...rest }) => rest;
+    console.log('RESULT ' + JSON.stringify({ ingest: { gateway: strip(g), direct: strip(d), overheadPct, devices: opts.devices, batch: opts.batch, seconds: opts.seconds } }));
+    await cleanup();
+    if (problems.length) fail(problems.join('\n  '));
+    process.exit(0);
+  } catch (err) {
+    await cleanup();
+    console.error(`\ningest bench failed: ${err?.stack ?? err}`);
+    process.exit(1);
+  }
+}
+
+function round1(x) {
+  return Number.isFinite(x) ? Math.round(x * 10) / 10 : null;
+}
+
+function fail(message) {
+  console.error(`\ningest bench failed: ${message}`);
+  const c = fail.cleanup;
+  fail.cleanup = null;
+  Promise.resolve(c?.()).finally(() => process.exit(1));
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 1000));
+
+/** The signer re-writes each pushed venue once; let it finish before timing. */
+async function waitSigned(store, db, n) {
+  for (let i = 0; i < 300; i++) {
+    const res = await store.request('GET', `${db}/_all_docs`, { query: new URLSearchParams({ startkey: JSON.stringify('venue:benchg'), endkey: JSON.stringify('venue:benchg\ufff0'), include_docs: 'true' }) });
+    const rows = res.body?.rows ?? [];
+    if (rows.length >= n && rows.every((r) => r.doc?.token)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the signer did not sign the bench venues within 30 s');
+}
+
+async function startProfiler() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfiler(session) {
+  const { profile } = await session.post('Profiler.stop');
+  await session.post('Profiler.disable');
+  session.disconnect();
+  return profile;
+}
+
+function printTable(g, d, overheadPct, opts) {
+  const rows = [
+    ['entries/s stored', g.entriesPerSec, d.entriesPerSec],
+    ['push latency p50 (ms)', g.pushP50Ms, d.pushP50Ms],
+    ['push latency p95 (ms)', g.pushP95Ms, d.pushP95Ms],
+    ['pushes (timed)', g.pushes, d.pushes],
+    ['entries written (all)', g.entriesWritten, d.entriesWritten],
+    ['entries on the server', g.entriesStored, d.entriesStored],
+    ['lost', g.lost, d.lost],
+    ['duplicated', g.duplicated, d.duplicated],
+    ['push errors / doc failures', `${g.pushErrors} / ${g.docWriteFailures}`, `${d.pushErrors} / ${d.docWriteFailures}`],
+    ['server thread busy %', g.serverThreadBusyPct, d.serverThreadBusyPct],
+    ['device thread busy %', g.clientThreadBusyPct, d.clientThreadBusyPct],
+    ['process CPU (cores)', g.processCpuCores, d.processCpuCores]
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const fmt = (v) => String(v ?? '—').padStart(14);
+  console.log(`\n${''.padEnd(w0)} ${'gateway'.padStart(14)} ${'direct'.padStart(14)}`);
+  for (const [label, a, b] of rows) console.log(`${label.padEnd(w0)} ${fmt(a)} ${fmt(b)}`);
+  console.log(`gateway overhead: ${overheadPct} % (1 - gateway/direct entries per second)`);
+  console.log(`targets: ≥ 1000 entries/s through the gateway: ${g.entriesPerSec >= 1000 ? 'met' : 'NOT met'}; overhead ≤ 25 %: ${overheadPct <= 25 ? 'met' : 'NOT met'}`);
+
+  console.log('\nPer request, as the devices saw it (timed part; ms to response headers):');
+  const kinds = [...new Set([...Object.keys(g.requests), ...Object.keys(d.requests)])].sort();
+  const wk = Math.max(...kinds.map((k) => k.length));
+  console.log(`${''.padEnd(wk)} ${'gateway n'.padStart(10)} ${'p50'.padStart(7)} ${'p95'.padStart(7)} ${'direct n'.padStart(10)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
+  const f = (x) => (x == null || !Number.isFinite(x) ? '—' : x.toFixed(1)).padStart(7);
+  for (const k of kinds) {
+    const a = g.requests[k] ?? {};
+    const b = d.requests[k] ?? {};
+    console.log(`${k.padEnd(wk)} ${String(a.n ?? 0).padStart(10)} ${f(a.p50)} ${f(a.p95)} ${String(b.n ?? 0).padStart(10)} ${f(b.p50)} ${f(b.p95)}`);
+  }
+  if (opts.profile) {
+    for (const [name, r] of [['gateway', g], ['direct', d]]) {
+      if (!r.profile) continue;
+      console.log(`\nServer thread profile, phase ${name} (${r.profile.totalMs} ms sampled; raw: ${r.profile.file}), self time by area:`);
+      for (const a of r.profile.areas) console.log(`  ${String(a.pct).padStart(5)} %  ${String(a.ms).padStart(7)} ms  ${a.name}`);
+      console.log('  top functions:');
+      for (const a of r.profile.functions) console.log(`  ${String(a.pct).padStart(5)} %  ${String(a.ms).padStart(7)} ms  ${a.name}`);
+    }
+  }
+  console.log('');
+}
+
+if (isMainThread) await main();
+else if (workerData?.role === 'devices') await workerMain();
