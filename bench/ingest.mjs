@@ -384,41 +384,57 @@ async function verify(store, db, stats) {
   return { written, stored, storedMeasured, lost, duplicated: dupes + extra, dupSamePersonTime: dupes, extraIds: extra, lostSamples };
 }
 
-/** Self time of the server thread by area (package / server bundle / VM) and by function. */
+/**
+ * The server thread's samples, each charged to what it was doing: the nearest frame (from the leaf
+ * up) that belongs to a known part — the gateway's side (Fastify, session JWT, validation, the fetch
+ * to the store) or the store's (express-pouchdb, PouchDB, LevelDB, the view index). Native and
+ * node-internal frames (JSON, Buffer, streams) go to the part that called them.
+ */
 function summarizeProfile(profile) {
-  const self = new Map();
-  const byFn = new Map();
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const dt = new Map();
   for (let i = 0; i < profile.samples.length; i++) dt.set(profile.samples[i], (dt.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  const parts = new Map();
+  const fns = new Map();
   let total = 0;
   for (const [id, us] of dt) {
-    const n = nodes.get(id);
-    const { url, functionName, lineNumber } = n.callFrame;
-    const area = areaOf(url, functionName);
     total += us;
-    self.set(area, (self.get(area) ?? 0) + us);
+    const leaf = nodes.get(id);
+    let part = ['(garbage collector)', '(idle)', '(program)'].includes(leaf.callFrame.functionName) ? leaf.callFrame.functionName : null;
+    for (let cur = id; !part && cur !== undefined; cur = parent.get(cur)) part = partOf(nodes.get(cur).callFrame);
+    part ??= 'node http/net/streams (no package on the stack)';
+    parts.set(part, (parts.get(part) ?? 0) + us);
+    const { url, functionName, lineNumber } = leaf.callFrame;
     const fn = `${functionName || '(anonymous)'} ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`.trim();
-    byFn.set(fn, (byFn.get(fn) ?? 0) + us);
+    fns.set(fn, (fns.get(fn) ?? 0) + us);
   }
   const top = (m, k) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, k)
       .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: +((100 * us) / total).toFixed(1) }));
-  return { totalMs: Math.round(total / 1000), areas: top(self, 16), functions: top(byFn, 25) };
+  return { totalMs: Math.round(total / 1000), parts: top(parts, 20), functions: top(fns, 20) };
 }
 
-function areaOf(url, fn) {
-  if (!url) return fn.startsWith('(') ? fn : '(native: JSON, Buffer, crypto, …)';
-  if (url.includes('dist/server.mjs')) return 'server bundle (gateway, accounts, documents)';
-  const i = url.lastIndexOf('node_modules/');
-  if (i >= 0) {
-    const rest = url.slice(i + 'node_modules/'.length).split('/');
-    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
-  }
-  if (url.startsWith('node:')) return `node:${url.slice(5).split('/').slice(0, 2).join('/')}`;
-  return shortUrl(url);
+function partOf({ url, lineNumber }) {
+  if (!url) return null;
+  // pouchdb-node's map/reduce section: the view index, which runs each map function in node:vm.
+  if (url === 'node:vm' || (url.includes('pouchdb-node/lib/index.js') && lineNumber >= 7900 && lineNumber <= 8900)) return 'store: view index (map function in node:vm, per doc)';
+  if (url.includes('dist/server.mjs')) return 'gateway: server code (gateway.ts, accounts, documents)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url.slice(url.lastIndexOf('node_modules/')))?.[1];
+  if (url.includes('undici')) return 'gateway: fetch to the store (undici)';
+  if (!pkg) return url.includes('bench/ingest.mjs') ? 'bench (profiler)' : null;
+  if (pkg === 'jose') return 'gateway: session JWT check (jose)';
+  if (pkg === 'valibot') return 'gateway: document validation (valibot)';
+  if (/^(fastify|@fastify\/.*|find-my-way|avvio|light-my-request|fast-json-stringify|secure-json-parse|fast-querystring|toad-cache|abstract-logging|process-warning|cookie|fast-uri|ajv|rfdc|safe-regex2|ret|json-schema-ref-resolver)$/.test(pkg)) return 'gateway: Fastify';
+  if (/^(get-folder-size|pouchdb-size|tiny-each-async)$/.test(pkg)) return 'store: disk_size on info() (get-folder-size)';
+  if (/^(pouchdb-auth|pouchdb-security|couchdb-calculate-session-id|basic-auth|crypto-lite|pouchdb-validation|base64url)$/.test(pkg)) return 'store: per-request auth, security, validation';
+  if (/leveldown|^level|sublevel|memdown|^ltgt$|double-ended-queue/.test(pkg)) return 'store: LevelDB';
+  if (/^pouchdb|^bluebird$|^argsarray$|^promise-nodify$|^through2$|^readable-stream$/.test(pkg)) return 'store: PouchDB core';
+  if (/^(express|express-pouchdb|body-parser|compression|raw-body|on-finished|on-headers|finalhandler|send|etag|accepts|negotiator|type-is|media-typer|qs|iconv-lite|depd|debug|mime|mime-types|http-errors|statuses|content-type|vary|cookie-parser|forwarded|proxy-addr|parseurl|ee-first|destroy|header-case-normalizer|aproba|encodeurl|fresh|compressible|bytes|sanitize-filename|truncate-utf8-bytes|extend)$/.test(pkg)) return 'store: express / express-pouchdb HTTP';
+  return `other: ${pkg}`;
 }
 
 function shortUrl(url) {
@@ -648,9 +664,11 @@ function printTable(g, d, overheadPct, opts) {
   if (opts.profile) {
     for (const [name, r] of [['gateway', g], ['direct', d]]) {
       if (!r.profile) continue;
-      console.log(`\nServer thread profile, phase ${name} (${r.profile.totalMs} ms sampled; raw: ${r.profile.file}), self time by area:`);
-      for (const a of r.profile.areas) console.log(`  ${String(a.pct).padStart(5)} %  ${String(a.ms).padStart(7)} ms  ${a.name}`);
-      console.log('  top functions:');
+      const perEntry = (ms) => (ms / r.entriesWritten).toFixed(3);
+      console.log(`\nServer thread profile, phase ${name}: ${r.profile.totalMs} ms sampled for ${r.entriesWritten} entries (${perEntry(r.profile.totalMs)} ms/entry; raw profile: ${r.profile.file})`);
+      console.log('  by part (ms per entry in brackets):');
+      for (const a of r.profile.parts) console.log(`  ${String(a.pct).padStart(5)} %  ${String(a.ms).padStart(7)} ms  (${perEntry(a.ms)})  ${a.name}`);
+      console.log('  top functions (self time):');
       for (const a of r.profile.functions) console.log(`  ${String(a.pct).padStart(5)} %  ${String(a.ms).padStart(7)} ms  ${a.name}`);
     }
   }

@@ -10,6 +10,7 @@ import { buildApp } from './http';
 import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
 import { seedDemoUnits } from './units';
+import { scheduleRetention } from './retention';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -36,6 +37,7 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
+  const stopRetention = scheduleRetention(store, config.retentionDays, (msg) => console.error(msg));
   const address = await app.listen({ port: config.port, host: config.host });
   const port = new URL(address).port;
   return {
@@ -44,6 +46,7 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
     store,
     demoVenues,
     async close() {
+      stopRetention();
       await app.close();
       await embedded?.close();
     }

@@ -186,6 +186,39 @@ describe('pushing and pulling with PouchDB', () => {
   });
 });
 
+describe('suspension and retention', () => {
+  it('a suspended venue is listed as revoked for phones, and listed no more once resumed', async () => {
+    const local = localDb();
+    const remote = remoteDb(base, DB_C, cookies.ownerA);
+    await local.replicate.from(remote);
+    const doc = (await local.get(`venue:${VA}`)) as Record<string, unknown>;
+    await local.put({ ...doc, status: 'suspended' });
+    await local.replicate.to(remote);
+    const revoked = async () => ((await (await fetch(`${base}/api/keys`)).json()) as { revoked: string[] }).revoked;
+    for (let i = 0; i < 100 && !(await revoked()).includes(VA); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await revoked()).toEqual([VA]);
+    const suspended = (await local.get(`venue:${VA}`)) as Record<string, unknown>;
+    await local.put({ ...suspended, status: 'active' });
+    await local.replicate.to(remote);
+    for (let i = 0; i < 100 && (await revoked()).includes(VA); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await revoked()).toEqual([]);
+  });
+
+  it('deletes station entries older than the retention period, and only those', async () => {
+    const { purgeExpiredEntries } = await import('../../server/retention');
+    const day = 24 * 3600 * 1000;
+    const local = localDb();
+    const old = entry(VB, Date.now() - 22 * day, 'Người cũ');
+    const recent = entry(VB, Date.now() - 20 * day, 'Người mới');
+    await local.bulkDocs([old, recent]);
+    await local.replicate.to(remoteDb(base, DB_C, cookies.ownerB));
+    expect(await purgeExpiredEntries(server.store, 21)).toBe(1);
+    const team = remoteDb(base, DB_C, cookies.team);
+    await expect(team.get(old._id)).rejects.toMatchObject({ status: 404 });
+    expect(await team.get(recent._id)).toMatchObject({ person: { name: 'Người mới' } });
+  });
+});
+
 describe('the access table', () => {
   const ROLES: Who[] = ['anonymous', 'ownerA', 'ownerB', 'team', 'otherTeam', 'admin'];
   // Owners may register a venue in any commune, so they reach every commune database, filtered to their venues.

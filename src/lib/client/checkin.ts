@@ -5,13 +5,13 @@
  */
 import { parseVenueToken, verifyVenueToken, type ParsedToken } from '$lib/core/venue-token';
 import type { VisitSource, VisitVerification } from '$lib/core/visit';
-import { cachedKeys, refreshKeys, keysAge } from './keys';
+import { cachedKeys, cachedRevoked, refreshKeys, keysAge } from './keys';
 import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult } from './diary';
 
 type Parsed = Extract<ParsedToken, { ok: true }>;
 
 function verificationWith(parsed: Parsed, keys: ReturnType<typeof cachedKeys>): VisitVerification {
-  const result = verifyVenueToken(parsed, keys);
+  const result = verifyVenueToken(parsed, keys, cachedRevoked());
   if (result === 'verified') return 'verified';
   // A key we have never seen may be a new key of the server: only the fresh list can say it is unknown.
   return result === 'unknown-key' ? 'pending' : 'unverified';
@@ -32,13 +32,13 @@ export async function verifyPending(): Promise<void> {
   for (const visit of pending) {
     const parsed = visit.token ? parseVenueToken(visit.token) : null;
     // With the server's current list in hand, an unknown key means the code is not ours.
-    const verification: VisitVerification = parsed?.ok && verifyVenueToken(parsed, keys) === 'verified' ? 'verified' : 'unverified';
+    const verification: VisitVerification = parsed?.ok && verifyVenueToken(parsed, keys, cachedRevoked()) === 'verified' ? 'verified' : 'unverified';
     await setVerification(visit.id, verification);
   }
 }
 
-/** Keys older than this are fetched again on app start: rotations reach phones within a day. */
-const KEYS_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/** Keys older than this are fetched again on app start: rotations and suspensions reach phones within hours. */
+const KEYS_MAX_AGE_MS = 6 * 60 * 60 * 1000;
 
 export async function prefetchKeys(): Promise<void> {
   if (cachedKeys().length === 0 || keysAge() > KEYS_MAX_AGE_MS) await refreshKeys();

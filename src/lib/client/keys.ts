@@ -2,7 +2,7 @@
  * Public keys for verifying venue codes, cached on the phone so that codes verify offline.
  * Fetching the key list reveals nothing about the phone's visits: it is the same list for everyone.
  */
-import { decodeKeysDocument } from '$lib/core/keys';
+import { decodeKeysDocument, decodeRevoked } from '$lib/core/keys';
 import type { PublicKey } from '$lib/core/venue-token';
 
 const CACHE_KEY = 'lv.keys.v1';
@@ -23,6 +23,15 @@ export function cachedKeys(): PublicKey[] {
 export function keysAge(): number {
   const at = Number(localStorage.getItem(FETCHED_AT_KEY));
   return at > 0 ? Date.now() - at : Infinity;
+}
+
+/** Suspended venues, from the same cached document. */
+export function cachedRevoked(): Set<string> {
+  try {
+    return decodeRevoked(JSON.parse(localStorage.getItem(CACHE_KEY) ?? 'null'));
+  } catch {
+    return new Set();
+  }
 }
 
 let inflight: Promise<PublicKey[] | null> | null = null;

@@ -11,7 +11,9 @@ export const KeysDocument = v.object({
       id: v.pipe(v.string(), v.regex(KEY_ID_PATTERN)),
       publicKey: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/))
     })
-  )
+  ),
+  /** Venues suspended by their owner or the commune: their printed codes no longer count. */
+  revoked: v.optional(v.array(v.pipe(v.string(), v.regex(/^[a-z2-7]{12}$/))))
 });
 export type KeysDocument = v.InferOutput<typeof KeysDocument>;
 
@@ -24,4 +26,10 @@ export function decodeKeysDocument(json: unknown): PublicKey[] | null {
   const result = v.safeParse(KeysDocument, json);
   if (!result.success) return null;
   return result.output.keys.map((k) => ({ id: k.id, publicKey: base64urlnopad.decode(k.publicKey) }));
+}
+
+/** The suspended venues listed in a key document (empty when it is not a valid one). */
+export function decodeRevoked(json: unknown): Set<string> {
+  const result = v.safeParse(KeysDocument, json);
+  return new Set(result.success ? (result.output.revoked ?? []) : []);
 }

@@ -40,6 +40,12 @@ describe('venue token', () => {
     expect(verifyVenueToken(parsed(forged), [key])).toBe('bad-signature');
   });
 
+  it('does not accept the genuine code of a suspended venue', () => {
+    const p = parsed(signVenueToken(claims, key));
+    expect(verifyVenueToken(p, [key], new Set([claims.venueId]))).toBe('revoked');
+    expect(verifyVenueToken(p, [key], new Set(['otherotherot']))).toBe('verified');
+  });
+
   it('reports an unknown key rather than trusting it', () => {
     const token = signVenueToken(claims, newSigningKey('9999'));
     expect(verifyVenueToken(parsed(token), [key])).toBe('unknown-key');

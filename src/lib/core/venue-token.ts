@@ -119,9 +119,10 @@ export function parseVenueToken(token: string): ParsedToken {
   };
 }
 
-export type Verification = 'verified' | 'unknown-key' | 'bad-signature';
+export type Verification = 'verified' | 'unknown-key' | 'bad-signature' | 'revoked';
 
-export function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, keys: readonly PublicKey[]): Verification {
+/** `revoked`: venue ids whose codes no longer count (suspended venues), from the key document. */
+export function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, keys: readonly PublicKey[], revoked: ReadonlySet<string> = new Set()): Verification {
   const key = keys.find((k) => k.id === parsed.keyId);
   if (!key) return 'unknown-key';
   let valid = false;
@@ -130,7 +131,8 @@ export function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, key
   } catch {
     valid = false;
   }
-  return valid ? 'verified' : 'bad-signature';
+  if (!valid) return 'bad-signature';
+  return revoked.has(parsed.claims.venueId) ? 'revoked' : 'verified';
 }
 
 /**
