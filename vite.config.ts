@@ -11,11 +11,28 @@ import { existsSync, readFileSync } from 'node:fs';
  */
 function isRoleChunk(url: string): boolean {
   if (!url.endsWith('.js')) return false;
-  // At this point entries are still paths under .svelte-kit/output ("client/_app/…").
-  const file = `.svelte-kit/output/${url.replace(/^\//, '')}`;
+  const file = `.svelte-kit/output/client/${url.replace(/^\//, '')}`;
   if (!existsSync(file)) return false;
   const code = readFileSync(file, 'utf8');
   return code.includes('PDFDocument') || code.includes('PouchDB');
+}
+
+/**
+ * @vite-pwa/sveltekit fills `manifestTransforms` with its own transform (which maps build paths to
+ * URLs) only when none is given, and it writes it onto this very object: a setter appends our filter
+ * after it, instead of replacing it.
+ */
+function withRoleChunksLeftOut<T extends object>(workbox: T): T {
+  type Transform = (entries: { url: string }[]) => Promise<{ manifest: { url: string }[]; warnings?: string[] }>;
+  let transforms: Transform[] | undefined;
+  const dropRoleChunks: Transform = async (entries) => ({ manifest: entries.filter((entry) => !isRoleChunk(entry.url)), warnings: [] });
+  return Object.defineProperty(workbox, 'manifestTransforms', {
+    enumerable: true,
+    get: () => transforms,
+    set: (value: Transform[] | undefined) => {
+      transforms = value ? [...value, dropRoleChunks] : value;
+    }
+  });
 }
 
 export default defineConfig({
@@ -34,7 +51,7 @@ export default defineConfig({
       injectRegister: false,
       strategies: 'generateSW',
       manifest: false, // static/manifest.webmanifest, linked from app.html
-      workbox: {
+      workbox: withRoleChunksLeftOut({
         clientsClaim: true,
         // The shell and every route's code, the ZXing wasm for the scanner and fonts: all needed offline.
         globPatterns: ['client/**/*.{js,css,html,wasm,svg,png,ico,webmanifest,woff2}', 'prerendered/**/*.html'],
@@ -42,13 +59,9 @@ export default defineConfig({
         // Routes have their own precached shells ("/c", "/scan"…); any other path gets the home shell,
         // which routes in the browser like every page of this SPA.
         navigateFallback: '/',
+        // Pages read their query (?c=…&id=…) in the browser: the shell is the same for any query.
+        ignoreURLParametersMatching: [/.*/],
         navigateFallbackDenylist: [/^\/api\//, /^\/sync\//],
-        manifestTransforms: [
-          async (entries) => ({
-            manifest: entries.filter((entry) => !isRoleChunk(entry.url)),
-            warnings: []
-          })
-        ],
         runtimeCaching: [
           {
             urlPattern: ({ url }) => url.pathname.startsWith('/_app/immutable/'),
@@ -57,7 +70,7 @@ export default defineConfig({
             options: { cacheName: 'lv-lazy-assets', expiration: { maxEntries: 80 } }
           }
         ]
-      }
+      }),
     })
   ],
   server: { port: 5173 }

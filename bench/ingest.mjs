@@ -23,12 +23,14 @@
  * Usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile]
  *   --profile  samples the server thread with the V8 profiler in each phase and prints where the
  *              time goes (it slows the server a little: take throughput figures from a run without it).
+ *   --bundle   another build of the server to measure (default dist/server.mjs), e.g. a candidate
+ *              fix bundled with esbuild elsewhere, beside a node_modules link to this project's.
  * Prints a table and a final `RESULT {json}` line; exits 0 when both phases stored every entry
  * exactly once, non-zero with a reason otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -205,14 +207,20 @@ async function workerMain() {
     for (const d of devices) d.measuredIds = d.written.length; // index where the timed part begins
     reqStats = new Map();
     const elu0 = performance.eventLoopUtilization();
+    const cpu0 = cpuNow();
     const start = performance.now();
     const until = start + seconds * 1000;
     await Promise.all(devices.map((d) => loop(d, until, batch, true)));
     const durationMs = performance.now() - start;
+    const cpu1 = cpuNow();
     const elu = performance.eventLoopUtilization(elu0).utilization;
     return {
       durationMs,
       clientElu: elu,
+      // CPU time over the timed part: this (device) thread, the server's main thread, and the rest of
+      // the process (libuv pool doing LevelDB I/O, GC helpers). Unlike throughput, CPU per entry
+      // hardly moves when other programs compete for the cores.
+      cpuMs: { devices: cpu1.self - cpu0.self, serverMain: cpu1.main - cpu0.main, process: cpu1.process - cpu0.process },
       devices: devices.map((d) => ({
         venueId: d.venueId,
         warmupIds: d.written.slice(0, d.measuredIds),
@@ -249,6 +257,22 @@ async function workerMain() {
   parentPort.postMessage({ type: 'loaded' });
 }
 
+/** CPU ms so far: the process, the calling thread (/proc/thread-self: sync reads run on it) and the main thread. */
+function cpuNow() {
+  const ticks = (file) => {
+    try {
+      const f = readFileSync(file, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    } catch {
+      return NaN;
+    }
+  };
+  const u = process.cpuUsage();
+  return { process: (u.user + u.system) / 1000, self: ticks('/proc/thread-self/stat'), main: ticks(`/proc/self/task/${process.pid}/stat`) };
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
 function pct(xs, p) {
   if (!xs.length) return NaN;
   const s = Float64Array.from(xs).sort();
@@ -259,7 +283,7 @@ function pct(xs, p) {
 // Main thread: the server, accounts, verification, profiling, report
 // ---------------------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const opts = { seconds: 60, devices: 50, batch: 20, warmup: 5, profile: false };
+  const opts = { seconds: 60, devices: 50, batch: 20, warmup: 5, profile: false, bundle: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.split('=', 2);
@@ -274,8 +298,9 @@ function parseArgs(argv) {
     else if (flag === '--batch') opts.batch = Math.floor(value());
     else if (flag === '--warmup') opts.warmup = value();
     else if (flag === '--profile') opts.profile = true;
+    else if (flag === '--bundle') opts.bundle = path.resolve(inline ?? argv[++i] ?? '');
     else if (flag === '--help' || flag === '-h') {
-      console.log('usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile]');
+      console.log('usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle dist/server.mjs]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -449,12 +474,19 @@ async function main() {
   const watchdog = setTimeout(() => fail(`timed out after ${Math.round((opts.seconds + opts.warmup) * 2 + 300)} s`), ((opts.seconds + opts.warmup) * 2 + 300) * 1000);
   watchdog.unref();
 
-  const bundle = path.join(ROOT, 'dist/server.mjs');
+  const bundle = opts.bundle ?? path.join(ROOT, 'dist/server.mjs');
+  if (opts.bundle && !existsSync(bundle)) {
+    console.error(`ingest bench failed: --bundle ${bundle}: no such file`);
+    process.exit(1);
+  }
   if (!existsSync(bundle)) {
     console.error('ingest bench: dist/server.mjs is missing, building it (node scripts/build-server.mjs)…');
     const { spawnSync } = await import('node:child_process');
     const r = spawnSync(process.execPath, ['scripts/build-server.mjs'], { cwd: ROOT, stdio: 'inherit' });
-    if (r.status !== 0 || !existsSync(bundle)) fail('could not build dist/server.mjs');
+    if (r.status !== 0 || !existsSync(bundle)) {
+      console.error('ingest bench failed: could not build dist/server.mjs');
+      process.exit(1);
+    }
   }
   const { startServer, readConfig } = await import(pathToFileURL(bundle).href);
 
@@ -486,8 +518,9 @@ async function main() {
     await server.store.ensureCommuneDb(DIRECT_COMMUNE);
 
     console.log(`Lưu Vết gateway ingest: ${opts.devices} station devices, ${opts.batch} entries per push, ${opts.warmup} s warm-up + ${opts.seconds} s per phase`);
-    console.log(`  server ${base} (in-process, embedded store), devices in a worker thread; ${os.cpus().length} CPUs, Node ${process.version}`);
+    console.log(`  server ${base} (in-process${opts.bundle ? ` from ${opts.bundle}` : ''}, embedded store), devices in a worker thread; ${os.cpus().length} CPUs, Node ${process.version}`);
 
+    loads.push({ when: 'at start', load: os.loadavg()[0] });
     const t0 = performance.now();
     const owners = [];
     for (let i = 0; i < opts.devices; i++) owners.push(await register(base, `0912${String(i).padStart(6, '0')}`, `127.0.0.${2 + Math.floor(i / 8)}`));
@@ -522,6 +555,7 @@ async function main() {
       const wall0 = performance.now();
       const { stats } = await client.call({ cmd: 'run', seconds: opts.seconds, warmup: opts.warmup, batch: opts.batch });
       const wallMs = performance.now() - wall0;
+      loads.push({ when: `after ${ph.key}`, load: os.loadavg()[0] });
       const cpu = process.cpuUsage(cpu0);
       // ELU over warm-up + timed part: the server thread's busy share.
       const serverElu = performance.eventLoopUtilization(elu0).utilization;
@@ -554,6 +588,10 @@ async function main() {
         serverThreadBusyPct: Math.round(serverElu * 100),
         clientThreadBusyPct: Math.round(stats.clientElu * 100),
         processCpuCores: round1((cpu.user + cpu.system) / 1000 / wallMs),
+        // Server CPU per stored entry, timed part: the whole process minus the device thread.
+        serverCpuMsPerEntry: round3((stats.cpuMs.process - stats.cpuMs.devices) / check.storedMeasured),
+        serverMainThreadCpuMsPerEntry: round3(stats.cpuMs.serverMain / check.storedMeasured),
+        deviceCpuMsPerEntry: round3(stats.cpuMs.devices / check.storedMeasured),
         requests: stats.requests,
         ...(lastError ? { lastError } : {}),
         ...(check.lostSamples.length ? { lostSamples: check.lostSamples } : {})
@@ -588,6 +626,10 @@ async function main() {
   }
 }
 
+function round3(x) {
+  return Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null;
+}
+
 function round1(x) {
   return Number.isFinite(x) ? Math.round(x * 10) / 10 : null;
 }
@@ -597,6 +639,11 @@ function fail(message) {
   const c = fail.cleanup;
   fail.cleanup = null;
   Promise.resolve(c?.()).finally(() => process.exit(1));
+}
+
+const loads = [];
+function loadNote() {
+  return `${loads.map((l) => `${l.when} ${l.load.toFixed(1)}`).join(', ')} on ${os.cpus().length} CPUs${loads.some((l) => l.load > os.cpus().length * 0.75) ? ' — other programs compete for the CPUs: throughput figures are noisy, CPU per entry less so' : ''}`;
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 1000));
@@ -642,13 +689,17 @@ function printTable(g, d, overheadPct, opts) {
     ['push errors / doc failures', `${g.pushErrors} / ${g.docWriteFailures}`, `${d.pushErrors} / ${d.docWriteFailures}`],
     ['server thread busy %', g.serverThreadBusyPct, d.serverThreadBusyPct],
     ['device thread busy %', g.clientThreadBusyPct, d.clientThreadBusyPct],
-    ['process CPU (cores)', g.processCpuCores, d.processCpuCores]
+    ['process CPU (cores)', g.processCpuCores, d.processCpuCores],
+    ['server CPU ms/entry', g.serverCpuMsPerEntry, d.serverCpuMsPerEntry],
+    ['  of which main thread', g.serverMainThreadCpuMsPerEntry, d.serverMainThreadCpuMsPerEntry],
+    ['device CPU ms/entry', g.deviceCpuMsPerEntry, d.deviceCpuMsPerEntry]
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const fmt = (v) => String(v ?? '—').padStart(14);
   console.log(`\n${''.padEnd(w0)} ${'gateway'.padStart(14)} ${'direct'.padStart(14)}`);
   for (const [label, a, b] of rows) console.log(`${label.padEnd(w0)} ${fmt(a)} ${fmt(b)}`);
-  console.log(`gateway overhead: ${overheadPct} % (1 - gateway/direct entries per second)`);
+  console.log(`gateway overhead: ${overheadPct} % (1 - gateway/direct entries per second); by server CPU per entry: ${round1(100 * (1 - d.serverCpuMsPerEntry / g.serverCpuMsPerEntry))} % (1 - direct/gateway)`);
+  console.log(`machine load (1-min average): ${loadNote()}`);
   console.log(`targets: ≥ 1000 entries/s through the gateway: ${g.entriesPerSec >= 1000 ? 'met' : 'NOT met'}; overhead ≤ 25 %: ${overheadPct <= 25 ? 'met' : 'NOT met'}`);
 
   console.log('\nPer request, as the devices saw it (timed part; ms to response headers):');

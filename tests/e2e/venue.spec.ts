@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { classifyScan } from '../../src/lib/core/scan';
+import { qrCodesOfPages, textOfPdf } from '../pdf-reading';
 import { expect, test, type Page } from '@playwright/test';
-import { browserWithCamera, cameraFile } from './helpers';
+import { browserWithCamera, cameraFile, waitForOfflineReady } from './helpers';
 
 const CCCD = '001099000001|000000001|Nguyễn Văn A|01011990|Nam|Số 1 Đường Thử Nghiệm, Phường Mẫu, Quận 1, TP. Hồ Chí Minh|15042021';
 
@@ -33,6 +37,29 @@ test('an owner registers, creates a venue and gets its signed code after sync', 
   await expect(page.getByTestId('venue-card').getByTestId('venue-signed')).toBeVisible({ timeout: 20_000 });
   await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-state', 'done');
 
+  // The poster, printed from the browser and as a PDF: both carry a QR that checks in at this venue.
+  await page.getByRole('link', { name: 'In mã QR' }).click();
+  await expect(page.getByTestId('poster').locator('svg').first()).toBeVisible();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-e2e-poster-'));
+  await page.emulateMedia({ media: 'print' });
+  const printed = path.join(dir, 'printed.pdf');
+  writeFileSync(printed, await page.pdf({ preferCSSPageSize: true, printBackground: true }));
+  await page.emulateMedia({ media: 'screen' });
+  const download = page.waitForEvent('download');
+  await page.getByTestId('poster-pdf').click();
+  const downloaded = path.join(dir, 'downloaded.pdf');
+  await (await download).saveAs(downloaded);
+  for (const file of [printed, downloaded]) {
+    const pages = await qrCodesOfPages(file, dir);
+    expect(pages).toHaveLength(1);
+    const scan = classifyScan(pages[0]![0]!.text);
+    expect(scan.kind === 'venue' && scan.parsed.claims.name).toBe('Quán cơm Bà Tư');
+    expect(textOfPdf(file)).toContain('Quán cơm Bà Tư');
+  }
+  // The QR opens the check-in page on this deployment and verifies.
+  await page.goto((await qrCodesOfPages(downloaded, dir))[0]![0]!.text);
+  await expect(page.getByTestId('checkin-confirmation').getByTestId('verification')).toHaveAttribute('data-verification', 'verified');
+
   // A wrong password and a taken number get clear answers.
   const other = await page.context().browser()!.newContext({ baseURL: test.info().project.use.baseURL });
   const p2 = await other.newPage();
@@ -55,7 +82,10 @@ test('a station scans ID cards offline, then syncs without losing or duplicating
 
     await page.getByRole('link', { name: 'Trạm quét' }).click();
     await expect(page.getByTestId('station-venue')).toHaveText('Tiệm tạp hóa Cô Ba');
+    // The signal goes once the app is installed for offline use (the first visit's background download).
+    await waitForOfflineReady(page);
     await context.setOffline(true);
+    await page.reload();
     // The camera keeps showing the same card: one entry, the rest are the same person within 2 minutes.
     await expect(page.getByTestId('station-result')).toContainText('Nguyễn Văn A', { timeout: 30_000 });
     await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 1 lượt vào');

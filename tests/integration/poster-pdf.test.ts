@@ -4,13 +4,12 @@
  * proves the embedded font carries the Vietnamese diacritics (and maps them back to text).
  * Needs poppler-utils: without it the test fails, it never skips.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { PDFDocument } from 'pdf-lib';
-import { prepareZXingModule, readBarcodes } from 'zxing-wasm/reader';
+import { preparePdfReading, qrCodesOfPages as readQrCodes, textOfPdf, type PageCode } from '../pdf-reading';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPosterPdf, PAGE_SIZES, posterQr, type PosterFonts, type PosterVenue } from '../../src/lib/client/poster-pdf';
 import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue-token';
@@ -46,55 +45,19 @@ const VENUES: PosterVenue[] = [
 
 let dir: string;
 beforeAll(async () => {
-  const probe = spawnSync('pdftoppm', ['-v'], { encoding: 'utf8' });
-  if (probe.error) {
-    throw new Error('pdftoppm (poppler-utils) is missing: these tests render the PDF with it. Install it with: sudo apt-get install -y poppler-utils');
-  }
+  await preparePdfReading();
   dir = mkdtempSync(path.join(os.tmpdir(), 'lv-poster-'));
-  const wasmBinary = readFileSync(require.resolve('zxing-wasm/reader/zxing_reader.wasm'));
-  await prepareZXingModule({ overrides: { wasmBinary: wasmBinary.buffer.slice(wasmBinary.byteOffset, wasmBinary.byteOffset + wasmBinary.byteLength) }, fireImmediately: true });
 });
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface PageCode {
-  text: string;
-  /** Width of the code with its quiet zone, as a fraction of the page's width. */
-  widthOfPage: number;
-}
-
-/** Renders every page at 100 dpi and reads the QR codes on each, page by page. */
-async function qrCodesOfPages(pdfFile: string): Promise<PageCode[][]> {
-  const prefix = path.join(dir, path.basename(pdfFile, '.pdf'));
-  execFileSync('pdftoppm', ['-r', '100', '-png', pdfFile, prefix]);
-  const pages = readdirSync(dir)
-    .filter((f) => f.startsWith(path.basename(prefix) + '-') && f.endsWith('.png'))
-    .sort((a, b) => Number(/-(\d+)\.png$/.exec(a)![1]) - Number(/-(\d+)\.png$/.exec(b)![1]));
-  const codes: PageCode[][] = [];
-  for (const page of pages) {
-    const png = new Uint8Array(readFileSync(path.join(dir, page)));
-    const pageWidth = new DataView(png.buffer, png.byteOffset).getUint32(16); // IHDR width
-    const results = await readBarcodes(png, { formats: ['QRCode'], tryHarder: true });
-    codes.push(
-      results
-        .filter((r) => r.isValid)
-        .map((r) => {
-          const modules = 17 + 4 * Number(r.version);
-          const symbol = Math.hypot(r.position.topRight.x - r.position.topLeft.x, r.position.topRight.y - r.position.topLeft.y);
-          return { text: r.text, widthOfPage: (symbol * (modules + 8)) / modules / pageWidth };
-        })
-    );
-  }
-  return codes;
-}
+const qrCodesOfPages = (pdfFile: string) => readQrCodes(pdfFile, dir);
+const textOf = textOfPdf;
 
 const textsOf = (codes: PageCode[][]) => codes.map((page) => page.map((code) => code.text));
 
-function textOf(pdfFile: string): string {
-  return execFileSync('pdftotext', ['-layout', '-enc', 'UTF-8', pdfFile, '-'], { encoding: 'utf8' }).normalize('NFC').replace(/\s+/g, ' ');
-}
 
 async function pageSizes(bytes: Uint8Array): Promise<[number, number][]> {
   const doc = await PDFDocument.load(bytes);

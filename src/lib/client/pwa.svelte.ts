@@ -13,11 +13,14 @@ class PwaManager {
 
   async start() {
     if (!('serviceWorker' in navigator)) return;
+    // Marked on the document for the browser tests: the app now opens with no network.
+    if (navigator.serviceWorker.controller) document.documentElement.dataset.offlineReady = '1';
     const { registerSW } = await import('virtual:pwa-register');
     this.#update = registerSW({
       immediate: true,
       onNeedRefresh: () => (this.#needRefresh = true),
       onOfflineReady: () => {
+        document.documentElement.dataset.offlineReady = '1';
         this.#offlineReady = true;
         setTimeout(() => (this.#offlineReady = false), 6000);
       },
