@@ -64,8 +64,8 @@ export default defineConfig({
         navigateFallbackDenylist: [/^\/api\//, /^\/sync\//],
         runtimeCaching: [
           {
-            urlPattern: ({ url }) => url.pathname.startsWith('/_app/immutable/'),
-            handler: 'CacheFirst',
+            urlPattern: ({ url }: { url: URL }) => url.pathname.startsWith('/_app/immutable/'),
+            handler: 'CacheFirst' as const,
             // Hashed files never change: what was fetched once (role chunks, poster fonts) serves offline.
             options: { cacheName: 'lv-lazy-assets', expiration: { maxEntries: 80 } }
           }

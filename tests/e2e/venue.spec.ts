@@ -43,7 +43,7 @@ test('an owner registers, creates a venue and gets its signed code after sync', 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-e2e-poster-'));
   await page.emulateMedia({ media: 'print' });
   const printed = path.join(dir, 'printed.pdf');
-  writeFileSync(printed, await page.pdf({ preferCSSPageSize: true, printBackground: true }));
+  writeFileSync(printed, new Uint8Array(await page.pdf({ preferCSSPageSize: true, printBackground: true })));
   await page.emulateMedia({ media: 'screen' });
   const download = page.waitForEvent('download');
   await page.getByTestId('poster-pdf').click();
