@@ -107,6 +107,7 @@ describe('classifyScan', () => {
       classifyScan('0100000001|4cc3|15/08/1985|1|-|01 - 001|01/01/2024|-|02/01/2024|01050100000001|-|4| 01/01/2029|0000-0000|4|51|$').kind
     ).toBe('health-insurance');
     expect(classifyScan('https://example.com/menu')).toEqual({ kind: 'link', host: 'example.com' });
+    expect(classifyScan('LVP1|Nguyễn Văn A|0912345678|1990||')).toEqual({ kind: 'personal' });
     expect(classifyScan('\0 \n')).toEqual({ kind: 'empty' });
     expect(classifyScan('x'.repeat(100))).toMatchObject({ kind: 'text' });
   });
