@@ -19,8 +19,14 @@
  * Each phase runs a short warm-up (same devices, same loop, not timed) and then the timed loop. After
  * each phase every entry written locally (warm-up included) is looked up on the server: lost = written
  * but not stored, duplicated = stored twice (same venue, person and time) or stored but never written.
+ * entries/s = entries of the timed loop found on the server / its duration (until the last push ends).
+ * Besides throughput it prints server CPU time per stored entry (the process minus the device thread,
+ * from /proc): throughput moves with whatever else the machine runs, CPU per entry much less.
  *
- * Usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile]
+ * Owners register from 127.0.0.2, 127.0.0.3, … (loopback still): the login limiter counts per source
+ * address only, 10 per 15 minutes, whatever the number (its key is computed before the body is read).
+ *
+ * Usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle file]
  *   --profile  samples the server thread with the V8 profiler in each phase and prints where the
  *              time goes (it slows the server a little: take throughput figures from a run without it).
  *   --bundle   another build of the server to measure (default dist/server.mjs), e.g. a candidate
@@ -443,11 +449,13 @@ function summarizeProfile(profile) {
   return { totalMs: Math.round(total / 1000), parts: top(parts, 20), functions: top(fns, 20) };
 }
 
+const BUNDLE = { url: '' };
+
 function partOf({ url, lineNumber }) {
   if (!url) return null;
   // pouchdb-node's map/reduce section: the view index, which runs each map function in node:vm.
   if (url === 'node:vm' || (url.includes('pouchdb-node/lib/index.js') && lineNumber >= 7900 && lineNumber <= 8900)) return 'store: view index (map function in node:vm, per doc)';
-  if (url.includes('dist/server.mjs')) return 'gateway: server code (gateway.ts, accounts, documents)';
+  if (url === BUNDLE.url) return 'gateway: server code (gateway.ts, accounts, documents)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url.slice(url.lastIndexOf('node_modules/')))?.[1];
   if (url.includes('undici')) return 'gateway: fetch to the store (undici)';
   if (!pkg) return url.includes('bench/ingest.mjs') ? 'bench (profiler)' : null;
@@ -469,7 +477,13 @@ function shortUrl(url) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`ingest bench: ${err.message}`);
+    process.exit(2);
+  }
   // Bounded: setup, two phases with warm-up, verification; a hung push must not keep it alive.
   const watchdog = setTimeout(() => fail(`timed out after ${Math.round((opts.seconds + opts.warmup) * 2 + 300)} s`), ((opts.seconds + opts.warmup) * 2 + 300) * 1000);
   watchdog.unref();
@@ -488,7 +502,8 @@ async function main() {
       process.exit(1);
     }
   }
-  const { startServer, readConfig } = await import(pathToFileURL(bundle).href);
+  BUNDLE.url = pathToFileURL(bundle).href;
+  const { startServer, readConfig } = await import(BUNDLE.url);
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'lv-ingest-'));
   const staticDir = path.join(tmp, 'static');
@@ -617,7 +632,10 @@ async function main() {
     const strip = ({ requests, profile, lostSamples, ...rest }) => rest;
     console.log('RESULT ' + JSON.stringify({ ingest: { gateway: strip(g), direct: strip(d), overheadPct, devices: opts.devices, batch: opts.batch, seconds: opts.seconds } }));
     await cleanup();
-    if (problems.length) fail(problems.join('\n  '));
+    if (problems.length) {
+      console.error(`\ningest bench failed:\n  ${problems.join('\n  ')}`);
+      process.exit(1);
+    }
     process.exit(0);
   } catch (err) {
     await cleanup();
@@ -699,7 +717,7 @@ function printTable(g, d, overheadPct, opts) {
   console.log(`\n${''.padEnd(w0)} ${'gateway'.padStart(14)} ${'direct'.padStart(14)}`);
   for (const [label, a, b] of rows) console.log(`${label.padEnd(w0)} ${fmt(a)} ${fmt(b)}`);
   console.log(`gateway overhead: ${overheadPct} % (1 - gateway/direct entries per second); by server CPU per entry: ${round1(100 * (1 - d.serverCpuMsPerEntry / g.serverCpuMsPerEntry))} % (1 - direct/gateway)`);
-  console.log(`machine load (1-min average): ${loadNote()}`);
+  console.log(`machine load (1-min average): ${loadNote()}; peak RSS of this process ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
   console.log(`targets: ≥ 1000 entries/s through the gateway: ${g.entriesPerSec >= 1000 ? 'met' : 'NOT met'}; overhead ≤ 25 %: ${overheadPct <= 25 ? 'met' : 'NOT met'}`);
 
   console.log('\nPer request, as the devices saw it (timed part; ms to response headers):');

@@ -5,7 +5,7 @@
  * re-signs venues whose key is no longer the active one.
  */
 import { checkinUrl, shortLinkText, signVenueToken } from '../src/lib/core/venue-token';
-import { venueDocId, type VenueDoc, type VenueType } from '../src/lib/core/venue';
+import { venueDocId, type DemoVenue, type VenueDoc, type VenueType } from '../src/lib/core/venue';
 import { getOrNull, type Store } from './store/couch';
 import type { Keyring } from './keys';
 
@@ -20,15 +20,7 @@ const DEMO_VENUES: { venueId: string; name: string; venueType: VenueType; addres
   { venueId: 'demoxekhach3', name: 'Xe khách Đức Thọ – Hà Tĩnh 38B-012.34', venueType: 'transport', address: 'Bến xe Đức Thọ' }
 ];
 
-export interface DemoVenue {
-  venueId: string;
-  name: string;
-  venueType: VenueType;
-  url: string;
-  address: string;
-  communeLabel: string;
-  fallbackUrl: string;
-}
+export type { DemoVenue };
 
 export async function seedDemo(store: Store, keyring: Keyring, origin: string): Promise<DemoVenue[]> {
   const dbName = await store.ensureCommuneDb(DEMO_COMMUNE.code);

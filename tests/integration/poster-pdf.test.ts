@@ -11,7 +11,8 @@ import path from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { preparePdfReading, qrCodesOfPages as readQrCodes, textOfPdf, type PageCode } from '../pdf-reading';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPosterPdf, PAGE_SIZES, posterQr, type PosterFonts, type PosterVenue } from '../../src/lib/client/poster-pdf';
+import { buildPosterPdf, PAGE_SIZES, type PosterFonts, type PosterVenue } from '../../src/lib/client/poster-pdf';
+import { posterQr } from '../../src/lib/core/poster-qr';
 import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue-token';
 
 const require = createRequire(import.meta.url);

@@ -26,9 +26,10 @@ import {
   type RGB
 } from 'pdf-lib';
 import fontkit from '@pdf-lib/fontkit';
-import QRCode from 'qrcode';
 import { m } from '../paraglide/messages.js';
 import type { VenueType } from '../core/venue';
+import { darkRuns, posterQr, QUIET_ZONE, type QrCode } from '../core/poster-qr';
+import { venueTypeLabel } from '../ui/labels';
 
 export interface PosterVenue {
   name: string;
@@ -63,8 +64,6 @@ export const PAGE_SIZES: Record<PosterSize, [number, number]> = {
   A5: [419.53, 595.28]
 };
 
-/** Modules of white around the code, as the QR standard asks: scanners need it to find the code. */
-export const QUIET_ZONE = 4;
 /** Pages made between two yields to the event loop, so a batch of 200 keeps the page responsive. */
 const PAGES_PER_YIELD = 4;
 
@@ -73,60 +72,6 @@ const MUTED = rgb(0x4d / 255, 0x56 / 255, 0x52 / 255);
 const GREEN = rgb(0x0b / 255, 0x6e / 255, 0x4f / 255);
 const LINE = rgb(0xd5 / 255, 0xdc / 255, 0xd8 / 255);
 
-type QrCode = ReturnType<typeof QRCode.create>;
-
-/**
- * A check-in URL's token is all digits: put them in a numeric segment (3.3 bits a digit instead of 8),
- * which keeps a 60-character name within version 10 at level M. Other text goes as it is.
- */
-export function posterQr(url: string): QrCode {
-  const hash = url.indexOf('#');
-  const digits = url.slice(hash + 1);
-  if (hash > 0 && /^[0-9]+$/.test(digits)) {
-    return QRCode.create(
-      [
-        { data: new TextEncoder().encode(url.slice(0, hash + 1)), mode: 'byte' },
-        { data: digits, mode: 'numeric' }
-      ],
-      { errorCorrectionLevel: 'M' }
-    );
-  }
-  return QRCode.create(url, { errorCorrectionLevel: 'M' });
-}
-
-/** Horizontal runs of dark modules, row by row: [row, first column, length]. */
-export function darkRuns(qr: QrCode): [number, number, number][] {
-  const { size, data } = qr.modules;
-  const runs: [number, number, number][] = [];
-  for (let row = 0; row < size; row++) {
-    let col = 0;
-    while (col < size) {
-      if (!data[row * size + col]) {
-        col++;
-        continue;
-      }
-      const start = col;
-      while (col < size && data[row * size + col]) col++;
-      runs.push([row, start, col - start]);
-    }
-  }
-  return runs;
-}
-
-const venueTypeMessages: Record<VenueType, (inputs: Record<string, never>, options: { locale: PosterLang }) => string> = {
-  office: m.venue_type_office,
-  school: m.venue_type_school,
-  health: m.venue_type_health,
-  market: m.venue_type_market,
-  shop: m.venue_type_shop,
-  food: m.venue_type_food,
-  lodging: m.venue_type_lodging,
-  factory: m.venue_type_factory,
-  worship: m.venue_type_worship,
-  transport: m.venue_type_transport,
-  checkpoint: m.venue_type_checkpoint,
-  other: m.venue_type_other
-};
 
 /** One line of text as people wrote it, in the composed form the font's glyphs cover. */
 function clean(text: string): string {
@@ -280,7 +225,7 @@ function drawPoster(doc: PDFDocument, fonts: Fonts, venue: PosterVenue, size: Po
     nameSize -= 2 * s;
     name = block(venue.name, bold, nameSize, INK, 1.2, 14 * s);
   }
-  const type = block(venueTypeMessages[venue.venueType]({}, locale), regular, 16 * s, MUTED, 1.3, 4 * s);
+  const type = block(venueTypeLabel(venue.venueType, locale.locale), regular, 16 * s, MUTED, 1.3, 4 * s);
   const instructions = block(m.poster_instructions({}, locale), regular, 16 * s, INK, 1.35, 6 * s, textWidth - 30 * s);
   // Address and commune each start a line of their own.
   const placeLines = [venue.address, venue.communeLabel].map(clean).filter(Boolean).flatMap((line) => regular.wrap(line, 13 * s, textWidth));

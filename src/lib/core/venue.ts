@@ -69,3 +69,14 @@ export type VenueDoc = import('./documents').VenueRecord;
 export function venueDocId(venueId: string): string {
   return `venue:${venueId}`;
 }
+
+/** A demo venue as `/api/demo` gives it: what a poster needs, with its signed check-in URL. */
+export interface DemoVenue {
+  venueId: string;
+  name: string;
+  venueType: VenueType;
+  url: string;
+  address: string;
+  communeLabel: string;
+  fallbackUrl: string;
+}

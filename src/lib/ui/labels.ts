@@ -3,8 +3,12 @@ import { m } from '$lib/paraglide/messages.js';
 import type { VenueType } from '$lib/core/venue';
 import type { TimesProblem } from '$lib/core/visit';
 
-export function venueTypeLabel(type: VenueType): string {
-  const labels: Record<VenueType, () => string> = {
+type Locale = 'vi' | 'en';
+type Message = (inputs?: Record<string, never>, options?: { locale?: Locale }) => string;
+
+/** In the page's language, or in a given one (a poster printed in English from a Vietnamese screen). */
+export function venueTypeLabel(type: VenueType, locale?: Locale): string {
+  const labels: Record<VenueType, Message> = {
     office: m.venue_type_office,
     school: m.venue_type_school,
     health: m.venue_type_health,
@@ -18,7 +22,7 @@ export function venueTypeLabel(type: VenueType): string {
     checkpoint: m.venue_type_checkpoint,
     other: m.venue_type_other
   };
-  return labels[type]();
+  return labels[type]({}, locale ? { locale } : {});
 }
 
 export function timesProblemLabel(problem: TimesProblem): string {
