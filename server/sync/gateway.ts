@@ -224,21 +224,22 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     const results: ({ id: string; error: string; reason: string } | null)[] = [];
     const accepted: Record<string, unknown>[] = [];
 
+    // For an owner: the venues it already has, plus the new venues of this batch that nobody else has.
+    // Decided before the per-document checks, since a batch may list a venue's entries before the venue.
     let owned: Set<string> | null = null;
-    let existingOwners: Map<string, string | undefined> | null = null;
     if (ctx.push === 'own-venues') {
-      owned = new Set(await ownedVenues(ctx.db.name, ctx.session!.userId));
-      // Venues created in this very batch count as the pusher's, unless someone else already has them.
+      const userId = ctx.session!.userId;
+      owned = new Set(await ownedVenues(ctx.db.name, userId));
       const newVenueIds = docs
-        .filter((d): d is { _id: string; type: string; owner?: unknown } => typeof d === 'object' && d !== null && (d as { type?: unknown }).type === 'venue')
+        .filter((d): d is { _id: string; type: string; owner?: unknown } => typeof d === 'object' && d !== null && (d as { type?: unknown }).type === 'venue' && (d as { owner?: unknown }).owner === userId)
         .map((d) => venueIdOfDocId(d._id))
         .filter((id): id is string => id !== null && !owned!.has(id));
-      existingOwners = new Map();
       if (newVenueIds.length) {
-        const res = await store.request('POST', `${ctx.db.name}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: newVenueIds.map((id) => `venue:${id}`) } });
-        for (const row of (res.body as { rows?: { key: string; doc?: { owner?: string } | null; value?: { deleted?: boolean } }[] }).rows ?? []) {
-          if (row.doc || row.value?.deleted) existingOwners.set(venueIdOfDocId(row.key)!, row.doc?.owner);
-        }
+        const res = await store.request('POST', `${ctx.db.name}/_all_docs`, { body: { keys: newVenueIds.map((id) => `venue:${id}`) } });
+        const taken = new Set<string>();
+        // An existing or deleted document under that id belongs to someone else (or to no owner).
+        for (const row of (res.body as { rows?: { key: string; value?: unknown }[] }).rows ?? []) if (row.value) taken.add(venueIdOfDocId(row.key)!);
+        for (const id of newVenueIds) if (!taken.has(id)) owned.add(id);
       }
     }
 
@@ -249,16 +250,10 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         results.push({ id, error: 'forbidden', reason: check.reason });
         continue;
       }
-      if (owned && existingOwners) {
-        const venueId = venueIdOfDocId(id)!;
+      if (owned) {
         const doc = raw as { type?: string; owner?: unknown; _deleted?: boolean };
-        const userId = ctx.session!.userId;
-        let ok = owned.has(venueId);
-        if (!ok && doc.type === 'venue' && doc.owner === userId && !existingOwners.has(venueId)) {
-          ok = true;
-          owned.add(venueId);
-        }
-        if (ok && doc.type === 'venue' && !doc._deleted && doc.owner !== userId) ok = false; // no handing a venue to someone else
+        // No handing a venue to someone else: a live venue document must name the pusher as owner.
+        const ok = owned.has(venueIdOfDocId(id)!) && (doc.type !== 'venue' || doc._deleted === true || doc.owner === ctx.session!.userId);
         if (!ok) {
           results.push({ id, error: 'forbidden', reason: 'not a venue of this account' });
           continue;

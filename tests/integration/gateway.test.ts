@@ -155,6 +155,15 @@ describe('pushing and pulling with PouchDB', () => {
     await expect(team.get('user:evil')).rejects.toMatchObject({ status: 404 });
   });
 
+  it('accepts a new venue and its entries in one batch whatever their order', async () => {
+    const fresh = 'venuecccccc2';
+    const res = await call('ownerB', 'POST', `/sync/${DB_C}/_bulk_docs`, {
+      docs: [entry(fresh, Date.now(), 'Khách trước'), venue(fresh, users.ownerB, 'Hiệu thuốc Cô Chín')]
+    });
+    expect(res.status).toBe(201);
+    expect(JSON.parse(res.text).every((r: { ok?: boolean }) => r.ok)).toBe(true);
+  });
+
   it('an owner pulls only the documents of its own venues', async () => {
     const local = localDb();
     await local.replicate.from(remoteDb(base, DB_C, cookies.ownerA));
