@@ -25,8 +25,20 @@ const Credentials = v.object({
 /** Checks the cookie and the account behind it (disabled, logged out everywhere), with a short cache. */
 export function sessionReader(store: Store, secret: Uint8Array) {
   const users = new Map<string, { at: number; user: UserDoc | null }>();
+  // A checked token stays good for a minute: a sync round is several requests with the same cookie.
+  const tokens = new Map<string, { at: number; check: Awaited<ReturnType<typeof readSession>> }>();
   return async (req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid' }> => {
-    const check = await readSession(req.cookies[SESSION_COOKIE], secret);
+    const token = req.cookies[SESSION_COOKIE];
+    let check: Awaited<ReturnType<typeof readSession>>;
+    const known = token ? tokens.get(token) : undefined;
+    if (known && Date.now() - known.at < 60_000) check = known.check;
+    else {
+      check = await readSession(token, secret);
+      if (token && check.ok) {
+        if (tokens.size >= 10_000) tokens.clear();
+        tokens.set(token, { at: Date.now(), check });
+      }
+    }
     if (!check.ok) return check.reason === 'none' ? { session: null } : { session: null, problem: check.reason };
     const cached = users.get(check.session.userId);
     const user = cached && Date.now() - cached.at < 30_000 ? cached.user : await getUser(store, check.session.userId);
@@ -64,6 +76,8 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
   // Guessing passwords is slowed per address and number; the count lives in this process only.
   const loginLimit = {
     rateLimit: {
+      // After the body is parsed, so the number is part of the key (one office shares one address).
+      hook: 'preHandler' as const,
       max: 10,
       timeWindow: '15 minutes',
       keyGenerator: (req: FastifyRequest) => `${req.ip}|${(req.body as { phone?: unknown })?.phone ?? ''}`,

@@ -51,7 +51,8 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
     reply.header('Permissions-Policy', 'camera=(self), geolocation=(), microphone=()');
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; error?: string; reason?: string }, _req, reply) => {
+    if (err.statusCode === 429) return reply.status(429).send({ error: err.error ?? 'too_many_attempts', reason: err.reason ?? 'too many attempts' });
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) app.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
     const reason =

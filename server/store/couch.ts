@@ -87,15 +87,10 @@ export class Store {
     for (const name of Object.values(DB)) await this.ensureDb(name);
   }
 
-  /** A commune database with its design document (the gateway asks it which venues a user owns). */
+  /** A commune database (made when a commune first needs one). */
   async ensureCommuneDb(communeCode: string): Promise<string> {
     const name = communeDbName(communeCode);
     await this.ensureDb(name);
-    const db = this.db<{ _id: string; _rev?: string; views: Record<string, { map: string }> }>(name);
-    const existing = await getOrNull(db, COMMUNE_DESIGN._id);
-    if (!existing || JSON.stringify(existing.views) !== JSON.stringify(COMMUNE_DESIGN.views)) {
-      await db.insert({ ...COMMUNE_DESIGN, ...(existing ? { _rev: existing._rev } : {}) });
-    }
     return name;
   }
 
@@ -109,13 +104,6 @@ export class Store {
   }
 }
 
-const COMMUNE_DESIGN = {
-  _id: '_design/lv',
-  views: {
-    // venue ids by owner: what a venue owner may read and write through the gateway
-    venues_by_owner: { map: "function (doc) { if (doc.type === 'venue' && doc.owner) emit(doc.owner, doc.venueId); }" }
-  }
-};
 
 /** Reads a doc, or null when it does not exist. */
 export async function getOrNull<T extends object>(db: DocumentScope<T>, id: string): Promise<(T & Nano.DocumentGetResponse) | null> {

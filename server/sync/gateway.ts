@@ -38,17 +38,32 @@ function isReplicatedId(id: string): boolean {
 }
 
 export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onOwnerVenue }: GatewayDeps): Promise<void> {
-  // Venues owned per (database, user): a view lookup, cached briefly and dropped when a push adds venues.
-  const ownedCache = new Map<string, { at: number; venues: Set<string> }>();
+  // Venues owned, per database: its venue documents read by id range (a commune has hundreds at
+  // most), cached briefly and dropped when a push adds venues. No view: a view would index every
+  // entry too, and the embedded store runs each map call in a fresh node:vm context.
+  const ownersCache = new Map<string, { at: number; byOwner: Promise<Map<string, Set<string>>> }>();
   async function ownedVenues(dbName: string, userId: string): Promise<Set<string>> {
-    const key = `${dbName}\u0000${userId}`;
-    const hit = ownedCache.get(key);
-    if (hit && Date.now() - hit.at < 10_000) return hit.venues;
-    const res = await store.request('GET', `${dbName}/_design/lv/_view/venues_by_owner`, { query: new URLSearchParams({ key: JSON.stringify(userId) }) });
-    const rows = res.status === 200 ? ((res.body as { rows: { value: string }[] }).rows ?? []) : [];
-    const venues = new Set(rows.map((r) => r.value));
-    ownedCache.set(key, { at: Date.now(), venues });
-    return venues;
+    let hit = ownersCache.get(dbName);
+    if (!hit || Date.now() - hit.at >= 10_000) {
+      const byOwner = (async () => {
+        const res = await store.request('GET', `${dbName}/_all_docs`, {
+          query: new URLSearchParams({ startkey: JSON.stringify('venue:'), endkey: JSON.stringify('venue:\ufff0'), include_docs: 'true' })
+        });
+        const map = new Map<string, Set<string>>();
+        const rows = res.status === 200 ? ((res.body as { rows?: { doc?: { type?: string; owner?: string; venueId?: string } }[] }).rows ?? []) : [];
+        for (const { doc } of rows) {
+          if (doc?.type !== 'venue' || !doc.owner || !doc.venueId) continue;
+          let set = map.get(doc.owner);
+          if (!set) map.set(doc.owner, (set = new Set()));
+          set.add(doc.venueId);
+        }
+        return map;
+      })();
+      hit = { at: Date.now(), byOwner };
+      ownersCache.set(dbName, hit);
+      byOwner.catch(() => ownersCache.delete(dbName));
+    }
+    return (await hit.byOwner).get(userId) ?? new Set();
   }
 
   // Commune databases are made when first needed, for communes of the directory only (a made-up
@@ -269,7 +284,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       if (res.status >= 300) return relay(reply, res);
       stored = res.body as typeof stored;
       if (accepted.some((d) => d.type === 'venue')) {
-        for (const key of ownedCache.keys()) if (key.startsWith(`${ctx.db.name}\u0000`)) ownedCache.delete(key);
+        ownersCache.delete(ctx.db.name);
         onVenuesPushed(communeCode);
         if (ctx.push === 'own-venues') await onOwnerVenue(ctx.session!.userId, communeCode);
       }

@@ -112,6 +112,16 @@ describe('accounts', () => {
     const forged = await fetch(`${base}/api/auth/me`, { headers: { cookie: cookies.ownerA!.slice(0, -4) + 'AAAA' } });
     expect(forged.status).toBe(401);
   });
+
+  it('limits password guessing per number, with a clear answer', async () => {
+    let last = 0;
+    for (let i = 0; i < 11; i++) last = (await login(base, '0911000099', `doan-sai-${i}`)).status;
+    expect(last).toBe(429);
+    const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone: '0911000099', password: 'x' }) });
+    expect(await res.json()).toMatchObject({ error: 'too_many_attempts' });
+    // Another number from the same address is not locked out.
+    expect((await login(base, '0911000001', 'mat-khau-dai')).status).toBe(200);
+  });
 });
 
 describe('pushing and pulling with PouchDB', () => {
