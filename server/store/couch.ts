@@ -2,7 +2,13 @@
  * The server's only way to storage: the CouchDB HTTP API through nano. The same code runs on the
  * embedded store and on an Apache CouchDB 3 cluster.
  */
+import http from 'node:http';
+import https from 'node:https';
 import Nano, { type DocumentScope, type ServerScope } from 'nano';
+
+// The gateway relays every replication request: pooled keep-alive sockets spare a connection per call.
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
 
 export const DB = {
   directory: 'lv_directory',
@@ -52,21 +58,31 @@ export class Store {
     const qs = opts.query && [...opts.query.keys()].length ? `?${opts.query}` : '';
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#auth) headers.authorization = this.#auth;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.#base}/${path}${qs}`, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      signal: opts.signal
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const url = new URL(`${this.#base}/${path}${qs}`);
+    const text = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: url.protocol === 'https:' ? httpsAgent : httpAgent, signal: opts.signal }, (res) => {
+        // setEncoding decodes UTF-8 across chunk boundaries.
+        res.setEncoding('utf8');
+        let body = '';
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 502, text: body }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(payload);
     });
-    const text = await res.text();
     let body: unknown = null;
     try {
-      body = text ? JSON.parse(text) : null;
+      body = text.text ? JSON.parse(text.text) : null;
     } catch {
       body = { error: 'bad_gateway', reason: 'the store answered something that is not JSON' };
     }
-    return { status: res.status, body };
+    return { status: text.status, body };
   }
 
   db<T extends object>(name: string): DocumentScope<T> {
