@@ -31,6 +31,15 @@ test.describe('cold link open', () => {
     expect(visit!.verification).toBe('unverified');
   });
 
+  test("a poster's typed short link checks in with the venue's signed code", async ({ page, request }) => {
+    const venue = (await demoVenues(request))[3]!;
+    await page.goto(`/v#18070-${venue.venueId}`);
+    await expect(page.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(venue.name);
+    await expect(page.getByTestId('checkin-confirmation').getByTestId('verification')).toHaveAttribute('data-verification', 'verified');
+    await page.goto('/v#18070-zzzzzzzzzzzz');
+    await expect(page.getByTestId('shortlink-error')).toBeVisible();
+  });
+
   test('explains a damaged link instead of recording it', async ({ page }) => {
     await page.goto('/c#1234');
     await expect(page.getByTestId('checkin-error')).toContainText('không chứa mã địa điểm hợp lệ');
