@@ -63,7 +63,9 @@ export function runFromCli(): void {
       if (server.demoVenues.length) {
         console.log('\nDemo venues: open a link on this machine (or show its QR from /demo) to check in:');
         for (const v of server.demoVenues) console.log(`  ${v.name}\n    ${v.url}`);
-        console.log(`\nAll demo codes as QR posters: ${config.publicOrigin}/demo\n`);
+        console.log(`\nAll demo codes as QR posters: ${config.publicOrigin}/demo`);
+        console.log(`Venue owners register and run a scan station at ${config.publicOrigin}/venue`);
+        console.log('Team and admin accounts: npm run user:add -- --phone 09xxxxxxxx --role team --communes 18070\n');
       }
       const stop = () => server.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
