@@ -16,6 +16,8 @@ import { registerAccounts, sessionReader } from './accounts';
 import { addVenueCommune } from './users';
 import { registerGateway, SYNC_BODY_LIMIT } from './sync/gateway';
 import { revokedVenueIds, type Signer } from './signer';
+import { provinceSnapshot } from './publisher';
+import { createHash } from 'node:crypto';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -85,6 +87,18 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       api.get('/demo', async (_req, reply) => {
         if (!config.demo) return reply.status(404).send({ error: 'not_found', reason: 'demo data is turned off' });
         return { venues: demoVenues };
+      });
+
+      // A province's exposure events, signed: the same for every phone, so a CDN can carry the load.
+      // Phones check every signature themselves; the ETag spares a download when nothing changed.
+      api.get<{ Params: { province: string } }>('/exposures/:province', async (req, reply) => {
+        if (!/^[0-9]{2}$/.test(req.params.province)) return reply.status(400).send({ error: 'bad_request', reason: 'a 2-digit province code is expected' });
+        const events = await provinceSnapshot(store, req.params.province);
+        const body = JSON.stringify({ format: 'luu-vet-exposures', version: 1, province: req.params.province, events });
+        const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+        reply.header('ETag', etag).header('Cache-Control', 'public, max-age=300');
+        if (req.headers['if-none-match'] === etag) return reply.status(304).send();
+        return reply.type('application/json').send(body);
       });
 
       // The signed codes of a commune's active venues: public (they are printed on posters), the same

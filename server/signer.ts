@@ -1,14 +1,16 @@
 /**
- * The venue signer: gives every active venue a signed token (the code on its poster), re-signs a
+ * The signer: gives every active venue a signed token (the code on its poster), re-signs a
  * venue whose name, type or commune changed or whose key left the keyring, and keeps the public
  * list of suspended venues, whose codes phones must stop accepting. Venues reach the commune
  * databases through the gateway, often created offline; the signer's edit replicates back to the
- * device that created them, which then prints the poster.
+ * device that created them, which then prints the poster. It also publishes the commune's exposure
+ * events (publisher.ts), signed with the same key.
  */
 import { parseVenueToken, signVenueToken } from '../src/lib/core/venue-token';
 import type { VenueRecord } from '../src/lib/core/documents';
 import type { Keyring } from './keys';
 import { DB, type Store } from './store/couch';
+import { Publisher } from './publisher';
 
 interface RevokedDoc {
   _id: string;
@@ -32,11 +34,15 @@ export class Signer {
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #running = new Map<string, Promise<void>>();
 
+  readonly #publisher: Publisher;
+
   constructor(
     private readonly store: Store,
     private readonly keyring: Keyring,
     private readonly log: (msg: string) => void = () => {}
-  ) {}
+  ) {
+    this.#publisher = new Publisher(store, keyring);
+  }
 
   /** Signs soon: pushes arrive in bursts, one pass serves the burst. */
   wake(communeCode: string): void {
@@ -82,6 +88,7 @@ export class Signer {
       await this.store.request('POST', `${dbName}/_bulk_docs`, { body: { docs: updates } });
     }
     await this.#syncRevocations(venues);
+    await this.#publisher.publishCommune(communeCode);
     return updates.length;
   }
 

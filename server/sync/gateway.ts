@@ -5,7 +5,7 @@
  * `forbidden` for a refused document without failing the rest of the batch.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkCommuneDoc, venueIdOfDocId } from '../../src/lib/core/documents';
+import { checkCommuneDoc, isOwnerDocId, venueIdOfDocId } from '../../src/lib/core/documents';
 import type { Session } from '../auth';
 import type { Store } from '../store/couch';
 import { classifyDb, pullAccess, pushAccess, type Access, type DbKind } from './access';
@@ -115,6 +115,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   async function mayRead(ctx: Ctx, id: string): Promise<boolean> {
     if (ctx.db.kind === 'commune' && !isReplicatedId(id)) return false;
     if (ctx.pull === 'all') return true;
+    if (!isOwnerDocId(id)) return false;
     const venueId = venueIdOfDocId(id);
     return venueId !== null && (await ownedVenues(ctx.db.name, ctx.session!.userId)).has(venueId);
   }
@@ -185,6 +186,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       if (docIds && !docIds.has(row.id)) return false;
       if (ctx.db.kind === 'commune' && !isReplicatedId(row.id)) return false;
       if (!owned) return true;
+      if (!isOwnerDocId(row.id)) return false;
       const venueId = venueIdOfDocId(row.id);
       return venueId !== null && owned.has(venueId);
     });
@@ -268,7 +270,9 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       if (owned) {
         const doc = raw as { type?: string; owner?: unknown; _deleted?: boolean };
         // No handing a venue to someone else: a live venue document must name the pusher as owner.
-        const ok = owned.has(venueIdOfDocId(id)!) && (doc.type !== 'venue' || doc._deleted === true || doc.owner === ctx.session!.userId);
+        // Owners write their venues and station entries; exposure events are the commune team's.
+        const ok =
+          isOwnerDocId(id) && owned.has(venueIdOfDocId(id)!) && (doc.type !== 'venue' || doc._deleted === true || doc.owner === ctx.session!.userId);
         if (!ok) {
           results.push({ id, error: 'forbidden', reason: 'not a venue of this account' });
           continue;
@@ -283,7 +287,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const res = await store.request('POST', `${ctx.db.name}/_bulk_docs`, { body: { docs: accepted, new_edits: req.body?.new_edits } });
       if (res.status >= 300) return relay(reply, res);
       stored = res.body as typeof stored;
-      if (accepted.some((d) => d.type === 'venue')) {
+      if (accepted.some((d) => d.type === 'venue' || d.type === 'exposure')) {
         ownersCache.delete(ctx.db.name);
         onVenuesPushed(communeCode);
         if (ctx.push === 'own-venues') await onOwnerVenue(ctx.session!.userId, communeCode);

@@ -13,6 +13,7 @@ import { createUser } from '../../server/users';
 import { entryDocId } from '../../src/lib/core/documents';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue-token';
+import { verifyExposure } from '../../src/lib/core/exposure';
 import { localDb, login, register, remoteDb } from './sync-helpers';
 
 let server: RunningServer;
@@ -235,6 +236,62 @@ describe('suspension and retention', () => {
     const team = remoteDb(base, DB_C, cookies.team);
     await expect(team.get(old._id)).rejects.toMatchObject({ status: 404 });
     expect(await team.get(recent._id)).toMatchObject({ person: { name: 'Người mới' } });
+  });
+});
+
+describe('exposure events', () => {
+  const draft = (over: Record<string, unknown> = {}) => ({
+    _id: `exposure:${VA}:ev20210820a`,
+    type: 'exposure',
+    schema: 1,
+    eventId: 'ev20210820a',
+    venueId: VA,
+    venueName: 'Tạp hóa Bà Năm',
+    communeCode: COMMUNE,
+    from: Date.UTC(2021, 7, 20, 1),
+    to: Date.UTC(2021, 7, 20, 3),
+    widenMinutes: 60,
+    level: 'high',
+    message: 'Ca F0 có mặt tại cửa hàng',
+    advice: 'Cách ly tại nhà, gọi trạm y tế',
+    contactPhone: '0239123456',
+    state: 'published',
+    ...over
+  });
+  const snapshot = async () => fetch(`${base}/api/exposures/42`);
+  const events = async () => ((await (await snapshot()).json()) as { events: unknown[] }).events;
+
+  it('a team publishes, corrects and withdraws an event; phones get it signed, per province', async () => {
+    const keys = decodeKeysDocument(await (await fetch(`${base}/api/keys`)).json())!;
+    const local = localDb();
+    const remote = remoteDb(base, DB_C, cookies.team);
+    await local.put(draft());
+    await local.replicate.to(remote);
+    for (let i = 0; i < 100 && (await events()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    let [signed] = await events();
+    expect(verifyExposure(signed, keys)).toMatchObject({ eventId: 'ev20210820a', version: 1, withdrawn: false, venueId: VA });
+
+    const first = await snapshot();
+    const etag = first.headers.get('etag')!;
+    expect((await fetch(`${base}/api/exposures/42`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+
+    const doc = await local.get(`exposure:${VA}:ev20210820a`);
+    await local.put({ ...doc, state: 'withdrawn' });
+    await local.replicate.to(remote);
+    for (let i = 0; i < 100 && !(verifyExposure((await events())[0], keys)?.withdrawn); i++) await new Promise((r) => setTimeout(r, 100));
+    [signed] = await events();
+    expect(verifyExposure(signed, keys)).toMatchObject({ version: 2, withdrawn: true });
+    expect((await fetch(`${base}/api/exposures/10`).then((r) => r.json())).events).toEqual([]);
+  });
+
+  it('venue owners can neither publish exposure events nor read the drafts', async () => {
+    const local = localDb();
+    await local.put(draft({ _id: `exposure:${VA}:ownerfake1`, eventId: 'ownerfake1' }));
+    const result = await local.replicate.to(remoteDb(base, DB_C, cookies.ownerA));
+    expect(result.doc_write_failures).toBe(1);
+    const pulled = localDb();
+    await pulled.replicate.from(remoteDb(base, DB_C, cookies.ownerA));
+    expect((await pulled.allDocs()).rows.some((r) => r.id.startsWith('exposure:'))).toBe(false);
   });
 });
 

@@ -72,6 +72,33 @@ export const StationEntryDocSchema = v.object({
 });
 export type StationEntryRecord = v.InferOutput<typeof StationEntryDocSchema>;
 
+/**
+ * `exposure:<venueId>:<eventId>`: an exposure event a commune team prepares (offline too). The
+ * server signs and publishes it to `lv_exposures` when its state is `published` or `withdrawn`;
+ * each change of a published event is published again as a new version.
+ */
+export const ExposureDraftDocSchema = v.object({
+  ...base,
+  type: v.literal('exposure'),
+  eventId: v.pipe(v.string(), v.regex(/^[a-z0-9]{8,32}$/)),
+  venueId: v.pipe(v.string(), v.regex(VENUE_ID_PATTERN)),
+  venueName: v.pipe(v.string(), v.maxLength(VENUE_NAME_MAX)),
+  communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
+  from: v.pipe(v.number(), v.integer()),
+  to: v.pipe(v.number(), v.integer()),
+  widenMinutes: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(24 * 60)),
+  level: v.picklist(['high', 'monitor']),
+  message: v.pipe(v.string(), v.maxLength(500)),
+  advice: v.pipe(v.string(), v.maxLength(500)),
+  contactPhone: v.pipe(v.string(), v.maxLength(20)),
+  state: v.picklist(['draft', 'published', 'withdrawn']),
+  updatedAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME)))
+});
+export type ExposureDraftRecord = v.InferOutput<typeof ExposureDraftDocSchema>;
+
+/** Document kinds a venue owner may read and write (its venues and their station entries). */
+export const OWNER_DOC_TYPES = ['venue', 'entry'] as const;
+
 /** `entry:<venueId>:<time>:<random>`: sorted by venue then time, and unique without coordination. */
 export function entryDocId(venueId: string, time: number, random: string): string {
   return `entry:${venueId}:${String(time).padStart(13, '0')}:${random}`;
@@ -79,11 +106,16 @@ export function entryDocId(venueId: string, time: number, random: string): strin
 
 /** The venue a document belongs to, from its id alone; null for ids of no venue. */
 export function venueIdOfDocId(id: string): string | null {
-  const m = /^(?:venue|entry):([a-z2-7]{12})(?::|$)/.exec(id);
+  const m = /^(?:venue|entry|exposure):([a-z2-7]{12})(?::|$)/.exec(id);
   return m ? m[1]! : null;
 }
 
-export type CommuneDoc = VenueRecord | StationEntryRecord;
+export type CommuneDoc = VenueRecord | StationEntryRecord | ExposureDraftRecord;
+
+/** Whether an id is of a kind a venue owner may see: `venue:` and `entry:` documents. */
+export function isOwnerDocId(id: string): boolean {
+  return /^(?:venue|entry):/.test(id);
+}
 
 export type DocCheck = { ok: true; doc: CommuneDoc } | { ok: false; reason: string };
 
@@ -92,7 +124,7 @@ export function checkCommuneDoc(raw: unknown, communeCode: string): DocCheck {
   if (typeof raw !== 'object' || raw === null) return { ok: false, reason: 'not an object' };
   const doc = raw as { _id?: unknown; type?: unknown; _deleted?: unknown };
   if (typeof doc._id !== 'string') return { ok: false, reason: 'missing _id' };
-  const schema = doc.type === 'venue' ? VenueDocSchema : doc.type === 'entry' ? StationEntryDocSchema : null;
+  const schema = doc.type === 'venue' ? VenueDocSchema : doc.type === 'entry' ? StationEntryDocSchema : doc.type === 'exposure' ? ExposureDraftDocSchema : null;
   if (doc._deleted === true) {
     // A deletion carries no body to check; the id says what it deletes.
     return venueIdOfDocId(doc._id) ? { ok: true, doc: raw as CommuneDoc } : { ok: false, reason: 'unknown document id' };
@@ -105,9 +137,10 @@ export function checkCommuneDoc(raw: unknown, communeCode: string): DocCheck {
   }
   const parsed = result.output;
   if (parsed.communeCode !== communeCode) return { ok: false, reason: 'document of another commune' };
-  const expectedPrefix = parsed.type === 'venue' ? venueDocId(parsed.venueId) : `entry:${parsed.venueId}:`;
-  if (parsed.type === 'venue' ? parsed._id !== expectedPrefix : !parsed._id.startsWith(expectedPrefix)) {
-    return { ok: false, reason: '_id does not match the document' };
-  }
+  const expectedId =
+    parsed.type === 'venue' ? venueDocId(parsed.venueId) : parsed.type === 'exposure' ? `exposure:${parsed.venueId}:${parsed.eventId}` : null;
+  const idMatches = expectedId ? parsed._id === expectedId : parsed._id.startsWith(`entry:${parsed.venueId}:`);
+  if (!idMatches) return { ok: false, reason: '_id does not match the document' };
+  if (parsed.type === 'exposure' && parsed.to < parsed.from) return { ok: false, reason: 'an exposure window must end after it starts' };
   return { ok: true, doc: raw as CommuneDoc };
 }

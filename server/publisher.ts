@@ -1,0 +1,97 @@
+/**
+ * Publishing exposure events: a team's `exposure:` documents in a commune database become signed
+ * events in the public `lv_exposures` database, `exp:<province>:<eventId>`, one per event, at their
+ * latest version. Phones fetch them per province (`/api/exposures/<province>`) and check every
+ * signature; a withdrawal is published like a correction, so it reaches phones the same way.
+ */
+import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure';
+import type { ExposureDraftRecord } from '../src/lib/core/documents';
+import { unitPath, type UnitDoc } from '../src/lib/core/units';
+import type { Keyring } from './keys';
+import { DB, type Store } from './store/couch';
+import { loadUnits } from './units';
+
+export interface PublishedExposureDoc {
+  _id: string;
+  _rev?: string;
+  type: 'exposure';
+  schema: 1;
+  provinceCode: string;
+  signed: SignedExposure;
+}
+
+export function exposureDocId(provinceCode: string, eventId: string): string {
+  return `exp:${provinceCode}:${eventId}`;
+}
+
+/** The event a draft asks to publish, without its version. */
+function eventOf(draft: ExposureDraftRecord): Omit<ExposureEvent, 'version'> {
+  return {
+    eventId: draft.eventId,
+    venueId: draft.venueId,
+    venueName: draft.venueName,
+    communeCode: draft.communeCode,
+    from: draft.from,
+    to: draft.to,
+    widenMinutes: draft.widenMinutes,
+    level: draft.level,
+    message: draft.message,
+    advice: draft.advice,
+    contactPhone: draft.contactPhone,
+    withdrawn: draft.state === 'withdrawn'
+  };
+}
+
+export class Publisher {
+  #units: { at: number; units: Promise<UnitDoc[]> } | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly keyring: Keyring
+  ) {}
+
+  async #provinceOf(communeCode: string): Promise<string | null> {
+    if (!this.#units || Date.now() - this.#units.at > 10 * 60_000) this.#units = { at: Date.now(), units: loadUnits(this.store) };
+    return unitPath(await this.#units.units, communeCode)[0]?.code ?? null;
+  }
+
+  /** Publishes the commune's published and withdrawn drafts that changed; returns how many. */
+  async publishCommune(communeCode: string): Promise<number> {
+    const res = await this.store.request('GET', `lv_c_${communeCode}/_all_docs`, {
+      query: new URLSearchParams({ startkey: JSON.stringify('exposure:'), endkey: JSON.stringify('exposure:\ufff0'), include_docs: 'true' })
+    });
+    const drafts = ((res.body as { rows?: { doc?: ExposureDraftRecord }[] }).rows ?? [])
+      .map((r) => r.doc)
+      .filter((d): d is ExposureDraftRecord => d?.type === 'exposure' && d.state !== 'draft');
+    if (!drafts.length) return 0;
+    const province = await this.#provinceOf(communeCode);
+    if (!province) return 0; // a commune outside the directory publishes nothing
+    const ids = drafts.map((d) => exposureDocId(province, d.eventId));
+    const existing = await this.store.request('POST', `${DB.exposures}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids } });
+    const current = new Map<string, PublishedExposureDoc>();
+    for (const row of (existing.body as { rows?: { key: string; doc?: PublishedExposureDoc | null }[] }).rows ?? []) if (row.doc) current.set(row.key, row.doc);
+
+    const changes: PublishedExposureDoc[] = [];
+    for (const draft of drafts) {
+      const id = exposureDocId(province, draft.eventId);
+      const before = current.get(id);
+      const wanted = eventOf(draft);
+      if (before) {
+        const { version: _v, ...published } = before.signed.event;
+        if (JSON.stringify(published) === JSON.stringify(wanted)) continue;
+      }
+      const event: ExposureEvent = { ...wanted, version: (before?.signed.event.version ?? 0) + 1 };
+      changes.push({ _id: id, ...(before?._rev ? { _rev: before._rev } : {}), type: 'exposure', schema: 1, provinceCode: province, signed: signExposure(event, this.keyring.active) });
+    }
+    if (changes.length) await this.store.request('POST', `${DB.exposures}/_bulk_docs`, { body: { docs: changes } });
+    return changes.length;
+  }
+}
+
+/** All current events of a province, as signed: the snapshot phones and CDNs fetch. */
+export async function provinceSnapshot(store: Store, provinceCode: string): Promise<SignedExposure[]> {
+  const res = await store.request('GET', `${DB.exposures}/_all_docs`, {
+    query: new URLSearchParams({ startkey: JSON.stringify(`exp:${provinceCode}:`), endkey: JSON.stringify(`exp:${provinceCode}:\ufff0`), include_docs: 'true' })
+  });
+  return ((res.body as { rows?: { doc?: PublishedExposureDoc }[] }).rows ?? []).map((r) => r.doc?.signed).filter((s): s is SignedExposure => !!s);
+}
