@@ -5,26 +5,10 @@ import { visitsToCsv, visitsToJson } from './diary-export';
 import { clampRetentionDays, isExpired, retentionCutoff } from './retention';
 import { clockTime, dayKey, fromVietnamLocal, DAY, MINUTE } from './time';
 import { checkTimes, effectiveCheckout, findRepeatCheckin, type Visit } from './visit';
+import { makeVisit, T0 } from './testing';
 import { newVenueId, VENUE_ID_PATTERN } from './venue';
 
-const T0 = Date.UTC(2021, 7, 20, 1, 30); // 08:30 in Vietnam, 20 Aug 2021
-
-function visit(over: Partial<Visit> = {}): Visit {
-  return {
-    id: 'v1',
-    venueId: 'abcdefghij23',
-    venueName: 'Chợ Đức Thọ',
-    communeCode: '18070',
-    venueType: 'market',
-    checkin: T0,
-    checkout: null,
-    source: 'scan',
-    verification: 'verified',
-    token: null,
-    note: '',
-    ...over
-  };
-}
+const visit = (over: Partial<Visit> = {}) => makeVisit({ venueId: 'abcdefghij23', ...over });
 
 describe('time in Vietnam', () => {
   it('counts days in UTC+7', () => {

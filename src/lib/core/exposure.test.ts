@@ -3,6 +3,7 @@ import { currentEvents, matchExposures, signExposure, verifyExposure, type Expos
 import { newSigningKey } from './venue-token';
 import { HOUR, MINUTE, fromVietnamLocal } from './time';
 import type { Visit } from './visit';
+import { makeVisit } from './testing';
 
 const key = newSigningKey('4821');
 const at = (day: string, time: string) => fromVietnamLocal(day, time)!;
@@ -26,22 +27,7 @@ function event(over: Partial<ExposureEvent> = {}): ExposureEvent {
   };
 }
 
-function visit(over: Partial<Visit> = {}): Visit {
-  return {
-    id: 'v1',
-    venueId: 'demochoducth',
-    venueName: 'Chợ Đức Thọ',
-    communeCode: '18070',
-    venueType: 'market',
-    checkin: at('2021-08-20', '11:30'),
-    checkout: null,
-    source: 'scan',
-    verification: 'verified',
-    token: null,
-    note: '',
-    ...over
-  };
-}
+const visit = (over: Partial<Visit> = {}) => makeVisit({ checkin: at('2021-08-20', '11:30'), ...over });
 
 describe('matching a diary against exposure events', () => {
   it('matches overlaps widened by 60 minutes, and touching windows', () => {
