@@ -88,7 +88,9 @@ describe('classifyScan', () => {
   it('names ID cards, health insurance cards, links and text', () => {
     expect(classifyScan('001099000001|000000001|Nguyễn Văn A|01011990|Nam|Số 1, Quận 1|15042021').kind).toBe('id-card');
     expect(
-      classifyScan('0100000001|4cc3|15/08/1985|1|-|01 - 001|01/01/2024|-|02/01/2024|01050100000001|-|4| 01/01/2029|0000-0000|4|51|$').kind
+      classifyScan(
+        '0100000001|4cc3aa2056c4836e205468e1bbad|15/08/1985|1|-|01 - 001|01/01/2024|-|02/01/2024|01050100000001|-|4| 01/01/2029|0000000000000000-0000|4|5175e1baad6e204de1baab752c205468c3a06e68207068e1bb91204769e1baa320c490e1bb8b6e68|$'
+      ).kind
     ).toBe('health-insurance');
     expect(classifyScan('https://example.com/menu')).toEqual({ kind: 'link', host: 'example.com' });
     expect(classifyScan('LVP1|Nguyễn Văn A|0912345678|1990||')).toEqual({ kind: 'personal' });

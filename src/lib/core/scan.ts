@@ -2,43 +2,33 @@
  * What a scanned code is, from the citizen scanner's point of view: only venue codes are check-ins;
  * everything else gets a plain explanation (the UI words it), never a silent failure.
  */
-import { extractVenueToken, parseVenueToken, type ParsedToken } from './venue-token';
-import { PERSONAL_QR_PREFIX } from './personal-qr';
+import type { PersonSource } from './person';
+import { readStationCode } from './station-scan';
+import { readVenueCode, type VenueCodeRead } from './venue-token';
 
 export type ScanKind =
-  | { kind: 'venue'; token: string; parsed: Extract<ParsedToken, { ok: true }> }
-  | { kind: 'venue-damaged' }
-  | { kind: 'personal' } // this app's personal QR: shown at a station, not scanned by a citizen
+  | VenueCodeRead
+  | { kind: 'personal' } // this app's or the national personal QR: shown at a station, not scanned by a citizen
   | { kind: 'id-card' } // CCCD: for a venue's scan station, not a check-in
   | { kind: 'health-insurance' } // BHYT
   | { kind: 'link'; host: string }
   | { kind: 'text'; preview: string }
   | { kind: 'empty' };
 
-const PREVIEW_LENGTH = 60;
+const KIND_OF_PERSON_CODE: Record<Exclude<PersonSource, 'manual'>, 'personal' | 'id-card' | 'health-insurance'> = {
+  'personal-qr': 'personal',
+  'national-qr': 'personal',
+  cccd: 'id-card',
+  bhyt: 'health-insurance'
+};
 
+/** Venue codes first; any other code is named with the station's own readers, so both agree on what a card is. */
 export function classifyScan(raw: string): ScanKind {
-  // Scanners may add NULs or spaces around the payload.
-  const text = raw.replace(/\0/g, '').trim();
-  if (!text) return { kind: 'empty' };
-
-  const token = extractVenueToken(text);
-  if (token !== null) {
-    const parsed = parseVenueToken(token);
-    return parsed.ok ? { kind: 'venue', token, parsed } : { kind: 'venue-damaged' };
-  }
-
-  if (text.toUpperCase().startsWith(PERSONAL_QR_PREFIX)) return { kind: 'personal' };
-  const fields = text.split('|');
-  if (fields.length >= 7 && /^\d{12}$/.test(fields[0]!.trim())) return { kind: 'id-card' };
-  if (fields.length >= 15 && /^(\d{10}|[A-Z]{2}\d{13})$/i.test(fields[0]!.trim())) return { kind: 'health-insurance' };
-
-  try {
-    const url = new URL(text);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return { kind: 'link', host: url.host };
-  } catch {
-    // not a URL: plain text below
-  }
-  const chars = [...text];
-  return { kind: 'text', preview: chars.length > PREVIEW_LENGTH ? chars.slice(0, PREVIEW_LENGTH).join('') + '…' : text };
+  const venue = readVenueCode(raw);
+  if (venue) return venue;
+  const read = readStationCode(raw);
+  if (read.ok) return { kind: read.person.source === 'manual' ? 'personal' : KIND_OF_PERSON_CODE[read.person.source] };
+  if (read.reason === 'empty') return { kind: 'empty' };
+  if (read.reason === 'link') return { kind: 'link', host: new URL(raw.replace(/\0/g, '').trim()).host };
+  return { kind: 'text', preview: read.preview };
 }

@@ -154,6 +154,16 @@ export function extractVenueToken(scanned: string): string | null {
   return token.length > 0 ? token : null;
 }
 
+export type VenueCodeRead = { kind: 'venue'; token: string; parsed: Extract<ParsedToken, { ok: true }> } | { kind: 'venue-damaged' };
+
+/** A venue code in a scanned text or opened link, read but not yet verified; null when there is none. */
+export function readVenueCode(scanned: string): VenueCodeRead | null {
+  const token = extractVenueToken(scanned.replace(/\0/g, ''));
+  if (token === null) return null;
+  const parsed = parseVenueToken(token);
+  return parsed.ok ? { kind: 'venue', token, parsed } : { kind: 'venue-damaged' };
+}
+
 export function newSigningKey(id: string): SigningKey & PublicKey {
   const secretKey = ed25519.utils.randomSecretKey();
   return { id, secretKey, publicKey: ed25519.getPublicKey(secretKey) };
