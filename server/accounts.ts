@@ -10,10 +10,14 @@ import { issueSession, PASSWORD_MIN_LENGTH, readSession, SESSION_COOKIE, SESSION
 import { createUser, findUserByPhone, getUser, PhoneTakenError, publicAccount, type UserDoc } from './users';
 import type { Store } from './store/couch';
 
+export type SessionOf = ReturnType<typeof sessionReader>;
+
 export interface AccountsDeps {
   store: Store;
   secret: Uint8Array;
   secureCookies: boolean;
+  /** The server's one session reader, shared with the sync gateway (one cache of tokens and accounts). */
+  sessionOf: SessionOf;
 }
 
 const Credentials = v.object({
@@ -49,9 +53,8 @@ export function sessionReader(store: Store, secret: Uint8Array) {
   };
 }
 
-export async function registerAccounts(app: FastifyInstance, { store, secret, secureCookies }: AccountsDeps): Promise<void> {
+export async function registerAccounts(app: FastifyInstance, { store, secret, secureCookies, sessionOf }: AccountsDeps): Promise<void> {
   await app.register(rateLimit, { global: false });
-  const sessionOf = sessionReader(store, secret);
 
   async function startSession(reply: FastifyReply, user: UserDoc) {
     const token = await issueSession({ userId: user.userId, role: user.role, communes: user.communes, sessionVersion: user.sessionVersion }, secret);

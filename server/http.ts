@@ -120,7 +120,8 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
   );
 
   await app.register(fastifyCookie);
-  await registerAccounts(app, { store, secret: sessionSecret, secureCookies: config.publicOrigin.startsWith('https:') });
+  const sessionOf = sessionReader(store, sessionSecret);
+  await registerAccounts(app, { store, secret: sessionSecret, secureCookies: config.publicOrigin.startsWith('https:'), sessionOf });
   await app.register(
     async (sync) => {
       // Replication batches are larger than API calls.
@@ -129,7 +130,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       });
       await registerGateway(sync, {
         store,
-        sessionOf: sessionReader(store, sessionSecret),
+        sessionOf,
         onVenuesPushed: (code) => signer.wake(code),
         onOwnerVenue: (userId, code) => addVenueCommune(store, userId, code)
       });
