@@ -18,6 +18,7 @@ import { registerGateway, SYNC_BODY_LIMIT } from './sync/gateway';
 import { revokedVenueIds, type Signer } from './signer';
 import { provinceSnapshot } from './publisher';
 import { createHash } from 'node:crypto';
+import type { VenueRecord } from '../src/lib/core/documents';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -105,13 +106,10 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       // for every caller, so a CDN can carry it. Serves the typed short links of posters (/v#…).
       api.get<{ Params: { code: string } }>('/communes/:code/venues', async (req, reply) => {
         if (!/^[0-9]{5}$/.test(req.params.code)) return reply.status(400).send({ error: 'bad_request', reason: 'a 5-digit commune code is expected' });
-        const res = await store.request('GET', `lv_c_${req.params.code}/_all_docs`, {
-          query: new URLSearchParams({ startkey: JSON.stringify('venue:'), endkey: JSON.stringify('venue:\ufff0'), include_docs: 'true' })
-        });
-        if (res.status === 404) return reply.status(404).send({ error: 'not_found', reason: 'no venues in this commune' });
-        const rows = (res.body as { rows?: { doc?: { venueId?: string; token?: string; status?: string } }[] }).rows ?? [];
+        const venues = await store.docsByPrefix<VenueRecord>(`lv_c_${req.params.code}`, 'venue:');
+        if (!venues) return reply.status(404).send({ error: 'not_found', reason: 'no venues in this commune' });
         reply.header('Cache-Control', 'public, max-age=300');
-        return { venues: rows.map((r) => r.doc).filter((d) => d?.token && d.status === 'active').map((d) => ({ venueId: d!.venueId, token: d!.token })) };
+        return { venues: venues.filter((v) => v.token && v.status === 'active').map((v) => ({ venueId: v.venueId, token: v.token })) };
       });
 
       api.all('/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such API' }));

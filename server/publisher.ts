@@ -57,12 +57,9 @@ export class Publisher {
 
   /** Publishes the commune's published and withdrawn drafts that changed; returns how many. */
   async publishCommune(communeCode: string): Promise<number> {
-    const res = await this.store.request('GET', `lv_c_${communeCode}/_all_docs`, {
-      query: new URLSearchParams({ startkey: JSON.stringify('exposure:'), endkey: JSON.stringify('exposure:\ufff0'), include_docs: 'true' })
-    });
-    const drafts = ((res.body as { rows?: { doc?: ExposureDraftRecord }[] }).rows ?? [])
-      .map((r) => r.doc)
-      .filter((d): d is ExposureDraftRecord => d?.type === 'exposure' && d.state !== 'draft');
+    const drafts = ((await this.store.docsByPrefix<ExposureDraftRecord>(`lv_c_${communeCode}`, 'exposure:')) ?? []).filter(
+      (d) => d.type === 'exposure' && d.state !== 'draft'
+    );
     if (!drafts.length) return 0;
     const province = await this.#provinceOf(communeCode);
     if (!province) return 0; // a commune outside the directory publishes nothing
@@ -90,8 +87,6 @@ export class Publisher {
 
 /** All current events of a province, as signed: the snapshot phones and CDNs fetch. */
 export async function provinceSnapshot(store: Store, provinceCode: string): Promise<SignedExposure[]> {
-  const res = await store.request('GET', `${DB.exposures}/_all_docs`, {
-    query: new URLSearchParams({ startkey: JSON.stringify(`exp:${provinceCode}:`), endkey: JSON.stringify(`exp:${provinceCode}:\ufff0`), include_docs: 'true' })
-  });
-  return ((res.body as { rows?: { doc?: PublishedExposureDoc }[] }).rows ?? []).map((r) => r.doc?.signed).filter((s): s is SignedExposure => !!s);
+  const docs = (await store.docsByPrefix<PublishedExposureDoc>(DB.exposures, `exp:${provinceCode}:`)) ?? [];
+  return docs.map((d) => d.signed).filter((s): s is SignedExposure => !!s);
 }

@@ -70,11 +70,7 @@ export class Signer {
 
   async #pass(communeCode: string): Promise<number> {
     const dbName = `lv_c_${communeCode}`;
-    const res = await this.store.request('GET', `${dbName}/_all_docs`, {
-      query: new URLSearchParams({ startkey: JSON.stringify('venue:'), endkey: JSON.stringify('venue:\ufff0'), include_docs: 'true' })
-    });
-    if (res.status !== 200) throw new Error(`reading venues answered ${res.status}`);
-    const venues = ((res.body as { rows: { doc?: VenueRecord }[] }).rows ?? []).map((r) => r.doc).filter((d): d is VenueRecord => d?.type === 'venue');
+    const venues = ((await this.store.docsByPrefix<VenueRecord>(dbName, 'venue:')) ?? []).filter((d) => d.type === 'venue');
     const updates = venues
       .filter((v) => needsSigning(v, this.keyring))
       .map((v) => ({

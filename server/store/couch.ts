@@ -85,6 +85,19 @@ export class Store {
     return { status: text.status, body };
   }
 
+  /**
+   * The documents whose ids start with `prefix` (`venue:`, `exposure:`, `exp:42:`…): ids carry the
+   * kind, so a key range reads one kind without a view. Null when the database does not exist.
+   */
+  async docsByPrefix<T>(db: string, prefix: string): Promise<T[] | null> {
+    const res = await this.request('GET', `${db}/_all_docs`, {
+      query: new URLSearchParams({ startkey: JSON.stringify(prefix), endkey: JSON.stringify(`${prefix}\ufff0`), include_docs: 'true' })
+    });
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw new Error(`reading ${prefix}* of ${db} answered ${res.status}`);
+    return ((res.body as { rows?: { doc?: T | null }[] }).rows ?? []).map((r) => r.doc).filter((d): d is T => !!d);
+  }
+
   db<T extends object>(name: string): DocumentScope<T> {
     return this.couch.use<T>(name);
   }

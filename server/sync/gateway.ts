@@ -46,12 +46,8 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     let hit = ownersCache.get(dbName);
     if (!hit || Date.now() - hit.at >= 10_000) {
       const byOwner = (async () => {
-        const res = await store.request('GET', `${dbName}/_all_docs`, {
-          query: new URLSearchParams({ startkey: JSON.stringify('venue:'), endkey: JSON.stringify('venue:\ufff0'), include_docs: 'true' })
-        });
         const map = new Map<string, Set<string>>();
-        const rows = res.status === 200 ? ((res.body as { rows?: { doc?: { type?: string; owner?: string; venueId?: string } }[] }).rows ?? []) : [];
-        for (const { doc } of rows) {
+        for (const doc of (await store.docsByPrefix<{ type?: string; owner?: string; venueId?: string }>(dbName, 'venue:')) ?? []) {
           if (doc?.type !== 'venue' || !doc.owner || !doc.venueId) continue;
           let set = map.get(doc.owner);
           if (!set) map.set(doc.owner, (set = new Set()));
