@@ -4,6 +4,7 @@
  * Ids carry ownership (DESIGN §4) so the gateway can authorise a document from its id alone.
  */
 import * as v from 'valibot';
+import { EXPOSURE_FIELDS } from './exposure';
 import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN, VENUE_NAME_MAX, VENUE_TYPES, venueDocId } from './venue';
 
 const COMMUNE_CODE = /^[0-9]{5}$/;
@@ -80,17 +81,7 @@ export type StationEntryRecord = v.InferOutput<typeof StationEntryDocSchema>;
 export const ExposureDraftDocSchema = v.object({
   ...base,
   type: v.literal('exposure'),
-  eventId: v.pipe(v.string(), v.regex(/^[a-z0-9]{8,32}$/)),
-  venueId: v.pipe(v.string(), v.regex(VENUE_ID_PATTERN)),
-  venueName: v.pipe(v.string(), v.maxLength(VENUE_NAME_MAX)),
-  communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
-  from: v.pipe(v.number(), v.integer()),
-  to: v.pipe(v.number(), v.integer()),
-  widenMinutes: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(24 * 60)),
-  level: v.picklist(['high', 'monitor']),
-  message: v.pipe(v.string(), v.maxLength(500)),
-  advice: v.pipe(v.string(), v.maxLength(500)),
-  contactPhone: v.pipe(v.string(), v.maxLength(20)),
+  ...EXPOSURE_FIELDS,
   state: v.picklist(['draft', 'published', 'withdrawn']),
   updatedAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME)))
 });

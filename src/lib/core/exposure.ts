@@ -9,7 +9,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import * as v from 'valibot';
-import { VENUE_ID_PATTERN } from './venue';
+import { VENUE_ID_PATTERN, VENUE_NAME_MAX } from './venue';
 import { effectiveCheckout, type Visit } from './visit';
 import { MINUTE } from './time';
 import type { PublicKey, SigningKey } from './venue-token';
@@ -18,12 +18,11 @@ export const DEFAULT_WIDEN_MINUTES = 60;
 
 export const ExposureLevel = v.picklist(['high', 'monitor']);
 
-export const ExposureEventSchema = v.object({
+/** What a team writes about an exposure: shared by the draft in the commune database and the published event. */
+export const EXPOSURE_FIELDS = {
   eventId: v.pipe(v.string(), v.regex(/^[a-z0-9]{8,32}$/)),
-  /** Corrections publish a higher version of the same event; the highest wins. */
-  version: v.pipe(v.number(), v.integer(), v.minValue(1)),
   venueId: v.pipe(v.string(), v.regex(VENUE_ID_PATTERN)),
-  venueName: v.pipe(v.string(), v.maxLength(80)),
+  venueName: v.pipe(v.string(), v.maxLength(VENUE_NAME_MAX)),
   communeCode: v.pipe(v.string(), v.regex(/^[0-9]{5}$/)),
   from: v.pipe(v.number(), v.integer()),
   to: v.pipe(v.number(), v.integer()),
@@ -31,7 +30,13 @@ export const ExposureEventSchema = v.object({
   level: ExposureLevel,
   message: v.pipe(v.string(), v.maxLength(500)),
   advice: v.pipe(v.string(), v.maxLength(500)),
-  contactPhone: v.pipe(v.string(), v.maxLength(20)),
+  contactPhone: v.pipe(v.string(), v.maxLength(20))
+};
+
+export const ExposureEventSchema = v.object({
+  ...EXPOSURE_FIELDS,
+  /** Corrections publish a higher version of the same event; the highest wins. */
+  version: v.pipe(v.number(), v.integer(), v.minValue(1)),
   withdrawn: v.boolean()
 });
 export type ExposureEvent = v.InferOutput<typeof ExposureEventSchema>;
