@@ -83,7 +83,7 @@ export class Replica<T extends object = Record<string, unknown>> {
           void this.#markCaughtUp();
         } else void this.countPending();
       })
-      .on('change', () => void this.countPending())
+      .on('change', () => this.#countSoon())
       .on('denied', (err: unknown) => {
         const e = err as { id?: string; reason?: string; message?: string };
         this.#refused = [...this.#refused, { id: e.id ?? '?', reason: e.reason ?? e.message ?? 'refused' }].slice(-20);
@@ -108,6 +108,14 @@ export class Replica<T extends object = Record<string, unknown>> {
   restart(): void {
     this.stop();
     this.start();
+  }
+
+  #countTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** A first sync brings thousands of changes: count once they settle, not once per batch. */
+  #countSoon() {
+    clearTimeout(this.#countTimer);
+    this.#countTimer = setTimeout(() => void this.countPending(), 500);
   }
 
   #markSynced() {
