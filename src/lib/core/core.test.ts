@@ -49,6 +49,17 @@ describe('visits', () => {
   });
 });
 
+describe('visit times typed by a person', () => {
+  it('reads a check-out earlier on the clock as the next morning, and refuses bad input', async () => {
+    const { visitTimesFromClock } = await import('./visit');
+    const now = T0 + 3 * DAY;
+    expect(visitTimesFromClock('2021-08-20', '22:00', '06:00', now)).toEqual({ ok: true, checkin: T0 + 13.5 * 3600_000, checkout: T0 + 21.5 * 3600_000 });
+    expect(visitTimesFromClock('2021-08-20', '08:30', '', now)).toEqual({ ok: true, checkin: T0, checkout: null });
+    expect(visitTimesFromClock('2021-08-20', '25:00', '', now)).toEqual({ ok: false, problem: 'bad-time' });
+    expect(visitTimesFromClock('2021-08-20', '08:30', '', T0 - DAY)).toEqual({ ok: false, problem: 'in-future' });
+  });
+});
+
 describe('retention', () => {
   it('keeps the period between 14 and 28 days', () => {
     expect(clampRetentionDays(7)).toBe(14);

@@ -2,7 +2,7 @@
  * A citizen's visit: the unit of the private diary. Lives only on the phone (DESIGN §3).
  */
 import { DEFAULT_STAY_MINUTES, type VenueType } from './venue';
-import { MINUTE } from './time';
+import { DAY, MINUTE, fromVietnamLocal } from './time';
 
 /**
  * - verified: the venue code's signature checked against a server key
@@ -62,4 +62,19 @@ export function checkTimes(checkin: number, checkout: number | null, now: number
     if (checkout - checkin > MAX_VISIT_LENGTH) return 'too-long';
   }
   return null;
+}
+
+export type VisitTimes = { ok: true; checkin: number; checkout: number | null } | { ok: false; problem: TimesProblem | 'bad-time' };
+
+/**
+ * A visit's times as a person types them: a day and wall-clock times in Vietnam. A check-out earlier
+ * on the clock than the check-in is the next morning (a night shift, a night bus).
+ */
+export function visitTimesFromClock(day: string, checkinTime: string, checkoutTime: string, now: number): VisitTimes {
+  const checkin = fromVietnamLocal(day, checkinTime);
+  let checkout = checkoutTime ? fromVietnamLocal(day, checkoutTime) : null;
+  if (checkin === null || (checkoutTime && checkout === null)) return { ok: false, problem: 'bad-time' };
+  if (checkout !== null && checkout < checkin) checkout += DAY;
+  const problem = checkTimes(checkin, checkout, now);
+  return problem ? { ok: false, problem } : { ok: true, checkin, checkout };
 }
