@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countEntries, entriesToCsv, findDuplicateEntry } from './station';
+import { countEntries, entriesToCsv, findDuplicateEntry, manualPerson } from './station';
 import type { StationEntryRecord } from './documents';
 import { MINUTE, DAY } from './time';
 
@@ -55,5 +55,15 @@ describe('CSV for the authorities', () => {
     expect(lines).toHaveLength(3);
     expect(lines[1]).toContain('08:29');
     expect(lines[2]).toContain('"Bà ""Tư"", chợ"');
+  });
+});
+
+describe('people typed in at a station', () => {
+  it('keeps a name with a valid phone and birth year, and refuses what identifies nobody', () => {
+    expect(manualPerson(' Lê  Thị Cúc ', '+84 912 345 678', '1950', T0)).toEqual({ source: 'manual', name: 'Lê Thị Cúc', phone: '0912345678', birthYear: 1950 });
+    expect(manualPerson('Lê Thị Cúc', '', '', T0)).toEqual({ source: 'manual', name: 'Lê Thị Cúc' });
+    expect(manualPerson(' ', '', '', T0)).toBeNull();
+    expect(manualPerson('Lê Thị Cúc', '12', '', T0)).toBeNull();
+    expect(manualPerson('Lê Thị Cúc', '', '2030', T0)).toBeNull();
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { PersonRecord } from './person';
 import type { StationEntryRecord } from './documents';
-import { samePerson } from './station-scan';
+import { normalizePhone, samePerson } from './station-scan';
 import { clockTime, dayKey, DAY, MINUTE } from './time';
 import { toCsv } from './csv';
 
@@ -18,6 +18,19 @@ export function findDuplicateEntry(
   now: number
 ): Pick<StationEntryRecord, 'time' | 'person' | 'direction'> | undefined {
   return recent.find((e) => e.direction === direction && Math.abs(now - e.time) < DUPLICATE_WINDOW && samePerson(e.person as PersonRecord, person));
+}
+
+/**
+ * A person typed in at a station (someone with nothing to scan): a name, and a phone and birth year
+ * when given and plausible. Null when what was typed cannot identify anyone.
+ */
+export function manualPerson(name: string, phone: string, birthYear: string, now: number): PersonRecord | null {
+  const cleanName = name.trim().replace(/\s+/g, ' ');
+  const cleanPhone = phone.trim() ? normalizePhone(phone) : undefined;
+  const year = birthYear.trim() ? Number(birthYear) : undefined;
+  const thisYear = new Date(now).getUTCFullYear();
+  if (!cleanName || cleanPhone === null || (year !== undefined && !(Number.isInteger(year) && year >= 1900 && year <= thisYear))) return null;
+  return { source: 'manual', name: cleanName, ...(cleanPhone ? { phone: cleanPhone } : {}), ...(year ? { birthYear: year } : {}) };
 }
 
 export interface EntryCounts {
