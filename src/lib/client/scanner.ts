@@ -36,8 +36,6 @@ export function cameraProblemOf(err: unknown): CameraProblem {
 export interface Scanner {
   torchSupported: boolean;
   setTorch(on: boolean): Promise<void>;
-  pause(): void;
-  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -74,16 +72,6 @@ export async function startScanner(elementId: string, onCode: (text: string) => 
     torchSupported,
     async setTorch(on) {
       await qr.getRunningTrackCameraCapabilities().torchFeature().apply(on);
-    },
-    pause() {
-      if (qr.isScanning) qr.pause(true);
-    },
-    resume() {
-      try {
-        qr.resume();
-      } catch {
-        // not paused
-      }
     },
     async stop() {
       try {
