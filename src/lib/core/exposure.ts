@@ -49,20 +49,20 @@ export interface SignedExposure {
 }
 
 /** The fields in a fixed order: what is signed, byte for byte the same on server and phone. */
-function canonical(e: ExposureEvent): Uint8Array {
+export function exposureSigningBytes(e: ExposureEvent): Uint8Array {
   return new TextEncoder().encode(
     'LVX1:' +
       JSON.stringify([e.eventId, e.version, e.venueId, e.venueName, e.communeCode, e.from, e.to, e.widenMinutes, e.level, e.message, e.advice, e.contactPhone, e.withdrawn])
   );
 }
 
-const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-const fromHex = (hex: string) => (/^[0-9a-f]{128}$/.test(hex) ? Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16)) : null);
+export const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+export const fromHex = (hex: string) => (/^[0-9a-f]{128}$/.test(hex) ? Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16)) : null);
 
 export function signExposure(event: ExposureEvent, key: SigningKey): SignedExposure {
   const checked = v.parse(ExposureEventSchema, event);
   if (checked.to < checked.from) throw new Error('an exposure window must end after it starts');
-  return { event: checked, keyId: key.id, signature: toHex(ed25519.sign(canonical(checked), key.secretKey)) };
+  return { event: checked, keyId: key.id, signature: toHex(ed25519.sign(exposureSigningBytes(checked), key.secretKey)) };
 }
 
 /** The event if its signature holds under a known key; null for anything forged, altered or malformed. */
@@ -74,7 +74,7 @@ export function verifyExposure(signed: unknown, keys: readonly PublicKey[]): Exp
   const signature = typeof s.signature === 'string' ? fromHex(s.signature) : null;
   if (!parsed.success || !key || !signature) return null;
   try {
-    return ed25519.verify(signature, canonical(parsed.output), key.publicKey) ? parsed.output : null;
+    return ed25519.verify(signature, exposureSigningBytes(parsed.output), key.publicKey) ? parsed.output : null;
   } catch {
     return null;
   }
