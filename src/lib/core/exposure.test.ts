@@ -3,29 +3,10 @@ import { currentEvents, matchExposures, signExposure, verifyExposure, type Expos
 import { newSigningKey } from './venue-token';
 import { HOUR, MINUTE, fromVietnamLocal } from './time';
 import type { Visit } from './visit';
-import { makeVisit } from './testing';
+import { at, makeExposureEvent, makeVisit } from './testing';
 
 const key = newSigningKey('4821');
-const at = (day: string, time: string) => fromVietnamLocal(day, time)!;
-
-function event(over: Partial<ExposureEvent> = {}): ExposureEvent {
-  return {
-    eventId: 'ev00000001',
-    version: 1,
-    venueId: 'demochoducth',
-    venueName: 'Chợ Đức Thọ',
-    communeCode: '18070',
-    from: at('2021-08-20', '08:00'),
-    to: at('2021-08-20', '10:00'),
-    widenMinutes: 60,
-    level: 'high',
-    message: 'Ca F0 có mặt tại chợ',
-    advice: 'Cách ly tại nhà và liên hệ trạm y tế',
-    contactPhone: '0239123456',
-    withdrawn: false,
-    ...over
-  };
-}
+const event = makeExposureEvent;
 
 const visit = (over: Partial<Visit> = {}) => makeVisit({ checkin: at('2021-08-20', '11:30'), ...over });
 

@@ -1,4 +1,6 @@
 /** Fixtures for the core's unit tests (imported by tests only). */
+import type { ExposureEvent } from './exposure';
+import { fromVietnamLocal } from './time';
 import type { Visit } from './visit';
 
 /** 08:30 in Vietnam on 20 August 2021, the days of the directives this product follows. */
@@ -18,6 +20,29 @@ export function makeVisit(over: Partial<Visit> = {}): Visit {
     verification: 'verified',
     token: null,
     note: '',
+    ...over
+  };
+}
+
+/** Vietnam wall-clock time as ms since epoch: `at('2021-08-20', '08:00')`. */
+export const at = (day: string, time: string): number => fromVietnamLocal(day, time)!;
+
+/** A published high-level event at the demo market, 08:00–10:00 on 20 August 2021. */
+export function makeExposureEvent(over: Partial<ExposureEvent> = {}): ExposureEvent {
+  return {
+    eventId: 'ev00000001',
+    version: 1,
+    venueId: 'demochoducth',
+    venueName: 'Chợ Đức Thọ',
+    communeCode: '18070',
+    from: at('2021-08-20', '08:00'),
+    to: at('2021-08-20', '10:00'),
+    widenMinutes: 60,
+    level: 'high',
+    message: 'Ca F0 có mặt tại chợ',
+    advice: 'Cách ly tại nhà và liên hệ trạm y tế',
+    contactPhone: '0239123456',
+    withdrawn: false,
     ...over
   };
 }
