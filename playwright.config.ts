@@ -1,6 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
 export const E2E_PORT = 3107;
+/** The demo commune team's password on the test server (server/demo.ts seedDemoTeam). */
+export const DEMO_TEAM_PASSWORD = 'to-covid-thu-nghiem';
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -30,7 +32,7 @@ export default defineConfig({
   webServer: {
     // A fresh data directory each run: the demo venues are seeded and signed anew.
     command: `rm -rf tmp/e2e-data && node dist/server.mjs`,
-    env: { PORT: String(E2E_PORT), DATA_DIR: 'tmp/e2e-data', PUBLIC_ORIGIN: `http://localhost:${E2E_PORT}`, LOG: '0' },
+    env: { PORT: String(E2E_PORT), DATA_DIR: 'tmp/e2e-data', PUBLIC_ORIGIN: `http://localhost:${E2E_PORT}`, LOG: '0', DEMO_TEAM_PASSWORD },
     url: `http://localhost:${E2E_PORT}/api/health`,
     reuseExistingServer: false,
     timeout: 60_000

@@ -4,17 +4,60 @@ import { paraglideVitePlugin } from '@inlang/paraglide-js';
 import { defineConfig } from 'vite';
 import { existsSync, readFileSync } from 'node:fs';
 
+/** Pages for venue owners and commune teams: a few hundred people per commune, not its citizens. */
+const ROLE_ROUTES = /src\/routes\/(venue|team)\//;
+
+interface ManifestChunk {
+  file: string;
+  imports?: string[];
+  dynamicImports?: string[];
+  css?: string[];
+}
+
 /**
- * Chunks for venue owners and teams only: pdf-lib (posters) and PouchDB (shared replicas). Found by
- * content, since chunk names are only hashes. Citizens, most of the users, never download them; the
- * venue pages preload them once signed in, and the runtime cache keeps them for offline use.
+ * Files only the owner and team pages use: their page chunks, what those import that no citizen page
+ * does, and the heavy libraries (pdf-lib for posters, PouchDB for shared replicas, found by content
+ * since chunk names are only hashes). Citizens, most of the users, never download them: the 2 MB
+ * precache is for the citizen's app. The role pages preload them once signed in, and the runtime
+ * cache keeps them for offline use.
  */
-function isRoleChunk(url: string): boolean {
-  if (!url.endsWith('.js')) return false;
-  const file = `.svelte-kit/output/client/${url.replace(/^\//, '')}`;
-  if (!existsSync(file)) return false;
-  const code = readFileSync(file, 'utf8');
-  return code.includes('PDFDocument') || code.includes('PouchDB');
+function roleOnlyFiles(): Set<string> {
+  const dir = '.svelte-kit/output/client';
+  const manifestFile = `${dir}/.vite/manifest.json`;
+  if (!existsSync(manifestFile)) return new Set();
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, ManifestChunk>;
+  const isRoleNode = (key: string) => {
+    const node = /client-optimized\/nodes\/\d+\.js$/.test(key) && existsSync(key) ? readFileSync(key, 'utf8') : '';
+    return ROLE_ROUTES.test(node);
+  };
+  const closure = (roots: string[]) => {
+    const seen = new Set<string>();
+    const files = new Set<string>();
+    const visit = (key: string) => {
+      if (seen.has(key)) return;
+      seen.add(key);
+      const chunk = manifest[key];
+      if (!chunk) return;
+      files.add(chunk.file);
+      for (const css of chunk.css ?? []) files.add(css);
+      // The app entry imports every page lazily: follow its static imports only, or every page is "citizen".
+      const lazy = isEntry(key) ? [] : (chunk.dynamicImports ?? []);
+      for (const next of [...(chunk.imports ?? []), ...lazy]) visit(next);
+    };
+    roots.forEach(visit);
+    return files;
+  };
+  const isEntry = (key: string) => key.endsWith('client-optimized/app.js') || key.endsWith('client/entry.js');
+  const roots = Object.keys(manifest).filter((k) => /client-optimized\/nodes\/\d+\.js$/.test(k) || isEntry(k));
+  const citizen = closure(roots.filter((k) => !isRoleNode(k)));
+  const role = closure(roots.filter(isRoleNode));
+  const out = new Set([...role].filter((f) => !citizen.has(f)));
+  for (const chunk of Object.values(manifest)) {
+    if (!chunk.file.endsWith('.js')) continue;
+    const code = readFileSync(`${dir}/${chunk.file}`, 'utf8');
+    if (code.includes('PDFDocument') || code.includes('PouchDB')) out.add(chunk.file);
+  }
+  return out;
 }
 
 /**
@@ -25,7 +68,10 @@ function isRoleChunk(url: string): boolean {
 function withRoleChunksLeftOut<T extends object>(workbox: T): T {
   type Transform = (entries: { url: string }[]) => Promise<{ manifest: { url: string }[]; warnings?: string[] }>;
   let transforms: Transform[] | undefined;
-  const dropRoleChunks: Transform = async (entries) => ({ manifest: entries.filter((entry) => !isRoleChunk(entry.url)), warnings: [] });
+  const dropRoleChunks: Transform = async (entries) => {
+    const roleOnly = roleOnlyFiles();
+    return { manifest: entries.filter((entry) => !roleOnly.has(entry.url.replace(/^\//, ''))), warnings: [] };
+  };
   return Object.defineProperty(workbox, 'manifestTransforms', {
     enumerable: true,
     get: () => transforms,
@@ -53,6 +99,8 @@ export default defineConfig({
       manifest: false, // static/manifest.webmanifest, linked from app.html
       workbox: withRoleChunksLeftOut({
         clientsClaim: true,
+        // Exposure check on periodic background sync, and notification clicks (src/lib/client/sw-exposure.ts).
+        importScripts: ['/sw-exposure.js'],
         // The shell and every route's code, the ZXing wasm for the scanner and fonts: all needed offline.
         globPatterns: ['client/**/*.{js,css,html,wasm,svg,png,ico,webmanifest,woff2}', 'prerendered/**/*.html'],
         maximumFileSizeToCacheInBytes: 3 * 1024 * 1024,

@@ -12,3 +12,17 @@ await build({
   sourcemap: true,
   logLevel: 'warning'
 });
+
+// The service worker's additions (exposure check on periodic sync, notification clicks): Workbox's
+// generated worker imports build/sw-exposure.js. Bundled here because Vite builds no worker entry.
+await build({
+  entryPoints: ['src/lib/client/sw-exposure.ts'],
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'iife',
+  alias: { $lib: './src/lib' },
+  minify: true,
+  outfile: 'build/sw-exposure.js',
+  logLevel: 'warning'
+});

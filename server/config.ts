@@ -21,6 +21,8 @@ export interface ServerConfig {
   /** Folder of the built PWA. */
   staticDir: string;
   log: boolean;
+  /** Abuse limits of the anonymous tallies (server/tallies.ts); 0 turns a limit off, for benchmarks only. */
+  tallies: { clientReportsPerMinute: number; venueCountsPerMinute: number };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -37,6 +39,18 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     retentionDays: clampRetentionDays(env.RETENTION_DAYS ?? 21),
     demo: env.DEMO !== '0',
     staticDir: path.resolve(env.STATIC_DIR ?? './build'),
-    log: env.LOG !== '0'
+    log: env.LOG !== '0',
+    tallies: {
+      clientReportsPerMinute: limit(env, 'TALLY_CLIENT_PER_MINUTE', 60),
+      venueCountsPerMinute: limit(env, 'TALLY_VENUE_PER_MINUTE', 1200)
+    }
   };
+}
+
+function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number ≥ 0 (0 = no limit), not "${raw}"`);
+  return n;
 }

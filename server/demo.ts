@@ -8,6 +8,11 @@ import { checkinUrl, shortLinkText, signVenueToken } from '../src/lib/core/venue
 import { venueDocId, type DemoVenue, type VenueDoc, type VenueType } from '../src/lib/core/venue';
 import { getOrNull, type Store } from './store/couch';
 import type { Keyring } from './keys';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { hashPassword } from './auth';
+import { createUser, findUserByPhone, updateUser } from './users';
 
 export const DEMO_COMMUNE = { code: '18070', name: 'Thị trấn Đức Thọ', district: 'Huyện Đức Thọ', province: 'Tỉnh Hà Tĩnh' };
 
@@ -53,4 +58,24 @@ export async function seedDemo(store: Store, keyring: Keyring, origin: string): 
     });
   }
   return out;
+}
+
+/**
+ * A commune team account for the demo commune, so that a newcomer can publish an exposure event and
+ * watch a phone raise the alert. Its password is DEMO_TEAM_PASSWORD when set (the browser tests), else
+ * random, kept in DATA_DIR/demo-team.json and printed at start. Demo data only: DEMO=0 in production.
+ */
+export const DEMO_TEAM_PHONE = '0912000070';
+
+export async function seedDemoTeam(store: Store, dataDir: string, password: string | undefined): Promise<{ phone: string; password: string }> {
+  const file = path.join(dataDir, 'demo-team.json');
+  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { phone: string; password: string }) : null;
+  if (saved && (!password || saved.password === password)) return saved;
+  const account = { phone: DEMO_TEAM_PHONE, password: password ?? randomBytes(9).toString('base64url') };
+  const existing = await findUserByPhone(store, DEMO_TEAM_PHONE);
+  if (existing) await updateUser(store, { ...existing, passwordHash: await hashPassword(account.password), sessionVersion: existing.sessionVersion + 1 });
+  else await createUser(store, { phone: DEMO_TEAM_PHONE, password: account.password, name: 'Tổ COVID thị trấn Đức Thọ (demo)', role: 'team', communes: [DEMO_COMMUNE.code] });
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(account), { mode: 0o600 });
+  return account;
 }

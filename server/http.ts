@@ -13,12 +13,13 @@ import type { Store } from './store/couch';
 import type { DemoVenue } from './demo';
 import fastifyCookie from '@fastify/cookie';
 import { registerAccounts, sessionReader } from './accounts';
+import { registerProvinces } from './provinces';
 import { addVenueCommune } from './users';
 import { registerGateway, SYNC_BODY_LIMIT } from './sync/gateway';
 import { revokedVenueIds, type Signer } from './signer';
-import { provinceSnapshot } from './publisher';
-import { createHash } from 'node:crypto';
+import { registerSnapshots } from './snapshot';
 import type { VenueRecord } from '../src/lib/core/documents';
+import { registerTallies } from './tallies';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -78,6 +79,8 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
         return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down' });
       });
 
+      registerProvinces(api, store);
+
       // Phones cache these to verify venue codes offline (with the suspended venues, whose codes
       // no longer count); a CDN may cache them too.
       api.get('/keys', async (_req, reply) => {
@@ -91,16 +94,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       });
 
       // A province's exposure events, signed: the same for every phone, so a CDN can carry the load.
-      // Phones check every signature themselves; the ETag spares a download when nothing changed.
-      api.get<{ Params: { province: string } }>('/exposures/:province', async (req, reply) => {
-        if (!/^[0-9]{2}$/.test(req.params.province)) return reply.status(400).send({ error: 'bad_request', reason: 'a 2-digit province code is expected' });
-        const events = await provinceSnapshot(store, req.params.province);
-        const body = JSON.stringify({ format: 'luu-vet-exposures', version: 1, province: req.params.province, events });
-        const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-        reply.header('ETag', etag).header('Cache-Control', 'public, max-age=300');
-        if (req.headers['if-none-match'] === etag) return reply.status(304).send();
-        return reply.type('application/json').send(body);
-      });
+      registerSnapshots(api, store);
 
       // The signed codes of a commune's active venues: public (they are printed on posters), the same
       // for every caller, so a CDN can carry it. Serves the typed short links of posters (/v#…).
@@ -111,6 +105,8 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
         reply.header('Cache-Control', 'public, max-age=300');
         return { venues: venues.filter((v) => v.token && v.status === 'active').map((v) => ({ venueId: v.venueId, token: v.token })) };
       });
+
+      registerTallies(api, store, config.tallies);
 
       api.all('/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such API' }));
     },

@@ -5,7 +5,7 @@ export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
 import { loadKeyring } from './keys';
-import { seedDemo, type DemoVenue } from './demo';
+import { seedDemo, seedDemoTeam, type DemoVenue } from './demo';
 import { buildApp } from './http';
 import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
@@ -18,6 +18,8 @@ export interface RunningServer {
   url: string;
   store: Store;
   demoVenues: DemoVenue[];
+  /** the demo commune's team account (demo mode only) */
+  demoTeam: { phone: string; password: string } | null;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   const sessionSecret = loadSessionSecret(config);
   if (config.demo) await seedDemoUnits(store);
   const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
+  const demoTeam = config.demo ? await seedDemoTeam(store, config.dataDir, process.env.DEMO_TEAM_PASSWORD || undefined) : null;
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
@@ -45,6 +48,7 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
     url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
     store,
     demoVenues,
+    demoTeam,
     async close() {
       stopRetention();
       await app.close();
@@ -65,6 +69,7 @@ export function runFromCli(): void {
         for (const v of server.demoVenues) console.log(`  ${v.name}\n    ${v.url}`);
         console.log(`\nAll demo codes as QR posters: ${config.publicOrigin}/demo`);
         console.log(`Venue owners register and run a scan station at ${config.publicOrigin}/venue`);
+        if (server.demoTeam) console.log(`Demo commune team (publish exposure events at ${config.publicOrigin}/team): phone ${server.demoTeam.phone}, password ${server.demoTeam.password}`);
         console.log('Team and admin accounts: npm run user:add -- --phone 09xxxxxxxx --role team --communes 18070\n');
       }
       const stop = () => server.close().then(() => process.exit(0));

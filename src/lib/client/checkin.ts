@@ -20,6 +20,8 @@ function verificationWith(parsed: Parsed, keys: ReturnType<typeof cachedKeys>): 
 export async function checkInWithToken(token: string, parsed: Parsed, source: VisitSource): Promise<CheckinResult> {
   const result = await recordVenueCheckin({ claims: parsed.claims, token, source, verification: verificationWith(parsed, cachedKeys()) });
   if (result.visit.verification === 'pending') void verifyPending();
+  // A new visit may fall inside an event already held, or be in a province not yet watched.
+  if (!result.repeated) void import('./exposures.svelte').then(({ exposureWatch }) => exposureWatch.run());
   return result;
 }
 

@@ -4,14 +4,12 @@
  * is a save the server will accept.
  */
 import { readable, type Readable } from 'svelte/store';
-import { checkCommuneDoc, entryDocId, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
+import { checkCommuneDoc, entryDocId, type CommuneDoc, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
 import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue';
 import { findDuplicateEntry } from '$lib/core/station';
 import type { PersonRecord } from '$lib/core/person';
 import { retentionCutoff } from '$lib/core/retention';
 import { replica } from './replicas.svelte';
-
-type CommuneDoc = VenueRecord | StationEntryRecord;
 
 export function communeReplica(communeCode: string) {
   return replica<CommuneDoc>(`lv_c_${communeCode}`, 'sync');
@@ -19,7 +17,7 @@ export function communeReplica(communeCode: string) {
 
 export class InvalidDocError extends Error {}
 
-async function save(communeCode: string, doc: CommuneDoc): Promise<CommuneDoc> {
+export async function saveCommuneDoc(communeCode: string, doc: CommuneDoc): Promise<CommuneDoc> {
   const check = checkCommuneDoc(doc, communeCode);
   if (!check.ok) throw new InvalidDocError(check.reason);
   const res = await communeReplica(communeCode).db.put(doc as PouchDB.Core.PutDocument<CommuneDoc>);
@@ -49,13 +47,13 @@ export async function createVenue(input: VenueInput, owner: string | undefined):
     createdAt: now,
     updatedAt: now
   };
-  return (await save(input.communeCode, doc)) as VenueRecord;
+  return (await saveCommuneDoc(input.communeCode, doc)) as VenueRecord;
 }
 
 /** Edits keep the venue's id and commune (the code on its poster names both). */
 export async function updateVenue(venue: VenueRecord, changes: Partial<Omit<VenueInput, 'communeCode'>> & { status?: 'active' | 'suspended' }): Promise<VenueRecord> {
   const doc = { ...venue, ...clean({ ...venue, ...changes }), status: changes.status ?? venue.status, updatedAt: new Date().toISOString() };
-  return (await save(venue.communeCode, doc)) as VenueRecord;
+  return (await saveCommuneDoc(venue.communeCode, doc)) as VenueRecord;
 }
 
 function clean(input: VenueInput): VenueInput {
@@ -138,7 +136,7 @@ export async function recordEntry(
     deviceId,
     ...(declaration ? { declaration } : {})
   };
-  return { saved: (await save(venue.communeCode, doc)) as StationEntryRecord, duplicate: false };
+  return { saved: (await saveCommuneDoc(venue.communeCode, doc)) as StationEntryRecord, duplicate: false };
 }
 
 /** Deletes this device's copies of entries past the retention period (the server deletes its own). */

@@ -48,6 +48,29 @@ describe('matching a diary against exposure events', () => {
   });
 });
 
+describe('matching against many events', () => {
+  it('lets a later version decide even when it names another venue', () => {
+    const v9 = visit({ checkin: at('2021-08-20', '09:00') });
+    const moved = event({ version: 2, venueId: 'otherotherot' });
+    expect(matchExposures([v9], [event(), moved])).toHaveLength(0);
+    expect(matchExposures([v9], [moved, event()])).toHaveLength(0);
+  });
+
+  it('finds the same matches as checking every pair', () => {
+    const venues = ['demochoducth', 'otherotherot', 'thirdthirdth'];
+    const visits = Array.from({ length: 30 }, (_, i) => visit({ id: `v${i}`, venueId: venues[i % 3]!, checkin: at('2021-08-20', '06:00') + i * 37 * MINUTE }));
+    const events = Array.from({ length: 200 }, (_, i) =>
+      event({ eventId: `ev${String(i).padStart(8, '0')}`, venueId: venues[(i * 7) % 3]!, from: at('2021-08-19', '00:00') + i * 23 * MINUTE, to: at('2021-08-19', '00:00') + i * 23 * MINUTE + HOUR, withdrawn: i % 11 === 0 })
+    );
+    const brute = visits.flatMap((vv) =>
+      events.filter((e) => !e.withdrawn && e.venueId === vv.venueId && vv.checkin <= e.to + HOUR && vv.checkin + HOUR >= e.from - HOUR).map((e) => `${e.eventId}:${vv.id}`)
+    );
+    const fast = matchExposures(visits, events).map((m) => `${m.event.eventId}:${m.visit.id}`);
+    expect(fast.sort()).toEqual(brute.sort());
+    expect(fast.length).toBeGreaterThan(10);
+  });
+});
+
 describe('signed exposure events', () => {
   it('verifies a signed event and rejects altered, re-signed and malformed ones', () => {
     const signed = signExposure(event(), key);

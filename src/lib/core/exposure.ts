@@ -96,12 +96,18 @@ export interface ExposureMatch {
 }
 
 /**
- * Visits that overlap current events at the same venue. Events are indexed by venue first, so the
- * work grows with visits + events, not their product (600 visits against 100,000 events).
+ * Visits that overlap current events at the same venue. Only events at venues of the diary are
+ * looked at (a Set lookup each), and versions are resolved for those events alone: against 100,000
+ * events, resolving every event's versions first cost more than the matching itself.
  */
 export function matchExposures(visits: readonly Visit[], events: readonly ExposureEvent[]): ExposureMatch[] {
+  const visited = new Set<string>();
+  for (const visit of visits) if (visit.venueId) visited.add(visit.venueId);
+  // Every version of an event that has any version at a visited venue: a correction decides, wherever it points.
+  const relevantIds = new Set<string>();
+  for (const e of events) if (visited.has(e.venueId)) relevantIds.add(e.eventId);
   const byVenue = new Map<string, ExposureEvent[]>();
-  for (const e of currentEvents(events)) {
+  for (const e of currentEvents(events.filter((e) => relevantIds.has(e.eventId)))) {
     const list = byVenue.get(e.venueId);
     if (list) list.push(e);
     else byVenue.set(e.venueId, [e]);

@@ -1,0 +1,462 @@
+#!/usr/bin/env node
+/**
+ * Exposure snapshot: what a province's signed event list costs on the wire, and how long a fresh
+ * phone on a poor link takes to hold it, checked, ready for matching (DESIGN §7).
+ *
+ * The server runs in this process from dist/server.mjs (embedded store, a temp DATA_DIR, 127.0.0.1
+ * only), as `npm start` runs it. 10,000 events for province 42 go the way a commune team's go:
+ * a team account (made with server/users.ts createUser, as `npm run user:add` does) writes
+ * `exposure:` drafts in state 'published' to a local PouchDB and pushes them through /sync into the
+ * ten demo communes of huyện Đức Thọ (1,000 each); the gateway wakes the signer, whose publisher
+ * signs each event and writes `exp:42:<eventId>` to lv_exposures. Texts vary per event (venue name,
+ * times, phone numbers), so gzip gets no more repetition than real teams would give it.
+ *
+ * Then, from Node over plain HTTP: the body's size raw and gzip as served (and the share of the
+ * 64-byte signatures in it), the first request's time (the server builds and caches the snapshot)
+ * and the time of cached ones.
+ *
+ * Then a fresh Chromium context (empty HTTP cache) on the same origin, its network throttled with
+ * CDP Network.emulateNetworkConditions to 300 ms latency and 1 Mbit/s each way, fetches /api/keys and
+ * /api/exposures/42 in parallel (as the app would), and verifies all 10,000 signatures with
+ * verifyExposures (bundled by esbuild from src/lib/core, keys decoded with decodeKeysDocument).
+ * Then a second request with If-None-Match (a 304 with no body), and the browser's own revalidation
+ * (fetch with cache: 'no-cache'). DevTools throttling adds the latency once per request and caps
+ * throughput; it does not model TCP/TLS handshakes or slow start, so a real link of these figures
+ * takes one to three round trips (0.3–0.9 s) more for a first request on a new connection.
+ *
+ * Usage: node bench/snapshot.mjs [--events 10000] (CHROMIUM=path overrides /usr/bin/chromium).
+ * Builds dist/server.mjs when it is missing or older than server/ or src/lib/core/. Prints a table
+ * and a final `RESULT {json}` line; exits non-zero when a check fails (events missing, a signature
+ * rejected, no gzip, no 304).
+ */
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { brotliCompressSync, gunzipSync, gzipSync, constants as zlib } from 'node:zlib';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const PROVINCE = '42';
+// The demo directory's communes of huyện Đức Thọ (district 440), province 42.
+const COMMUNES = ['18070', '18073', '18076', '18079', '18082', '18085', '18088', '18091', '18094', '18097'];
+const LINK = { latencyMs: 300, bitsPerSecond: 1_000_000 };
+const PUBLISH_TIMEOUT_MS = 15 * 60_000;
+
+function fail(message) {
+  console.error(`snapshot bench: ${message}`);
+  process.exit(1);
+}
+
+function args() {
+  const out = { events: 10_000 };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--events') out.events = Number(argv[++i]);
+    else fail(`unknown argument ${argv[i]} (usage: node bench/snapshot.mjs [--events N])`);
+  }
+  if (!Number.isInteger(out.events) || out.events < COMMUNES.length) fail('--events must be an integer ≥ 10');
+  return out;
+}
+
+/** dist/server.mjs, rebuilt when a source it bundles is newer (a stale bundle would measure old code). */
+function serverBundle() {
+  const bundle = path.join(ROOT, 'dist/server.mjs');
+  const newest = (dir) =>
+    fs.readdirSync(dir, { recursive: true, withFileTypes: true }).reduce((t, e) => (e.isFile() && e.name.endsWith('.ts') ? Math.max(t, fs.statSync(path.join(e.parentPath ?? e.path, e.name)).mtimeMs) : t), 0);
+  const stale = !fs.existsSync(bundle) || fs.statSync(bundle).mtimeMs < Math.max(newest(path.join(ROOT, 'server')), newest(path.join(ROOT, 'src/lib/core')));
+  if (stale) {
+    console.error('snapshot bench: dist/server.mjs is missing or older than its sources, building it (node scripts/build-server.mjs)…');
+    const r = spawnSync(process.execPath, ['scripts/build-server.mjs'], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0 || !fs.existsSync(bundle)) fail('could not build dist/server.mjs');
+  }
+  return bundle;
+}
+
+/**
+ * createUser from server/users.ts, bundled with its packages into one CommonJS file in the temp
+ * folder (dist/server.mjs exports only startServer and readConfig). It works on the running
+ * server's Store object: the same CouchDB calls `npm run user:add` makes.
+ */
+async function loadCreateUser(tmp) {
+  const outfile = path.join(tmp, 'users.cjs');
+  await build({
+    stdin: { contents: "export { createUser } from './server/users';", resolveDir: ROOT, sourcefile: 'bench-users.ts', loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile,
+    logLevel: 'warning'
+  });
+  return createRequire(import.meta.url)(outfile).createUser;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drafts a commune team would write
+// ---------------------------------------------------------------------------------------------
+function mulberry32(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const r = mulberry32(42);
+const pick = (xs) => xs[Math.floor(r() * xs.length)];
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+const randomId = (len, alphabet) => Array.from({ length: len }, () => alphabet[Math.floor(r() * alphabet.length)]).join('');
+const PLACES = ['Chợ', 'Tạp hóa', 'Quán cà phê', 'Nhà thuốc', 'Trường THCS', 'Trạm Y tế', 'Siêu thị mini', 'Quán bún bò', 'Tiệm vàng', 'Xe khách', 'Cửa hàng điện máy', 'Nhà văn hóa khối'];
+const NAMES = ['Đức Thọ', 'Bà Năm', 'Sông La', 'Hồng Lĩnh', 'Thạch Hà', 'Minh Anh', 'Hương Sơn', 'Cô Lan', 'Anh Tuấn', 'Can Lộc', 'Phúc Lợi', 'Hòa Bình'];
+const MESSAGES = [
+  (e) => `Ca F0 có mặt tại ${e.venueName} từ ${e.fromText} đến ${e.toText}.`,
+  (e) => `Người nhiễm COVID-19 đến ${e.venueName} khoảng ${e.fromText}, tiếp xúc với nhân viên thu ngân.`,
+  (e) => `F0 ngồi cùng khu vực tại ${e.venueName}, ${e.fromText}–${e.toText}.`
+];
+const ADVICE = [
+  'Tự cách ly tại nhà, theo dõi sức khỏe và gọi trạm y tế xã để được xét nghiệm.',
+  'Khai báo y tế ngay, hạn chế tiếp xúc trong 14 ngày, đo thân nhiệt hằng ngày.',
+  'Đến trạm y tế để lấy mẫu xét nghiệm trong vòng 24 giờ; đeo khẩu trang khi ra ngoài.'
+];
+/** "08:30 20/08", Vietnam time, as a team would write it. */
+function hhmm(ms) {
+  const iso = new Date(ms + 7 * 3_600_000).toISOString();
+  return `${iso.slice(11, 16)} ${iso.slice(8, 10)}/${iso.slice(5, 7)}`;
+}
+
+function drafts(count) {
+  const end = Date.UTC(2021, 7, 31, 17);
+  const perCommune = Math.ceil(count / COMMUNES.length);
+  const out = [];
+  for (let c = 0; c < COMMUNES.length; c++) {
+    // About three events per venue: cases come back to the same market, the same shops.
+    const venues = Array.from({ length: Math.ceil(perCommune / 3) }, () => ({ id: randomId(12, B32), name: `${pick(PLACES)} ${pick(NAMES)}` }));
+    for (let i = 0; i < perCommune && out.length < count; i++) {
+      const venue = pick(venues);
+      const from = end - Math.floor(r() * 21 * 24 * 60) * 60_000;
+      const to = from + (15 + Math.floor(r() * 300)) * 60_000;
+      const eventId = randomId(12, 'abcdefghijklmnopqrstuvwxyz0123456789');
+      const base = { venueName: venue.name, fromText: hhmm(from), toText: hhmm(to) };
+      out.push({
+        _id: `exposure:${venue.id}:${eventId}`,
+        type: 'exposure',
+        schema: 1,
+        eventId,
+        venueId: venue.id,
+        venueName: venue.name,
+        communeCode: COMMUNES[c],
+        from,
+        to,
+        widenMinutes: r() < 0.85 ? 60 : pick([30, 120]),
+        level: r() < 0.7 ? 'high' : 'monitor',
+        message: pick(MESSAGES)(base),
+        advice: pick(ADVICE),
+        contactPhone: `0239${randomId(6, '0123456789')}`,
+        state: 'published',
+        updatedAt: new Date(from + 86_400_000).toISOString()
+      });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server side
+// ---------------------------------------------------------------------------------------------
+async function loginCookie(base, phone, password) {
+  const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone, password }) });
+  const cookie = /lv_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0];
+  if (!res.ok || !cookie) throw new Error(`team login answered ${res.status}`);
+  return cookie;
+}
+
+async function pushDrafts(base, cookie, docs) {
+  const { default: PouchDB } = await import('pouchdb-node');
+  const { default: memoryAdapter } = await import('pouchdb-adapter-memory');
+  PouchDB.plugin(memoryAdapter);
+  const byCommune = groupBy(docs);
+  let written = 0;
+  // One device per commune team, pushing at once as ten teams would.
+  await Promise.all(
+    [...byCommune].map(async ([commune, list]) => {
+      const local = new PouchDB(`bench-${process.pid}-${commune}`, { adapter: 'memory' });
+      await local.bulkDocs(list);
+      const remote = new PouchDB(`${base}/sync/lv_c_${commune}`, {
+        skip_setup: true,
+        fetch: (url, opts) => {
+          const headers = new Headers(opts?.headers);
+          headers.set('cookie', cookie);
+          return PouchDB.fetch(url, { ...opts, headers });
+        }
+      });
+      const res = await local.replicate.to(remote, { batch_size: 250 });
+      if (res.doc_write_failures) throw new Error(`commune ${commune}: ${res.doc_write_failures} drafts refused: ${JSON.stringify(res.errors?.[0] ?? '')}`);
+      written += res.docs_written;
+      await local.destroy();
+    })
+  );
+  return written;
+}
+
+function groupBy(docs) {
+  const m = new Map();
+  for (const d of docs) m.set(d.communeCode, [...(m.get(d.communeCode) ?? []), d]);
+  return m;
+}
+
+/** node:http, not fetch: fetch adds its own Accept-Encoding and decompresses, hiding what is sent. */
+function get(base, url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    http
+      .get(`${base}${url}`, { headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - start }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+async function waitForPublished(store, count) {
+  const start = performance.now();
+  while (performance.now() - start < PUBLISH_TIMEOUT_MS) {
+    const info = await store.request('GET', 'lv_exposures');
+    if ((info.body?.doc_count ?? 0) >= count) return performance.now() - start;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`fewer than ${count} events published after ${PUBLISH_TIMEOUT_MS / 60_000} minutes`);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The phone: a page of the server's own origin
+// ---------------------------------------------------------------------------------------------
+const PAGE = `
+import { verifyExposures } from './src/lib/core/exposure-verify';
+import { decodeKeysDocument } from './src/lib/core/keys';
+
+const resource = (url) => performance.getEntriesByType('resource').filter((e) => e.name.endsWith(url)).at(-1);
+const sizes = (e) => (e ? { transferSize: e.transferSize, encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize } : null);
+
+window.snapshotBench = {
+  async fresh(province) {
+    const url = '/api/exposures/' + province;
+    performance.clearResourceTimings();
+    const t0 = performance.now();
+    // In parallel, as the app would: the key list and the events do not depend on each other.
+    const keysP = fetch('/api/keys').then(async (res) => ({ keys: decodeKeysDocument(await res.json()), ms: performance.now() - t0 }));
+    const snapP = fetch(url).then(async (res) => {
+      const headers = { etag: res.headers.get('etag'), encoding: res.headers.get('content-encoding'), cacheControl: res.headers.get('cache-control') };
+      const body = await res.json();
+      return { status: res.status, headers, body, ms: performance.now() - t0 };
+    });
+    const [k, s] = await Promise.all([keysP, snapP]);
+    const downloadedMs = performance.now() - t0;
+    const v0 = performance.now();
+    const verified = await verifyExposures(s.body.events, k.keys ?? []);
+    const verifyMs = performance.now() - v0;
+    const readyMs = performance.now() - t0;
+
+    const n0 = performance.now();
+    const again = await fetch(url, { headers: { 'If-None-Match': s.headers.etag }, cache: 'no-store' });
+    const againBytes = (await again.arrayBuffer()).byteLength;
+    const notModified = { status: again.status, ms: performance.now() - n0, bodyBytes: againBytes };
+
+    const r0 = performance.now();
+    const reval = await fetch(url, { cache: 'no-cache' });
+    const revalEvents = (await reval.json()).events.length;
+    const revalidated = { status: reval.status, ms: performance.now() - r0, events: revalEvents, ...sizes(resource(url)) };
+
+    return {
+      keysMs: k.ms, keysOk: !!k.keys, snapshotMs: s.ms, status: s.status, headers: s.headers, events: s.body.events.length,
+      downloadedMs, verifyMs, readyMs, accepted: verified.events.length, rejected: verified.rejected, engine: verified.engine,
+      snapshotSizes: sizes(performance.getEntriesByType('resource').find((e) => e.name.endsWith(url))),
+      notModified, revalidated
+    };
+  }
+};
+`;
+
+async function writePage(staticDir) {
+  await build({
+    stdin: { contents: PAGE, resolveDir: ROOT, sourcefile: 'snapshot-bench-page.ts', loader: 'ts' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    outfile: path.join(staticDir, 'snapshot-bench.js'),
+    logLevel: 'warning'
+  });
+  fs.writeFileSync(path.join(staticDir, '200.html'), '<!doctype html><title>bench</title>');
+  fs.writeFileSync(
+    path.join(staticDir, 'index.html'),
+    '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/snapshot-bench.js"></script>'
+  );
+}
+
+async function phone(base) {
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  });
+  try {
+    // A fresh context: no HTTP cache, no service worker, nothing from before.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+    // The app is already installed on the phone: loading the bench page is not part of the figure.
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => 'snapshotBench' in window);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const bytesPerSecond = LINK.bitsPerSecond / 8;
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: LINK.latencyMs, downloadThroughput: bytesPerSecond, uploadThroughput: bytesPerSecond });
+    const out = await page.evaluate((province) => window.snapshotBench.fresh(province), PROVINCE);
+    return { ...out, chromium: browser.version() };
+  } finally {
+    await browser.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+const fmtMs = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
+
+async function main() {
+  const opts = args();
+  if (!fs.existsSync(chromiumPath)) fail(`Chromium not found at ${chromiumPath} (install it, or set CHROMIUM to its path)`);
+  const { startServer, readConfig } = await import(pathToFileURL(serverBundle()).href);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-snapshot-'));
+  const staticDir = path.join(tmp, 'static');
+  fs.mkdirSync(staticDir);
+  let server = null;
+  const watchdog = setTimeout(() => fail(`timed out after ${PUBLISH_TIMEOUT_MS / 60_000 + 5} minutes`), PUBLISH_TIMEOUT_MS + 5 * 60_000);
+  watchdog.unref();
+  try {
+    await writePage(staticDir);
+    const createUser = await loadCreateUser(tmp);
+    server = await startServer(readConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(tmp, 'data'), LOG: '0', STATIC_DIR: staticDir, PUBLIC_ORIGIN: 'http://127.0.0.1' }));
+    const base = server.url;
+    console.log(`Lưu Vết exposure snapshot: ${opts.events.toLocaleString('en-US')} events for province ${PROVINCE}; ${os.cpus().length} CPUs, Node ${process.version}`);
+
+    await createUser(server.store, { phone: '0912999001', password: 'mat-khau-dai', role: 'team', communes: COMMUNES });
+    const cookie = await loginCookie(base, '0912999001', 'mat-khau-dai');
+    const docs = drafts(opts.events);
+    const t0 = performance.now();
+    const written = await pushDrafts(base, cookie, docs);
+    const pushMs = performance.now() - t0;
+    if (written !== opts.events) throw new Error(`pushed ${written} drafts of ${opts.events}`);
+    const publishWaitMs = await waitForPublished(server.store, opts.events);
+    const publishMs = performance.now() - t0;
+    console.log(`  pushed ${written.toLocaleString('en-US')} drafts through /sync in ${fmtMs(pushMs)} (10 team devices at once); all signed and published ${fmtMs(publishMs)} after the first push`);
+
+    // The first request builds the snapshot (read, serialise, hash, gzip); the next ones are served from memory.
+    const first = await get(base, `/api/exposures/${PROVINCE}`, { 'accept-encoding': 'gzip' });
+    const cached = [];
+    for (let i = 0; i < 10; i++) cached.push((await get(base, `/api/exposures/${PROVINCE}`, { 'accept-encoding': 'gzip' })).ms);
+    const raw = await get(base, `/api/exposures/${PROVINCE}`);
+    const problems = [];
+    if (first.headers['content-encoding'] !== 'gzip') problems.push('no gzip served to a client that accepts it');
+    if (!gunzipSync(first.body).equals(raw.body)) problems.push('the gzip body is not the plain body compressed');
+    const body = JSON.parse(raw.body.toString('utf8'));
+    if (body.events.length !== opts.events) problems.push(`the snapshot holds ${body.events.length} events, not ${opts.events}`);
+    const etag = first.headers.etag;
+    const revalidate = await get(base, `/api/exposures/${PROVINCE}`, { 'accept-encoding': 'gzip', 'if-none-match': etag });
+    if (revalidate.status !== 304) problems.push(`If-None-Match answered ${revalidate.status}, not 304`);
+
+    // How much of the gzip is the signatures: the same body with every signature emptied.
+    const unsigned = Buffer.from(JSON.stringify({ ...body, events: body.events.map((s) => ({ ...s, signature: '' })) }));
+    const unsignedGzip = gzipSync(unsigned, { level: zlib.Z_BEST_COMPRESSION }).length;
+    const perEvent = (bytes) => bytes / opts.events;
+    // Would another body pay? Key names dropped (each event as a tuple), and brotli instead of gzip.
+    // Neither is served: printed so the choice of the plain JSON + gzip stays an informed one.
+    const tuples = Buffer.from(
+      JSON.stringify(body.events.map(({ event: e, keyId, signature }) => [e.eventId, e.version, e.venueId, e.venueName, e.communeCode, e.from, e.to, e.widenMinutes, e.level, e.message, e.advice, e.contactPhone, e.withdrawn, keyId, signature]))
+    );
+    const tupleGzip = gzipSync(tuples, { level: zlib.Z_BEST_COMPRESSION }).length;
+    const b0 = performance.now();
+    const brotli = brotliCompressSync(raw.body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: raw.body.length } }).length;
+    const brotliMs = performance.now() - b0;
+
+    const p = await phone(base);
+    if (p.events !== opts.events || p.accepted !== opts.events || p.rejected !== 0) problems.push(`the phone verified ${p.accepted} of ${p.events} events (${p.rejected} rejected)`);
+    if (p.notModified.status !== 304) problems.push(`the phone's If-None-Match answered ${p.notModified.status}`);
+    if (p.keysMs < LINK.latencyMs) problems.push(`/api/keys took ${p.keysMs.toFixed(0)} ms: the ${LINK.latencyMs} ms latency was not applied`);
+    const transfer = p.snapshotSizes?.encodedBodySize ?? first.body.length;
+    const lineMs = (transfer * 8 * 1000) / LINK.bitsPerSecond + LINK.latencyMs;
+
+    console.log(`\nSnapshot body (format luu-vet-exposures v1, ${opts.events.toLocaleString('en-US')} events)`);
+    const row = (cells) => console.log(cells.map((c, i) => String(c).padEnd([34, 12, 14][i] ?? 0)).join(' ').trimEnd());
+    row(['', 'total', 'bytes / event']);
+    row(['raw JSON', kb(raw.body.length), perEvent(raw.body.length).toFixed(0)]);
+    row(['gzip, as served (level 9)', kb(first.body.length), perEvent(first.body.length).toFixed(0)]);
+    row(['  of which signatures (gzip)', kb(first.body.length - unsignedGzip), perEvent(first.body.length - unsignedGzip).toFixed(0)]);
+    row(['not served: tuples, gzip', kb(tupleGzip), perEvent(tupleGzip).toFixed(0)]);
+    row(['not served: brotli q11', kb(brotli), `${perEvent(brotli).toFixed(0)}  (${fmtMs(brotliMs)} to compress)`]);
+    console.log(`\nServer: first request (builds and caches) ${fmtMs(first.ms)}; cached, median of 10: ${cached.length ? median(cached).toFixed(1) : '-'} ms; If-None-Match: ${revalidate.status}`);
+    console.log(`Cache-Control: ${first.headers['cache-control']}; Vary: ${first.headers.vary}; ETag: ${etag}`);
+
+    console.log(`\nFresh phone: Chromium ${p.chromium}, ${LINK.latencyMs} ms latency, ${LINK.bitsPerSecond / 1e6} Mbit/s down and up (CDP throttling)`);
+    row(['/api/keys', fmtMs(p.keysMs)]);
+    row([`/api/exposures/${PROVINCE} (download + JSON)`, fmtMs(p.snapshotMs), `${kb(transfer)} on the wire (${p.headers.encoding ?? 'identity'})`]);
+    row([`verify ${p.events.toLocaleString('en-US')} signatures (${p.engine})`, fmtMs(p.verifyMs)]);
+    row(['ready to match (from first byte asked)', fmtMs(p.readyMs)]);
+    row(['If-None-Match (explicit)', fmtMs(p.notModified.ms), `${p.notModified.status}, ${p.notModified.bodyBytes} body bytes`]);
+    row(["browser revalidation (cache: 'no-cache')", fmtMs(p.revalidated.ms), `${p.revalidated.status} from cache, ${p.revalidated.transferSize} bytes transferred`]);
+    console.log(`\n(the link alone: ${fmtMs(lineMs)} for ${kb(transfer)} at ${LINK.bitsPerSecond / 1e6} Mbit/s + one latency)`);
+    for (const problem of problems) console.log(`\nCHECK FAILED: ${problem}`);
+
+    const round = (x) => Number(x.toFixed(1));
+    const result = {
+      events: opts.events,
+      province: PROVINCE,
+      publish: { pushMs: round(pushMs), publishedMs: round(publishMs), waitAfterPushMs: round(publishWaitMs) },
+      bytes: {
+        raw: raw.body.length,
+        gzip: first.body.length,
+        rawPerEvent: round(perEvent(raw.body.length)),
+        gzipPerEvent: round(perEvent(first.body.length)),
+        signatureGzipPerEvent: round(perEvent(first.body.length - unsignedGzip)),
+        tupleGzipPerEvent: round(perEvent(tupleGzip)),
+        brotliPerEvent: round(perEvent(brotli))
+      },
+      server: { firstRequestMs: round(first.ms), cachedMedianMs: round(median(cached)), notModified: revalidate.status },
+      phone: {
+        chromium: p.chromium,
+        link: LINK,
+        keysMs: round(p.keysMs),
+        snapshotMs: round(p.snapshotMs),
+        transferBytes: transfer,
+        verifyMs: round(p.verifyMs),
+        engine: p.engine,
+        readyMs: round(p.readyMs),
+        accepted: p.accepted,
+        notModifiedStatus: p.notModified.status,
+        notModifiedMs: round(p.notModified.ms),
+        revalidateMs: round(p.revalidated.ms)
+      },
+      problems
+    };
+    console.log(`\nRESULT ${JSON.stringify(result)}`);
+    if (problems.length) process.exitCode = 1;
+  } finally {
+    await server?.close().catch(() => {});
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => fail(err instanceof Error ? err.message : String(err)));

@@ -1,0 +1,283 @@
+/**
+ * The on-device tracing check (DESIGN §7): fetch the signed exposure events of the provinces that
+ * matter to this phone, check every signature, match them against the diary, and keep one alert
+ * per match.
+ *
+ * What goes over the network is only what every phone asks for: the commune → province table, the
+ * key list, and whole-province snapshots. Which provinces is the only thing a request can tell, and
+ * the home province is always among them. No venue id, no visit time, no cookie.
+ *
+ * This module runs in the page and in the service worker (periodic background sync), so it keeps
+ * its state in IndexedDB, never in localStorage, and takes keys and notifications from its caller.
+ */
+import Dexie, { type EntityTable } from 'dexie';
+import { matchExposures, type ExposureEvent, type SignedExposure } from '$lib/core/exposure';
+import { verifyExposures } from '$lib/core/exposure-verify';
+import { reconcileAlerts, type ExposureAlert } from '$lib/core/exposure-alerts';
+import { provinceOfCommune, readProvinceTable, type ProvinceTable } from '$lib/core/province-table';
+import type { PublicKey } from '$lib/core/venue-token';
+import type { Visit } from '$lib/core/visit';
+import { diaryDb } from './diary';
+
+/** A verified event as kept on the phone, with what it was verified from (to skip verifying it again). */
+interface StoredEvent {
+  eventId: string;
+  province: string;
+  keyId: string;
+  signature: string;
+  event: ExposureEvent;
+}
+
+interface StoredSnapshot {
+  province: string;
+  etag: string | null;
+  fetchedAt: number;
+}
+
+interface MetaRow {
+  key: string;
+  value: unknown;
+}
+
+class ExposureDb extends Dexie {
+  events!: EntityTable<StoredEvent, 'eventId'>;
+  snapshots!: EntityTable<StoredSnapshot, 'province'>;
+  alerts!: EntityTable<ExposureAlert, 'key'>;
+  meta!: EntityTable<MetaRow, 'key'>;
+
+  constructor() {
+    super('luu-vet-exposures');
+    this.version(1).stores({ events: 'eventId, province', snapshots: 'province', alerts: 'key', meta: 'key' });
+  }
+}
+
+export const exposureDb = new ExposureDb();
+
+export interface CheckStatus {
+  /** when the events were last brought up to date from the server (null: never) */
+  lastFetchedAt: number | null;
+  /** when the diary was last matched against the events held (null: never) */
+  lastCheckedAt: number | null;
+  /** provinces whose events this phone holds */
+  provinces: string[];
+  eventsHeld: number;
+  /** the last fetch failed: offline, or the server answered with something that is not a snapshot */
+  fetchFailed: boolean;
+  /** events thrown away because their signature did not hold */
+  rejected: number;
+}
+
+export interface CheckDeps {
+  /** the trusted keys; `refresh` asks for the server's current list (an event signed by an unknown key) */
+  keys(refresh: boolean): Promise<PublicKey[]>;
+  /** tells the citizen about new alerts (a system notification) */
+  notify(raised: ExposureAlert[]): Promise<void>;
+  /** skip the network: match what is held (after a check-in, or offline) */
+  offline?: boolean;
+  now?: number;
+}
+
+const FETCH_TIMEOUT_MS = 30_000;
+/** The province table changes when an admin imports units: a day old is fresh enough. */
+const TABLE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+async function meta<T>(key: string): Promise<T | undefined> {
+  return (await exposureDb.meta.get(key))?.value as T | undefined;
+}
+
+function setMeta(key: string, value: unknown): Promise<unknown> {
+  return exposureDb.meta.put({ key, value });
+}
+
+export async function homeProvince(): Promise<string | null> {
+  return (await meta<string | null>('homeProvince')) ?? null;
+}
+
+export async function setHomeProvince(code: string | null): Promise<void> {
+  await setMeta('homeProvince', code);
+}
+
+/** The provinces of the held table, for pickers and for naming what is watched ([] before the first fetch). */
+export async function knownProvinces(): Promise<{ code: string; name: string }[]> {
+  return (await meta<{ table: ProvinceTable }>('provinceTable'))?.table.provinces ?? [];
+}
+
+/** Fetches the province table if none is held yet (the settings picker needs it before any check). */
+export async function ensureProvinceTable(): Promise<{ code: string; name: string }[]> {
+  const table = await provinceTable(false, Date.now());
+  return table?.provinces ?? [];
+}
+
+export async function checkStatus(): Promise<CheckStatus> {
+  const snapshots = await exposureDb.snapshots.toArray();
+  return {
+    lastFetchedAt: (await meta<number>('lastFetchedAt')) ?? null,
+    lastCheckedAt: (await meta<number>('lastCheckedAt')) ?? null,
+    provinces: snapshots.map((s) => s.province).sort(),
+    eventsHeld: await exposureDb.events.count(),
+    fetchFailed: (await meta<boolean>('fetchFailed')) ?? false,
+    rejected: (await meta<number>('rejected')) ?? 0
+  };
+}
+
+export function currentAlerts(): Promise<ExposureAlert[]> {
+  return exposureDb.alerts.toArray().then((alerts) => alerts.sort((a, b) => b.event.from - a.event.from || a.key.localeCompare(b.key)));
+}
+
+export async function markHandled(key: string, handled: boolean, now = Date.now()): Promise<void> {
+  await exposureDb.alerts.update(key, { handledAt: handled ? now : null });
+}
+
+/** The province table, from the network when the held one is old; null when there is none at all. */
+async function provinceTable(offline: boolean, now: number): Promise<ProvinceTable | null> {
+  const held = await meta<{ table: ProvinceTable; etag: string | null; fetchedAt: number }>('provinceTable');
+  if (offline || (held && now - held.fetchedAt < TABLE_MAX_AGE_MS)) return held?.table ?? null;
+  try {
+    const res = await fetch('/api/provinces', {
+      credentials: 'omit',
+      cache: 'no-store',
+      headers: held?.etag ? { 'If-None-Match': held.etag } : {},
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS)
+    });
+    if (res.status === 304 && held) {
+      await setMeta('provinceTable', { ...held, fetchedAt: now });
+      return held.table;
+    }
+    const table = res.ok ? readProvinceTable(await res.json()) : null;
+    if (!table) return held?.table ?? null;
+    await setMeta('provinceTable', { table, etag: res.headers.get('ETag'), fetchedAt: now });
+    return table;
+  } catch {
+    return held?.table ?? null;
+  }
+}
+
+/** Visits that can match: from a venue code that verified, or that is waiting for its key. */
+function matchableVisits(visits: Visit[]): Visit[] {
+  return visits.filter((v) => v.venueId && (v.verification === 'verified' || v.verification === 'pending'));
+}
+
+/** Provinces to hold events for: where the diary's visits were, and home. */
+function wantedProvinces(visits: Visit[], table: ProvinceTable | null, home: string | null): Set<string> {
+  const wanted = new Set<string>(home ? [home] : []);
+  if (table) for (const v of visits) if (v.communeCode) {
+    const province = provinceOfCommune(table, v.communeCode);
+    if (province) wanted.add(province);
+  }
+  return wanted;
+}
+
+interface SnapshotBody {
+  format: 'luu-vet-exposures';
+  province: string;
+  events: unknown[];
+}
+
+function isSnapshot(json: unknown, province: string): json is SnapshotBody {
+  const s = json as Partial<SnapshotBody> | null;
+  return !!s && s.format === 'luu-vet-exposures' && s.province === province && Array.isArray(s.events);
+}
+
+/**
+ * Brings one province's events up to date. Events already verified with the same signature are
+ * not verified again: a phone pays for 10,000 signatures once, not on every check.
+ * Returns the number of events rejected, or null when the fetch failed (what is held is kept).
+ */
+async function refreshProvince(province: string, deps: CheckDeps, now: number): Promise<number | null> {
+  const held = await exposureDb.snapshots.get(province);
+  let res: Response;
+  try {
+    res = await fetch(`/api/exposures/${province}`, {
+      credentials: 'omit',
+      cache: 'no-store',
+      headers: held?.etag ? { 'If-None-Match': held.etag } : {},
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS)
+    });
+  } catch {
+    return null;
+  }
+  if (res.status === 304 && held) {
+    await exposureDb.snapshots.put({ ...held, fetchedAt: now });
+    return 0;
+  }
+  let json: unknown;
+  try {
+    json = res.ok ? await res.json() : null;
+  } catch {
+    return null; // cut off mid-download, or a captive portal's page
+  }
+  if (!isSnapshot(json, province)) return null;
+
+  const stored = new Map((await exposureDb.events.where('province').equals(province).toArray()).map((e) => [e.eventId, e]));
+  const keep: StoredEvent[] = [];
+  const toVerify: SignedExposure[] = [];
+  for (const item of json.events) {
+    const s = item as Partial<SignedExposure> | null;
+    const known = s?.event && typeof s.event === 'object' ? stored.get((s.event as { eventId?: string }).eventId ?? '') : undefined;
+    if (known && known.signature === s?.signature && known.keyId === s?.keyId) keep.push(known);
+    else toVerify.push(item as SignedExposure);
+  }
+  let keys = await deps.keys(false);
+  if (toVerify.some((s) => !keys.some((k) => k.id === s?.keyId))) keys = await deps.keys(true);
+  const { events, indices } = await verifyExposures(toVerify, keys);
+  const verified = events.map((event, i): StoredEvent => {
+    const signed = toVerify[indices[i]!]!;
+    return { eventId: event.eventId, province, keyId: signed.keyId, signature: signed.signature, event };
+  });
+  // An event id is one event: a forged copy listed beside the real one must not displace it.
+  const byId = new Map<string, StoredEvent>();
+  for (const e of [...keep, ...verified]) {
+    const seen = byId.get(e.eventId);
+    if (!seen || e.event.version > seen.event.version) byId.set(e.eventId, e);
+  }
+  await exposureDb.transaction('rw', exposureDb.events, exposureDb.snapshots, async () => {
+    await exposureDb.events.where('province').equals(province).delete();
+    await exposureDb.events.bulkPut([...byId.values()]);
+    await exposureDb.snapshots.put({ province, etag: res.headers.get('ETag'), fetchedAt: now });
+  });
+  return toVerify.length - events.length;
+}
+
+let running: Promise<CheckStatus> | null = null;
+
+/** Runs the check; concurrent calls share one run. */
+export function runExposureCheck(deps: CheckDeps): Promise<CheckStatus> {
+  running ??= check(deps).finally(() => (running = null));
+  return running;
+}
+
+async function check(deps: CheckDeps): Promise<CheckStatus> {
+  const now = deps.now ?? Date.now();
+  const offline = deps.offline ?? false;
+  const visits = matchableVisits(await diaryDb.visits.toArray());
+  if (!offline) {
+    const table = await provinceTable(false, now);
+    const wanted = wantedProvinces(visits, table, await homeProvince());
+    let failed = table === null && visits.length > 0;
+    let rejected = 0;
+    for (const province of wanted) {
+      const result = await refreshProvince(province, deps, now);
+      if (result === null) failed = true;
+      else rejected += result;
+    }
+    // Provinces no longer visited (retention deleted those visits): their events go too.
+    const dropped = (await exposureDb.snapshots.toCollection().primaryKeys()).filter((p) => !wanted.has(p));
+    if (dropped.length) {
+      await exposureDb.events.where('province').anyOf(dropped).delete();
+      await exposureDb.snapshots.bulkDelete(dropped);
+    }
+    await setMeta('fetchFailed', failed);
+    await setMeta('rejected', rejected);
+    if (!failed) await setMeta('lastFetchedAt', now);
+  }
+  const events = (await exposureDb.events.toArray()).map((e) => e.event);
+  const previous = await exposureDb.alerts.toArray();
+  const { alerts, raised, cleared } = reconcileAlerts(previous, matchExposures(visits, events), now);
+  await exposureDb.transaction('rw', exposureDb.alerts, async () => {
+    await exposureDb.alerts.bulkDelete(cleared.map((a) => a.key));
+    await exposureDb.alerts.bulkPut(alerts);
+  });
+  await setMeta('lastCheckedAt', now);
+  if (raised.length) await deps.notify(raised);
+  return checkStatus();
+}

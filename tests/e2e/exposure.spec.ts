@@ -1,0 +1,169 @@
+/**
+ * The loop the product exists for: a citizen scans a venue poster, the commune team publishes an
+ * exposure event for that venue and time, and the citizen's phone raises the alert and a
+ * notification, without telling the server anything about its diary.
+ */
+import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
+import { newSigningKey } from '../../src/lib/core/venue-token';
+import { signExposure, type SignedExposure } from '../../src/lib/core/exposure';
+import { at, makeExposureEvent } from '../../src/lib/core/testing';
+import { clockTime, dayKey, HOUR, MINUTE } from '../../src/lib/core/time';
+import { browserWithCamera, cameraFile, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
+import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
+
+const TEAM_PHONE = '0912000070';
+
+async function teamLogin(page: Page) {
+  await page.goto('/team');
+  await page.getByLabel('Số điện thoại').fill(TEAM_PHONE);
+  await page.getByLabel('Mật khẩu').fill(DEMO_TEAM_PASSWORD);
+  await page.getByRole('button', { name: 'Đăng nhập' }).last().click();
+  await expect(page.getByTestId('new-exposure')).toBeVisible();
+}
+
+/** Fills the team's form (times in Vietnam, as the team reads its clock) and publishes. */
+async function publishEvent(page: Page, venueName: string, from: number, to: number, level: 'high' | 'monitor' = 'high') {
+  await page.getByTestId('new-exposure').click();
+  await page.getByTestId('exposure-venue').selectOption({ label: venueName });
+  await page.getByTestId('exposure-from-day').fill(dayKey(from));
+  await page.getByTestId('exposure-from-time').fill(clockTime(from));
+  await page.getByTestId('exposure-to-day').fill(dayKey(to));
+  await page.getByTestId('exposure-to-time').fill(clockTime(to));
+  await page.getByTestId(`level-${level}`).check();
+  await page.getByTestId('exposure-contact').fill('0239 3821 115');
+  page.once('dialog', (d) => void d.accept());
+  await page.getByTestId('exposure-publish').click();
+  await expect(page.getByTestId('exposure-card').filter({ hasText: venueName }).first()).toBeVisible();
+}
+
+async function synced(page: Page) {
+  await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-state', 'done', { timeout: 20_000 });
+  await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-pending', '0', { timeout: 20_000 });
+}
+
+/** The server signs on push; the snapshot shows the event once it is published. */
+async function published(page: Page, predicate: (events: SignedExposure[]) => boolean) {
+  await expect
+    .poll(async () => predicate(((await (await page.request.get('/api/exposures/42')).json()) as { events: SignedExposure[] }).events), { timeout: 20_000 })
+    .toBe(true);
+}
+
+async function notifications(page: Page): Promise<{ title: string; body: string }[]> {
+  return page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    return (await reg.getNotifications()).map((n) => ({ title: n.title, body: n.body }));
+  });
+}
+
+async function checkNow(page: Page) {
+  await page.getByTestId('check-now').click();
+  await expect(page.getByTestId('check-now')).toBeEnabled({ timeout: 30_000 });
+}
+
+test('a published event at a scanned venue raises one alert and a notification; forged events are ignored; withdrawal clears it', async ({ request, baseURL, browser }) => {
+  test.setTimeout(180_000);
+  const market = (await demoVenues(request)).find((v) => v.venueId === 'demochoducth')!;
+  const camera = await browserWithCamera(cameraFile('exposure-market', market.url));
+  let citizenContext: BrowserContext | null = null;
+  const teamContext = await browser.newContext({ baseURL });
+  try {
+    // The citizen scans the market's poster. Notifications are allowed up front: headless Chromium
+    // answers 'denied' to a page's request, so the card that asks (shown while the permission is
+    // 'default') cannot be clicked through here.
+    citizenContext = await camera.newContext({ baseURL, permissions: ['camera', 'notifications'], viewport: { width: 390, height: 844 } });
+    const citizen = await citizenContext.newPage();
+    await citizen.goto('/');
+    await waitForOfflineReady(citizen);
+    await citizen.getByTestId('scan-button').click();
+    await expect(citizen.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(market.name, { timeout: 30_000 });
+    await expect(citizen.getByTestId('checkin-confirmation').getByTestId('verification')).toHaveAttribute('data-verification', 'verified');
+    const visitTime = Date.now();
+    await citizen.goto('/');
+    await expect(citizen.getByTestId('exposure-status')).toContainText('Chưa phát hiện tiếp xúc', { timeout: 30_000 });
+    await expect(citizen.getByTestId('notify-card')).toBeHidden();
+
+    // A forged event (a key the server never had) and a tampered copy of a real one, served by a
+    // man in the middle: both are dropped, and the citizen is told some events were ignored.
+    const team = await teamContext.newPage();
+    await teamLogin(team);
+    await publishEvent(team, 'Quán cà phê Sông La', visitTime - 2 * HOUR, visitTime - HOUR, 'monitor'); // a venue the citizen never visited
+    await synced(team);
+    await published(team, (events) => events.some((e) => e.event.venueName === 'Quán cà phê Sông La'));
+    const forger = newSigningKey((await (await request.get('/api/keys')).json()).active);
+    await citizen.route('**/api/exposures/42', async (route) => {
+      const { 'if-none-match': _etag, ...headers } = route.request().headers();
+      const response = await route.fetch({ headers });
+      const body = (await response.json()) as { events: SignedExposure[] };
+      const forged = signExposure(makeExposureEvent({ eventId: 'forged0000001', from: visitTime - HOUR, to: visitTime + HOUR }), forger);
+      const real = body.events[0]!;
+      const tampered = { ...real, event: { ...real.event, eventId: 'tampered00001', venueId: market.venueId, venueName: market.name, from: visitTime - HOUR, to: visitTime + HOUR } };
+      await route.fulfill({ status: 200, contentType: 'application/json', json: { ...body, events: [...body.events, forged, tampered] } });
+    });
+    await citizen.goto('/alerts');
+    await expect(citizen.getByTestId('notify-on')).toBeVisible();
+    await checkNow(citizen);
+    await expect(citizen.getByTestId('alerts-none')).toBeVisible();
+    await expect(citizen.getByTestId('alerts-rejected')).toContainText('2 sự kiện không có chữ ký hợp lệ');
+    await citizen.unroute('**/api/exposures/42');
+
+    // The team publishes an event at the market around the visit, and another at the market days
+    // before: only the first matches.
+    await publishEvent(team, market.name, visitTime - HOUR, visitTime + 5 * MINUTE);
+    await publishEvent(team, market.name, at(dayKey(visitTime - 72 * HOUR), '08:00'), at(dayKey(visitTime - 72 * HOUR), '09:00'));
+    await synced(team);
+    await published(team, (events) => events.filter((e) => e.event.venueId === market.venueId && !e.event.withdrawn).length === 2);
+
+    // The check, with every request the page makes recorded: nothing about the diary goes out.
+    const requests: Request[] = [];
+    citizen.on('request', (r) => requests.push(r));
+    await checkNow(citizen);
+    await expect(citizen.getByTestId('alert-card')).toHaveCount(1);
+    const card = citizen.getByTestId('alert-card');
+    await expect(card).toContainText(market.name);
+    await expect(card).toContainText('Nguy cơ cao: cách ly và xét nghiệm');
+    await expect(card.getByRole('link', { name: 'Gọi 0239 3821 115' })).toHaveAttribute('href', 'tel:02393821115');
+    const visit = (await diaryVisits(citizen))[0] as unknown as { checkin: number };
+    const secrets = [market.venueId, String(visit.checkin), String(Math.floor(visit.checkin / 1000)), new Date(visit.checkin).toISOString().slice(0, 16), clockTime(visit.checkin)];
+    expect(requests.length).toBeGreaterThan(0);
+    for (const r of requests) {
+      const sent = `${r.url()} ${r.postData() ?? ''} ${JSON.stringify(await r.allHeaders())}`;
+      for (const secret of secrets) expect(sent, `${r.method()} ${r.url()} carries ${secret}`).not.toContain(secret);
+      // Only what every phone asks for: the table, the keys, a province's snapshot (and the notification's icon).
+      expect(new URL(r.url()).pathname).toMatch(/^\/(api\/(provinces|keys|exposures\/[0-9]{2})|icons\/[a-z0-9-]+\.png)$/);
+      expect(new URL(r.url()).search).toBe('');
+      expect(r.method()).toBe('GET');
+    }
+    citizen.removeAllListeners('request');
+
+    // One notification, through the service worker; checking again does not raise it twice.
+    await expect.poll(() => notifications(citizen)).toHaveLength(1);
+    expect((await notifications(citizen))[0]).toMatchObject({ title: 'Lưu Vết: bạn có thể đã tiếp xúc ca bệnh' });
+    expect((await notifications(citizen))[0]!.body).toContain(market.name);
+    await checkNow(citizen);
+    expect(await notifications(citizen)).toHaveLength(1);
+    await citizen.goto('/');
+    await expect(citizen.getByTestId('exposure-alert')).toContainText('Bạn có thể đã tiếp xúc');
+
+    // Marked handled, it moves to the handled list and the home screen calms down.
+    await citizen.goto('/alerts');
+    await citizen.getByTestId('alert-handled').click();
+    await expect(citizen.getByTestId('alerts-handled').getByTestId('alert-card')).toHaveCount(1);
+    await citizen.goto('/');
+    await expect(citizen.getByTestId('exposure-status')).toBeVisible();
+
+    // The team withdraws the event: the alert is gone at the next check.
+    await team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-edit').click();
+    team.once('dialog', (d) => void d.accept());
+    await team.getByTestId('exposure-withdraw').click();
+    await expect(team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-state')).toHaveText('Đã rút lại');
+    await synced(team);
+    await published(team, (events) => events.some((e) => e.event.venueId === market.venueId && e.event.withdrawn));
+    await citizen.goto('/alerts');
+    await checkNow(citizen);
+    await expect(citizen.getByTestId('alert-card')).toHaveCount(0);
+    await expect(citizen.getByTestId('alerts-none')).toBeVisible();
+  } finally {
+    await teamContext.close();
+    await camera.close();
+  }
+});
