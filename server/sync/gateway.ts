@@ -291,8 +291,8 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     }
     const refused = results.filter((r): r is NonNullable<typeof r> => r !== null);
     reply.status(201);
-    // With new_edits=false CouchDB lists only failures; otherwise one result per accepted doc, in order.
-    return req.body?.new_edits === false ? [...stored, ...refused] : mergeInOrder<object>(results, stored);
+    // With new_edits=false CouchDB lists only failures; otherwise one result per accepted doc.
+    return req.body?.new_edits === false ? [...stored, ...refused] : mergeById<{ id: string }>(results, docs, stored);
   });
 
   app.get<{ Params: Params; Querystring: Record<string, string> }>('/sync/:db/:id', async (req, reply) => {
@@ -310,7 +310,25 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   app.all('/sync/*', async (_req, reply) => deny(reply, 403, 'forbidden', 'not allowed through the sync gateway'));
 }
 
-function mergeInOrder<T>(slots: (T | null)[], stored: T[]): T[] {
+/**
+ * The answer for each pushed document, in the order pushed: refusals where the gateway refused, the
+ * store's result elsewhere. The store's results are matched by id, not position: the embedded store
+ * was seen answering a batch out of order under concurrent writers. Positional only for a batch that
+ * names one id twice (or no id: the store generated it).
+ */
+function mergeById<T extends { id: string }>(slots: (T | null)[], docs: unknown[], stored: T[]): T[] {
+  const byId = new Map<string, T[]>();
+  for (const r of stored) {
+    const list = byId.get(r.id);
+    if (list) list.push(r);
+    else byId.set(r.id, [r]);
+  }
   let next = 0;
-  return slots.map((slot) => slot ?? stored[next++]!);
+  return slots.map((slot, i) => {
+    if (slot) return slot;
+    const id = (docs[i] as { _id?: unknown } | null)?._id;
+    const same = typeof id === 'string' ? byId.get(id) : undefined;
+    const positional = stored[next++]!;
+    return same?.length === 1 ? same[0]! : positional;
+  });
 }

@@ -158,3 +158,9 @@ function failed(now: number, wait: number, reason: string): TallySendStatus {
   localStorage.setItem(RETRY_AT_KEY, String(now + wait));
   return { status: 'failed', reason, retryAt: now + wait };
 }
+
+/** Drops a report built but not yet sent: after "delete my whole diary", its counts must not leave the phone. */
+export function forgetPendingTallies(): void {
+  localStorage.removeItem(PENDING_KEY);
+  localStorage.removeItem(RETRY_AT_KEY);
+}
