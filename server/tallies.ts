@@ -29,6 +29,8 @@ import type { VenueRecord } from '../src/lib/core/documents';
 import { communeDbName, DB, type Store } from './store/couch';
 
 export interface TallyLimits {
+  /** Rounds of one flush at conflicting documents before 503 (default MAX_ATTEMPTS; tests lower it). */
+  flushAttempts?: number;
   /**
    * Reports per minute from one client address (an IPv6 /64 counts as one address), with a burst of
    * ten minutes' worth. Generous on purpose: Vietnamese mobile carriers put thousands of phones behind
@@ -67,8 +69,12 @@ const MAX_BATCHES = 500_000;
 const MAX_QUEUED_REPORTS = 10_000;
 /** Reports taken into one flush: bounds the size of one `_all_docs` / `_bulk_docs` pair. */
 const MAX_REPORTS_PER_FLUSH = 500;
-/** Attempts of one flush at documents that conflict or fail, before their requests get 503. */
-const MAX_ATTEMPTS = 10;
+/**
+ * Attempts of one flush at documents that conflict or fail, before their requests get 503. Two
+ * instances hammering the same commune-days on a loaded machine were seen losing 10 rounds in a row;
+ * with the back-off below, 30 rounds span several seconds, which a background report can wait.
+ */
+const MAX_ATTEMPTS = 30;
 /**
  * Ids of the last writes kept in each tally document. After a write whose answer was lost, the
  * re-read shows whether it landed; that works while fewer than this many writes followed it.
@@ -208,7 +214,8 @@ export class TallyWriter {
   constructor(
     readonly store: Store,
     readonly venueDayMax = VENUE_DAY_MAX,
-    readonly onStoreError: (message: string) => void = () => {}
+    readonly onStoreError: (message: string) => void = () => {},
+    readonly maxAttempts = MAX_ATTEMPTS
   ) {}
 
   get queued(): number {
@@ -251,9 +258,9 @@ export class TallyWriter {
       list.push(c);
     }
     let problem: string | null = null;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS && byDoc.size; attempt++) {
+    for (let attempt = 0; attempt < this.maxAttempts && byDoc.size; attempt++) {
       // Another writer got there first: step aside a little, differently each time.
-      if (attempt) await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * Math.random()));
+      if (attempt) await new Promise((r) => setTimeout(r, Math.min(1000, 5 * 2 ** attempt) * (0.25 + Math.random())));
       let current: Map<string, TallyDoc | null>;
       try {
         // A document that may hold a write whose answer was lost is always read afresh.
@@ -363,7 +370,7 @@ interface BatchMemory {
 export function registerTallies(api: FastifyInstance, store: Store, limits: TallyLimits): TallyWriter {
   const now = limits.now ?? Date.now;
   // The server log gets the store's errors; never anything about the sender.
-  const writer = new TallyWriter(store, limits.venueDayMax ?? VENUE_DAY_MAX, (message) => api.log.warn(message));
+  const writer = new TallyWriter(store, limits.venueDayMax ?? VENUE_DAY_MAX, (message) => api.log.warn(message), limits.flushAttempts);
   const clientKeys = new ClientKeys();
   const clients = new Buckets(limits.clientReportsPerMinute);
   const venueRate = new Buckets(limits.venueCountsPerMinute);

@@ -342,7 +342,7 @@ describe('tally writes when the store fails', () => {
     try {
       const port = (proxy.address() as { port: number }).port;
       const store = new Store(`http://${target.username}:${target.password}@127.0.0.1:${port}`);
-      await app.register(async (api) => void registerTallies(api, store, { clientReportsPerMinute: 60, venueCountsPerMinute: 1200 }), { prefix: '/api' });
+      await app.register(async (api) => void registerTallies(api, store, { clientReportsPerMinute: 60, venueCountsPerMinute: 1200, flushAttempts: 6 }), { prefix: '/api' });
       const before = await allTallyDocs();
       const report = tally([
         { day: dayOk, venues: [{ venueId: venueIds[0]!, count: 4 }] },

@@ -2,31 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { signExposure, verifyExposure, type ExposureEvent, type SignedExposure } from './exposure';
 import { verifyExposures, webCryptoEd25519 } from './exposure-verify';
 import { newSigningKey, publicKeyOf, type PublicKey } from './venue-token';
-import { T0 } from './testing';
+import { makeExposureEvent, T0 } from './testing';
 import { HOUR } from './time';
 
 const key = newSigningKey('4821');
 const oldKey = newSigningKey('1177');
 const keys: PublicKey[] = [publicKeyOf(key)];
 
-function event(n: number, over: Partial<ExposureEvent> = {}): ExposureEvent {
-  return {
-    eventId: `ev${String(n).padStart(8, '0')}`,
-    version: 1,
-    venueId: 'demochoducth',
-    venueName: 'Chợ Đức Thọ',
-    communeCode: '18070',
-    from: T0 + n * HOUR,
-    to: T0 + (n + 2) * HOUR,
-    widenMinutes: 60,
-    level: 'high',
-    message: 'Ca F0 có mặt tại chợ',
-    advice: 'Cách ly tại nhà và liên hệ trạm y tế',
-    contactPhone: '0239123456',
-    withdrawn: false,
-    ...over
-  };
-}
+const event = (n: number, over: Partial<ExposureEvent> = {}): ExposureEvent =>
+  makeExposureEvent({ eventId: `ev${String(n).padStart(8, '0')}`, from: T0 + n * HOUR, to: T0 + (n + 2) * HOUR, ...over });
 
 const signed = (n: number, over: Partial<ExposureEvent> = {}, by = key) => signExposure(event(n, over), by);
 
