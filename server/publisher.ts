@@ -6,6 +6,7 @@
  */
 import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure';
 import type { ExposureDraftRecord } from '../src/lib/core/documents';
+import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure-draft';
 import { unitPath, type UnitDoc } from '../src/lib/core/units';
 import type { Keyring } from './keys';
 import { DB, type Store } from './store/couch';
@@ -57,8 +58,10 @@ export class Publisher {
 
   /** Publishes the commune's published and withdrawn drafts that changed; returns how many. */
   async publishCommune(communeCode: string): Promise<number> {
+    // An event over 28 days old matches no diary; retention deleted it from lv_exposures, and it must not come back.
+    const oldest = Date.now() - MAX_EXPOSURE_AGE;
     const drafts = ((await this.store.docsByPrefix<ExposureDraftRecord>(`lv_c_${communeCode}`, 'exposure:')) ?? []).filter(
-      (d) => d.type === 'exposure' && d.state !== 'draft'
+      (d) => d.type === 'exposure' && d.state !== 'draft' && d.to >= oldest
     );
     if (!drafts.length) return 0;
     const province = await this.#provinceOf(communeCode);

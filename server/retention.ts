@@ -4,7 +4,9 @@
  * its id (`entry:<venueId>:<time>:<random>`), so the job reads ids only, never the people in them.
  */
 import { retentionCutoff } from '../src/lib/core/retention';
-import type { Store } from './store/couch';
+import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure-draft';
+import { DB, type Store } from './store/couch';
+import type { PublishedExposureDoc } from './publisher';
 
 const PAGE = 2000;
 
@@ -32,11 +34,26 @@ export async function purgeExpiredEntries(store: Store, retentionDays: number, n
   return deleted;
 }
 
+/**
+ * Published exposure events whose window ended longer ago than any diary keeps a visit (28 days)
+ * match nothing: they are deleted, so that snapshots do not grow for ever. Phones drop them at their
+ * next fetch (a snapshot replaces the province's events).
+ */
+export async function purgeExpiredExposures(store: Store, now = Date.now()): Promise<number> {
+  const docs = (await store.docsByPrefix<PublishedExposureDoc>(DB.exposures, 'exp:')) ?? [];
+  const expired = docs.filter((d) => d._rev && d.signed?.event && d.signed.event.to < now - MAX_EXPOSURE_AGE).map((d) => ({ _id: d._id, _rev: d._rev!, _deleted: true }));
+  for (let i = 0; i < expired.length; i += PAGE) await store.request('POST', `${DB.exposures}/_bulk_docs`, { body: { docs: expired.slice(i, i + PAGE) } });
+  return expired.length;
+}
+
 /** Runs the purge now and then every few hours, for as long as the server runs. */
 export function scheduleRetention(store: Store, retentionDays: number, log: (msg: string) => void): () => void {
   const run = () =>
-    purgeExpiredEntries(store, retentionDays).then(
-      (n) => n && log(`retention: deleted ${n} station entries older than ${retentionDays} days`),
+    Promise.all([purgeExpiredEntries(store, retentionDays), purgeExpiredExposures(store)]).then(
+      ([entries, exposures]) => {
+        if (entries) log(`retention: deleted ${entries} station entries older than ${retentionDays} days`);
+        if (exposures) log(`retention: deleted ${exposures} exposure events that ended over 28 days ago`);
+      },
       (err: Error) => log(`retention failed: ${err.message}`)
     );
   void run();

@@ -12,11 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
+import { purgeExpiredExposures } from '../../server/retention';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import { verifyExposure, type ExposureEvent, type SignedExposure } from '../../src/lib/core/exposure';
 import { verifyExposures } from '../../src/lib/core/exposure-verify';
 import type { PublicKey } from '../../src/lib/core/venue-token';
 import { localDb, login, remoteDb } from './sync-helpers';
+
+/** Hours of the day before yesterday (UTC): exposure windows recent enough to be published (over 28 days old they are not). */
+const DAY0 = Math.floor(Date.now() / 86_400_000 - 2) * 86_400_000;
+const recent = (hour: number) => DAY0 + hour * 3_600_000;
 
 const COMMUNE = '18070'; // demo commune, in province 42 (Hà Tĩnh) of the demo directory
 const PROVINCE = '42';
@@ -86,8 +91,8 @@ function draft(eventId: string, over: Record<string, unknown> = {}) {
     venueId: VENUE,
     venueName: 'Chợ Đức Thọ',
     communeCode: COMMUNE,
-    from: Date.UTC(2021, 7, 20, 1),
-    to: Date.UTC(2021, 7, 20, 3),
+    from: recent(1),
+    to: recent(3),
     widenMinutes: 60,
     level: 'high',
     message: 'Ca F0 có mặt tại chợ',
@@ -144,10 +149,10 @@ describe('exposure snapshots', () => {
   it('a correction publishes a higher version; a withdrawal publishes withdrawn: true', async () => {
     await push(draft('evsnap00002'));
     await published('evsnap00002', (e) => e.version === 1);
-    await push(draft('evsnap00002', { message: 'Ca F0 có mặt tại chợ, khu hàng cá', to: Date.UTC(2021, 7, 20, 4) }));
+    await push(draft('evsnap00002', { message: 'Ca F0 có mặt tại chợ, khu hàng cá', to: recent(4) }));
     const corrected = await published('evsnap00002', (e) => e.version === 2);
-    expect(corrected).toMatchObject({ message: 'Ca F0 có mặt tại chợ, khu hàng cá', to: Date.UTC(2021, 7, 20, 4), withdrawn: false });
-    await push(draft('evsnap00002', { message: 'Ca F0 có mặt tại chợ, khu hàng cá', to: Date.UTC(2021, 7, 20, 4), state: 'withdrawn' }));
+    expect(corrected).toMatchObject({ message: 'Ca F0 có mặt tại chợ, khu hàng cá', to: recent(4), withdrawn: false });
+    await push(draft('evsnap00002', { message: 'Ca F0 có mặt tại chợ, khu hàng cá', to: recent(4), state: 'withdrawn' }));
     const withdrawn = await published('evsnap00002', (e) => e.version === 3);
     expect(withdrawn.withdrawn).toBe(true);
     // One document per event: the snapshot carries only the latest version.
@@ -206,6 +211,20 @@ describe('exposure snapshots', () => {
     expect(changed.headers.etag).not.toBe(etag);
     const events = (JSON.parse(gunzipSync(changed.body).toString('utf8')) as SnapshotBody).events;
     expect(events.map((s) => s.event.eventId)).toContain('evsnap00004');
+  });
+
+  it('retention deletes events that ended over 28 days ago, and the publisher does not bring them back', async () => {
+    await push(draft('evsnapold01'));
+    await published('evsnapold01', () => true);
+    const day = 86_400_000;
+    expect(await purgeExpiredExposures(server.store, recent(3) + 27 * day)).toBe(0);
+    const purged = await purgeExpiredExposures(server.store, recent(3) + 29 * day);
+    expect(purged).toBeGreaterThanOrEqual(1);
+    expect((await server.store.request('GET', `lv_exposures/exp:${PROVINCE}:evsnapold01`)).status).toBe(404);
+    // A draft too old to match anything is not published (again), whatever else the team pushes.
+    await push(draft('evsnapold02', { from: Date.now() - 40 * day, to: Date.now() - 40 * day + 3_600_000 }), draft('evsnap00009'));
+    await published('evsnap00009', () => true);
+    expect((await snapshot()).events.map((e) => e.event.eventId)).not.toContain('evsnapold02');
   });
 
   it('refuses a malformed province code with 400', async () => {

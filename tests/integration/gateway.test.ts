@@ -16,6 +16,10 @@ import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue-toke
 import { verifyExposure } from '../../src/lib/core/exposure';
 import { localDb, login, register, remoteDb } from './sync-helpers';
 
+/** Hours of the day before yesterday (UTC): exposure windows recent enough to be published (over 28 days old they are not). */
+const DAY0 = Math.floor(Date.now() / 86_400_000 - 2) * 86_400_000;
+const recent = (hour: number) => DAY0 + hour * 3_600_000;
+
 let server: RunningServer;
 let dataDir: string;
 let base: string;
@@ -248,8 +252,8 @@ describe('exposure events', () => {
     venueId: VA,
     venueName: 'Tạp hóa Bà Năm',
     communeCode: COMMUNE,
-    from: Date.UTC(2021, 7, 20, 1),
-    to: Date.UTC(2021, 7, 20, 3),
+    from: recent(1),
+    to: recent(3),
     widenMinutes: 60,
     level: 'high',
     message: 'Ca F0 có mặt tại cửa hàng',
