@@ -22,6 +22,8 @@ await build({
   target: 'es2022',
   format: 'iife',
   alias: { $lib: './src/lib' },
+  // Paraglide reads import.meta.env.SSR, which a classic worker script has not: let it fall back to its own test.
+  define: { 'import.meta.env': '{}' },
   minify: true,
   outfile: 'build/sw-exposure.js',
   logLevel: 'warning'

@@ -123,7 +123,12 @@ test('a published event at a scanned venue raises one alert and a notification; 
     // The team publishes an event at the market around the visit, and another at the market days
     // before: only the first matches.
     await publishEvent(team, market.name, visitTime - HOUR, visitTime + 5 * MINUTE);
+    // The second one is written in a village without signal: kept on the device, published on return.
+    await teamContext.setOffline(true);
     await publishEvent(team, market.name, at(dayKey(visitTime - 72 * HOUR), '08:00'), at(dayKey(visitTime - 72 * HOUR), '09:00'));
+    await expect(team.getByTestId('sync-bar')).toHaveAttribute('data-state', 'offline');
+    await expect(team.getByTestId('exposure-card')).toHaveCount(3);
+    await teamContext.setOffline(false);
     await synced(team);
     await published(team, (events) => events.filter((e) => e.event.venueId === market.venueId && !e.event.withdrawn).length === 2);
 
