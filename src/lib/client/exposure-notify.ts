@@ -5,7 +5,8 @@
  */
 import type { ExposureAlert } from '$lib/core/exposure-alerts';
 import { clockTime, dayKey } from '$lib/core/time';
-import { m } from '$lib/paraglide/messages.js';
+// Named imports, not the `m` namespace: the service worker bundle then carries these four messages, not all of them.
+import { alert_level_high, alert_level_monitor, notify_body, notify_title } from '$lib/paraglide/messages.js';
 
 export type Locale = 'vi' | 'en';
 
@@ -15,11 +16,11 @@ function when(ms: number, locale: Locale): string {
 }
 
 export function alertNotification(alert: ExposureAlert, locale: Locale): { title: string; options: NotificationOptions } {
-  const level = alert.event.level === 'high' ? m.alert_level_high({}, { locale }) : m.alert_level_monitor({}, { locale });
+  const level = alert.event.level === 'high' ? alert_level_high({}, { locale }) : alert_level_monitor({}, { locale });
   return {
-    title: m.notify_title({}, { locale }),
+    title: notify_title({}, { locale }),
     options: {
-      body: m.notify_body({ venue: alert.event.venueName, time: when(alert.visitCheckin, locale), level }, { locale }),
+      body: notify_body({ venue: alert.event.venueName, time: when(alert.visitCheckin, locale), level }, { locale }),
       tag: `lv-exposure-${alert.key}`,
       icon: '/icons/icon-192.png',
       badge: '/icons/icon-192.png',
