@@ -10,19 +10,13 @@
  * one line `RESULT {json}` for scripts. Usage: node bench/decoder.mjs (CHROMIUM=path overrides
  * /usr/bin/chromium).
  */
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, bundleCode, failer, launchChromium, median, openBenchPage, origin, pageHtml, percentile, printResult, serveFiles, tableRow, withTimeout } from './lib.mjs';
 
-const scriptDir = path.dirname(fileURLToPath(import.meta.url));
-const corpusDir = path.resolve(scriptDir, '../../shared/qr-corpus/zxing');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const corpusDir = path.resolve(ROOT, '../shared/qr-corpus/zxing');
 // The same wasm file the app serves (src/lib/client/scanner.ts imports it from `zxing-wasm`), so
 // the bench measures what users get; keep the two in step.
 const wasmPath = createRequire(import.meta.url).resolve('zxing-wasm/reader/zxing_reader.wasm');
@@ -34,10 +28,7 @@ const DECODERS = [
   ['html5qrcode', 'html5-qrcode (zxing-js)']
 ];
 
-function fail(message) {
-  console.error(`decoder bench: ${message}`);
-  process.exit(1);
-}
+const fail = failer('decoder');
 
 /** Every picture with a sibling N.txt, in a stable order (folder, then number). */
 function listPictures() {
@@ -72,87 +63,42 @@ function judge(texts, expected) {
   return 'miss';
 }
 
-function median(sorted) {
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/** Nearest-rank percentile: the smallest time that at least p % of the pictures do not exceed. */
-function percentile(sorted, p) {
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-async function bundlePage(outDir) {
-  const outfile = path.join(outDir, 'decoder-page.js');
-  await build({
-    entryPoints: [path.join(scriptDir, 'decoder-page.ts')],
-    outfile,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    logLevel: 'warning'
-  });
-  return outfile;
-}
-
 /** Serves the page, its bundle, the wasm and the corpus pictures; nothing else. */
-function serve(bundlePath) {
-  const files = {
-    '/': ['text/html', Buffer.from('<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/decoder-page.js"></script>')],
-    '/decoder-page.js': ['text/javascript', fs.readFileSync(bundlePath)],
-    // application/wasm lets Chromium compile while streaming, as it would for the app.
-    '/zxing_reader.wasm': ['application/wasm', fs.readFileSync(wasmPath)]
-  };
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    let body = files[url.pathname];
-    if (!body && url.pathname.startsWith('/corpus/')) {
-      const file = path.resolve(corpusDir, decodeURIComponent(url.pathname.slice('/corpus/'.length)));
+async function serve() {
+  return serveFiles(
+    {
+      '/': ['text/html', pageHtml('/decoder-page.js')],
+      '/decoder-page.js': ['text/javascript', await bundleCode("import './bench/decoder-page.ts';", 'decoder-bench-entry.ts')],
+      // application/wasm lets Chromium compile while streaming, as it would for the app.
+      '/zxing_reader.wasm': ['application/wasm', fs.readFileSync(wasmPath)]
+    },
+    (pathname) => {
+      if (!pathname.startsWith('/corpus/')) return null;
+      const file = path.resolve(corpusDir, decodeURIComponent(pathname.slice('/corpus/'.length)));
       const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
       // Only pictures inside the corpus, whatever the URL says.
-      if (type && file.startsWith(corpusDir + path.sep) && fs.existsSync(file)) body = [type, fs.readFileSync(file)];
+      return type && file.startsWith(corpusDir + path.sep) && fs.existsSync(file) ? [type, fs.readFileSync(file)] : null;
     }
-    if (!body) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': body[0] }).end(body[1]);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
+  );
 }
 
 /** Runs the bench page; `consoleErrors` collects each distinct console error with its count. */
-async function runInBrowser(origin, pictures, consoleErrors) {
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  });
+async function runInBrowser(base, pictures, consoleErrors) {
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-    // The ponyfill logs the real cause (e.g. a wasm trap) and throws a generic DOMException, so
-    // the console is where a failing app decoder explains itself; once per message is enough.
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.set(msg.text(), (consoleErrors.get(msg.text()) ?? 0) + 1);
+    const page = await openBenchPage(browser, `${base}/`, 'decoderBench', (p) => {
+      // The ponyfill logs the real cause (e.g. a wasm trap) and throws a generic DOMException, so
+      // the console is where a failing app decoder explains itself; once per message is enough.
+      p.on('console', (msg) => {
+        if (msg.type() === 'error') consoleErrors.set(msg.text(), (consoleErrors.get(msg.text()) ?? 0) + 1);
+      });
     });
-    await page.goto(`${origin}/`);
-    await page.waitForFunction(() => 'decoderBench' in window);
-    const urls = pictures.map((p) => `${origin}/corpus/${p.name.split('/').map(encodeURIComponent).join('/')}`);
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no result after ${BENCH_TIMEOUT_MS / 1000} s`)), BENCH_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([
-        page.evaluate(([wasmUrl, pictureUrls]) => window.decoderBench.run(wasmUrl, pictureUrls), [`${origin}/zxing_reader.wasm`, urls]),
-        timeout
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const urls = pictures.map((p) => `${base}/corpus/${p.name.split('/').map(encodeURIComponent).join('/')}`);
+    return await withTimeout(
+      page.evaluate(([wasmUrl, pictureUrls]) => window.decoderBench.run(wasmUrl, pictureUrls), [`${base}/zxing_reader.wasm`, urls]),
+      BENCH_TIMEOUT_MS,
+      'decoding'
+    );
   } finally {
     await browser.close();
   }
@@ -162,7 +108,7 @@ function summarise(pictures, outcome) {
   const summary = {};
   for (const [key] of DECODERS) {
     const verdicts = pictures.map((p, i) => judge(outcome.pictures[i][key].texts, p.expected));
-    const times = outcome.pictures.map((o) => o[key].ms).sort((a, b) => a - b);
+    const times = outcome.pictures.map((o) => o[key].ms);
     const decoded = verdicts.filter((v) => v !== 'miss').length;
     summary[key] = {
       decoded,
@@ -179,14 +125,13 @@ function summarise(pictures, outcome) {
 }
 
 function report(pictures, outcome, summary) {
-  const row = (cells) => cells.map(([text, width]) => String(text).padEnd(width)).join(' ').trimEnd();
   const widths = [28, 10, 9, 12, 8];
   console.log(`QR decoding, ${pictures.length} pictures from ${corpusDir}`);
   console.log(`Chromium headless; pictures drawn on a canvas at natural size (long side capped at 1600 px)\n`);
-  console.log(row(['decoder', 'decoded', 'share', 'median ms', 'p90 ms'].map((t, i) => [t, widths[i]])));
+  console.log(tableRow(['decoder', 'decoded', 'share', 'median ms', 'p90 ms'], widths));
   for (const [key, label] of DECODERS) {
     const s = summary[key];
-    console.log(row([label, `${s.decoded}/${s.total}`, `${s.share.toFixed(1)} %`, s.medianMs.toFixed(1), s.p90Ms.toFixed(1)].map((t, i) => [t, widths[i]])));
+    console.log(tableRow([label, `${s.decoded}/${s.total}`, `${s.share.toFixed(1)} %`, s.medianMs.toFixed(1), s.p90Ms.toFixed(1)], widths));
   }
   console.log(`\nwasm init (fetch + compile + instantiate, once): ${outcome.wasmInitMs.toFixed(1)} ms`);
   console.log('Times are per decode (median of 5 repeats of each picture), over all pictures (read or not), image loading and one warm-up round excluded.');
@@ -225,18 +170,15 @@ function wasmMismatch(expectedWasm) {
 }
 
 async function main() {
-  if (!fs.existsSync(chromiumPath)) fail(`Chromium not found at ${chromiumPath} (install it, or set CHROMIUM to its path)`);
   if (!fs.existsSync(corpusDir)) fail(`QR corpus not found at ${corpusDir} (see ../shared/qr-corpus/README.md)`);
   const pictures = listPictures();
   if (pictures.length === 0) fail(`no pictures with a .txt file in ${corpusDir}`);
 
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'decoder-bench-'));
   let server;
   try {
-    server = await serve(await bundlePage(tmpDir));
-    const { port } = server.address();
+    server = await serve();
     const consoleErrors = new Map();
-    const outcome = await runInBrowser(`http://127.0.0.1:${port}`, pictures, consoleErrors);
+    const outcome = await runInBrowser(origin(server), pictures, consoleErrors);
     if (outcome.pictures.length !== pictures.length) throw new Error(`got ${outcome.pictures.length} results for ${pictures.length} pictures`);
     const summary = summarise(pictures, outcome);
     report(pictures, outcome, summary);
@@ -248,10 +190,10 @@ async function main() {
       return [key, { decoded, total, share, medianMs, p90Ms, errors: errors.length }];
     }));
     const result = { decoder, wasmInitMs: Number(outcome.wasmInitMs.toFixed(1)), wasmMatchesGlue: !mismatch };
-    console.log(`\nRESULT ${JSON.stringify(result)}`);
+    console.log('');
+    printResult(result);
   } finally {
     server?.close();
-    fs.rmSync(tmpDir, { recursive: true, force: true });
   }
 }
 

@@ -35,17 +35,34 @@
  * exactly once, non-zero with a reason otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import {
+  ROOT,
+  exitWith,
+  httpRequest,
+  mainThreadCpuMs,
+  memoryPouchDB,
+  parseFlags,
+  percentile,
+  printFigures,
+  printResult,
+  procCpuMs,
+  remotePouch,
+  round,
+  serverBundle,
+  sessionCookie,
+  startBenchServer,
+  tempDirs,
+  workerChannel
+} from './lib.mjs';
 
 const GATEWAY_COMMUNE = '18070'; // the demo commune, seeded at start-up
 const DIRECT_COMMUNE = '99999'; // a database of the same shape, made by the bench for phase B
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---------------------------------------------------------------------------------------------
 // Realistic people: Vietnamese names and mobile numbers
@@ -82,9 +99,7 @@ function randomTail() {
 // Worker thread: the station devices
 // ---------------------------------------------------------------------------------------------
 async function workerMain() {
-  const { default: PouchDB } = await import('pouchdb-node');
-  const { default: memoryAdapter } = await import('pouchdb-adapter-memory');
-  PouchDB.plugin(memoryAdapter);
+  const PouchDB = await memoryPouchDB();
   let devices = [];
   let localCounter = 0;
 
@@ -107,21 +122,7 @@ async function workerMain() {
     s.ms.push(ms);
   };
 
-  function remoteFor(url, cookie) {
-    return new PouchDB(url, {
-      skip_setup: true,
-      fetch: (u, opts = {}) => {
-        const headers = new Headers(opts.headers);
-        if (cookie) headers.set('cookie', cookie);
-        const kind = kindOf(String(u), (opts.method ?? 'GET').toUpperCase());
-        const t0 = performance.now();
-        return PouchDB.fetch(u, { ...opts, headers }).then((res) => {
-          record(kind, performance.now() - t0);
-          return res;
-        });
-      }
-    });
-  }
+  const remoteFor = (url, cookie) => remotePouch(PouchDB, url, cookie, (u, method, ms) => record(kindOf(u, method), ms));
 
   async function setup({ phase, remoteUrl, devs }) {
     devices = await Promise.all(
@@ -236,7 +237,7 @@ async function workerMain() {
         failures: d.failures,
         lastError: d.lastError
       })),
-      requests: Object.fromEntries([...reqStats].map(([k, s]) => [k, { n: s.n, p50: pct(s.ms, 50), p95: pct(s.ms, 95), mean: s.ms.reduce((a, b) => a + b, 0) / s.n }]))
+      requests: Object.fromEntries([...reqStats].map(([k, s]) => [k, { n: s.n, p50: percentile(s.ms, 50), p95: percentile(s.ms, 95), mean: s.ms.reduce((a, b) => a + b, 0) / s.n }]))
     };
   }
 
@@ -265,106 +266,35 @@ async function workerMain() {
 
 /** CPU ms so far: the process, the calling thread (/proc/thread-self: sync reads run on it) and the main thread. */
 function cpuNow() {
-  const ticks = (file) => {
-    try {
-      const f = readFileSync(file, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-    } catch {
-      return NaN;
-    }
-  };
   const u = process.cpuUsage();
-  return { process: (u.user + u.system) / 1000, self: ticks('/proc/thread-self/stat'), main: ticks(`/proc/self/task/${process.pid}/stat`) };
-}
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-function pct(xs, p) {
-  if (!xs.length) return NaN;
-  const s = Float64Array.from(xs).sort();
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+  return { process: (u.user + u.system) / 1000, self: procCpuMs('/proc/thread-self/stat'), main: mainThreadCpuMs() };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main thread: the server, accounts, verification, profiling, report
 // ---------------------------------------------------------------------------------------------
-function parseArgs(argv) {
-  const opts = { seconds: 60, devices: 50, batch: 20, warmup: 5, profile: false, bundle: null };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.split('=', 2);
-    const value = () => {
-      const v = inline ?? argv[++i];
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a number, not "${v}"`);
-      return n;
-    };
-    if (flag === '--seconds') opts.seconds = value();
-    else if (flag === '--devices') opts.devices = Math.floor(value());
-    else if (flag === '--batch') opts.batch = Math.floor(value());
-    else if (flag === '--warmup') opts.warmup = value();
-    else if (flag === '--profile') opts.profile = true;
-    else if (flag === '--bundle') opts.bundle = path.resolve(inline ?? argv[++i] ?? '');
-    else if (flag === '--help' || flag === '-h') {
-      console.log('usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle dist/server.mjs]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}`);
+const OPTIONS = {
+  usage: 'node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle dist/server.mjs]',
+  spec: { seconds: 'number', devices: 'whole', batch: 'whole', warmup: 'number', profile: 'switch', bundle: 'path' },
+  defaults: { seconds: 60, devices: 50, batch: 20, warmup: 5, profile: false, bundle: null },
+  check(opts) {
+    if (opts.seconds <= 0 || opts.devices < 1 || opts.batch < 1) throw new Error('--seconds, --devices and --batch must be positive');
+    if (opts.devices > 500) throw new Error('--devices: at most 500');
   }
-  if (opts.seconds <= 0 || opts.devices < 1 || opts.batch < 1) throw new Error('--seconds, --devices and --batch must be positive');
-  if (opts.devices > 500) throw new Error('--devices: at most 500');
-  return opts;
-}
-
-class Client {
-  constructor() {
-    this.worker = new Worker(fileURLToPath(import.meta.url), { workerData: { role: 'devices' } });
-    this.waiting = null;
-    this.worker.on('message', (msg) => {
-      const w = this.waiting;
-      this.waiting = null;
-      if (!w) return;
-      if (msg.type === 'error') w.reject(new Error(`device worker: ${msg.message}`));
-      else w.resolve(msg);
-    });
-    this.worker.on('error', (err) => this.waiting?.reject(err));
-    this.worker.on('exit', (code) => this.waiting?.reject(new Error(`device worker exited (${code})`)));
-  }
-  next() {
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
-  }
-  async call(msg) {
-    const p = this.next();
-    this.worker.postMessage(msg);
-    return p;
-  }
-}
+};
 
 /**
  * POST /api/auth/register from a given loopback source address. The login limiter allows 10 calls
  * per 15 minutes per source address (its per-number key never sees the number: see the report), so
  * the owners register from 127.0.0.2, 127.0.0.3, … — still loopback, 8 accounts per address.
  */
-function register(base, phone, localAddress) {
-  const { hostname, port } = new URL(base);
-  const body = JSON.stringify({ phone, password: 'mat-khau-bench' });
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: hostname, port, path: '/api/auth/register', method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          if (res.statusCode !== 201) return reject(new Error(`register ${phone} from ${localAddress}: ${res.statusCode} ${text}`));
-          const cookie = /lv_session=[^;]+/.exec(String(res.headers['set-cookie'] ?? ''))?.[0];
-          if (!cookie) return reject(new Error(`register ${phone}: no lv_session cookie`));
-          resolve({ cookie, userId: JSON.parse(text).userId });
-        });
-      }
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function register(base, phone, localAddress) {
+  const res = await httpRequest(`${base}/api/auth/register`, { method: 'POST', body: JSON.stringify({ phone, password: 'mat-khau-bench' }), localAddress });
+  const text = res.body.toString('utf8');
+  if (res.status !== 201) throw new Error(`register ${phone} from ${localAddress}: ${res.status} ${text}`);
+  const cookie = sessionCookie(res.headers['set-cookie']);
+  if (!cookie) throw new Error(`register ${phone}: no lv_session cookie`);
+  return { cookie, userId: JSON.parse(text).userId };
 }
 
 /** Every entry doc of one venue on the server, paged through _all_docs. */
@@ -458,7 +388,7 @@ function partOf({ url, lineNumber }) {
   if (url === BUNDLE.url) return 'gateway: server code (gateway.ts, accounts, documents)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url.slice(url.lastIndexOf('node_modules/')))?.[1];
   if (url.includes('undici')) return 'gateway: fetch to the store (undici)';
-  if (!pkg) return url.includes('bench/ingest.mjs') ? 'bench (profiler)' : null;
+  if (!pkg) return /bench\/(ingest|lib)\.mjs/.test(url) ? 'bench (profiler)' : null;
   if (pkg === 'jose') return 'gateway: session JWT check (jose)';
   if (pkg === 'valibot') return 'gateway: document validation (valibot)';
   if (/^(fastify|@fastify\/.*|find-my-way|avvio|light-my-request|fast-json-stringify|secure-json-parse|fast-querystring|toad-cache|abstract-logging|process-warning|cookie|fast-uri|ajv|rfdc|safe-regex2|ret|json-schema-ref-resolver)$/.test(pkg)) return 'gateway: Fastify';
@@ -477,49 +407,26 @@ function shortUrl(url) {
 }
 
 async function main() {
-  let opts;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`ingest bench: ${err.message}`);
-    process.exit(2);
-  }
+  const opts = parseFlags('ingest', OPTIONS);
   // Bounded: setup, two phases with warm-up, verification; a hung push must not keep it alive.
   const watchdog = setTimeout(() => fail(`timed out after ${Math.round((opts.seconds + opts.warmup) * 2 + 300)} s`), ((opts.seconds + opts.warmup) * 2 + 300) * 1000);
   watchdog.unref();
 
-  const bundle = opts.bundle ?? path.join(ROOT, 'dist/server.mjs');
-  if (opts.bundle && !existsSync(bundle)) {
-    console.error(`ingest bench failed: --bundle ${bundle}: no such file`);
-    process.exit(1);
-  }
-  if (!existsSync(bundle)) {
-    console.error('ingest bench: dist/server.mjs is missing, building it (node scripts/build-server.mjs)…');
-    const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(process.execPath, ['scripts/build-server.mjs'], { cwd: ROOT, stdio: 'inherit' });
-    if (r.status !== 0 || !existsSync(bundle)) {
-      console.error('ingest bench failed: could not build dist/server.mjs');
-      process.exit(1);
-    }
-  }
+  const bundle = serverBundle('ingest', { explicit: opts.bundle });
   BUNDLE.url = pathToFileURL(bundle).href;
-  const { startServer, readConfig } = await import(BUNDLE.url);
 
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'lv-ingest-'));
-  const staticDir = path.join(tmp, 'static');
-  mkdirSync(staticDir);
-  writeFileSync(path.join(staticDir, '200.html'), '<!doctype html><title>bench</title>');
+  const dirs = tempDirs('lv-ingest-');
   let server = null;
   let client = null;
   const cleanup = async () => {
     await client?.worker.terminate().catch(() => {});
     await server?.close().catch(() => {});
-    rmSync(tmp, { recursive: true, force: true });
+    dirs.remove();
   };
   fail.cleanup = cleanup;
 
   try {
-    server = await startServer(readConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(tmp, 'data'), LOG: '0', STATIC_DIR: staticDir, PUBLIC_ORIGIN: 'http://127.0.0.1' }));
+    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static });
     const base = server.url;
     // The store's admin URL: RunningServer has no field for it, but the Store's nano client keeps it.
     const storeUrl = server.store?.couch?.config?.url;
@@ -541,7 +448,7 @@ async function main() {
     for (let i = 0; i < opts.devices; i++) owners.push(await register(base, `0912${String(i).padStart(6, '0')}`, `127.0.0.${2 + Math.floor(i / 8)}`));
     console.log(`  registered ${owners.length} owner accounts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    client = new Client();
+    client = workerChannel(new Worker(fileURLToPath(import.meta.url), { workerData: { role: 'devices' } }), 'device worker');
     await client.next(); // loaded
 
     const phaseDefs = [
@@ -589,8 +496,8 @@ async function main() {
       const lastError = stats.devices.find((d) => d.lastError)?.lastError ?? null;
       results[ph.key] = {
         entriesPerSec: Math.round(check.storedMeasured / (stats.durationMs / 1000)),
-        pushP50Ms: round1(pct(pushes, 50)),
-        pushP95Ms: round1(pct(pushes, 95)),
+        pushP50Ms: round1(percentile(pushes, 50)),
+        pushP95Ms: round1(percentile(pushes, 95)),
         pushes: pushes.length,
         entriesWritten: check.written,
         entriesStored: check.stored,
@@ -630,27 +537,17 @@ async function main() {
       if (!r.pushes) problems.push(`${k}: no push finished`);
     }
     const strip = ({ requests, profile, lostSamples, ...rest }) => rest;
-    console.log('RESULT ' + JSON.stringify({ ingest: { gateway: strip(g), direct: strip(d), overheadPct, devices: opts.devices, batch: opts.batch, seconds: opts.seconds } }));
+    printResult({ ingest: { gateway: strip(g), direct: strip(d), overheadPct, devices: opts.devices, batch: opts.batch, seconds: opts.seconds } });
     await cleanup();
-    if (problems.length) {
-      console.error(`\ningest bench failed:\n  ${problems.join('\n  ')}`);
-      process.exit(1);
-    }
-    process.exit(0);
+    exitWith('ingest', problems);
   } catch (err) {
     await cleanup();
-    console.error(`\ningest bench failed: ${err?.stack ?? err}`);
-    process.exit(1);
+    exitWith('ingest', err);
   }
 }
 
-function round3(x) {
-  return Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null;
-}
-
-function round1(x) {
-  return Number.isFinite(x) ? Math.round(x * 10) / 10 : null;
-}
+const round3 = (x) => round(x, 3);
+const round1 = (x) => round(x, 1);
 
 function fail(message) {
   console.error(`\ningest bench failed: ${message}`);
@@ -712,10 +609,8 @@ function printTable(g, d, overheadPct, opts) {
     ['  of which main thread', g.serverMainThreadCpuMsPerEntry, d.serverMainThreadCpuMsPerEntry],
     ['device CPU ms/entry', g.deviceCpuMsPerEntry, d.deviceCpuMsPerEntry]
   ];
-  const w0 = Math.max(...rows.map((r) => r[0].length));
-  const fmt = (v) => String(v ?? '—').padStart(14);
-  console.log(`\n${''.padEnd(w0)} ${'gateway'.padStart(14)} ${'direct'.padStart(14)}`);
-  for (const [label, a, b] of rows) console.log(`${label.padEnd(w0)} ${fmt(a)} ${fmt(b)}`);
+  console.log('');
+  printFigures(rows, ['gateway', 'direct']);
   console.log(`gateway overhead: ${overheadPct} % (1 - gateway/direct entries per second); by server CPU per entry: ${round1(100 * (1 - d.serverCpuMsPerEntry / g.serverCpuMsPerEntry))} % (1 - direct/gateway)`);
   console.log(`machine load (1-min average): ${loadNote()}; peak RSS of this process ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
   console.log(`targets: ≥ 1000 entries/s through the gateway: ${g.entriesPerSec >= 1000 ? 'met' : 'NOT met'}; overhead ≤ 25 %: ${overheadPct <= 25 ? 'met' : 'NOT met'}`);

@@ -12,23 +12,18 @@
  *
  * Usage: node bench/poster.mjs   (CHROMIUM=path overrides /usr/bin/chromium)
  */
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { PDFDocument } from 'pdf-lib';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bundleCode, chromiumPath, failer, launchChromium, median, openBenchPage, origin, pageHtml, printResult, serveFiles } from './lib.mjs';
 
 const VENUES = 200;
 const RUNS = 3;
 const SIZE = 'A4';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 // A run takes seconds; the limit only turns a hang into an error.
 const BENCH_TIMEOUT_MS = 300_000;
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const fontDir = path.dirname(require.resolve('@expo-google-fonts/be-vietnam-pro/package.json'));
 const FONTS = {
@@ -36,10 +31,7 @@ const FONTS = {
   '/fonts/bold.ttf': path.join(fontDir, '700Bold/BeVietnamPro_700Bold.ttf')
 };
 
-function fail(message) {
-  console.error(`poster bench: ${message}`);
-  process.exit(1);
-}
+const fail = failer('poster');
 
 // The page: sign the venues, fetch the fonts, then time buildPosterPdf. Everything else stays out of the clock.
 const ENTRY = `
@@ -105,14 +97,10 @@ window.runPosterBench = async (count, size) => {
 };
 `;
 
-async function bundle() {
-  const result = await build({
-    stdin: { contents: ENTRY, resolveDir: root, sourcefile: 'poster-bench-entry.js', loader: 'js' },
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
+function bundle() {
+  return bundleCode(ENTRY, 'poster-bench-entry.js', {
+    loader: 'js',
     target: 'es2022',
-    write: false,
     logLevel: 'silent',
     plugins: [
       {
@@ -125,32 +113,7 @@ async function bundle() {
       }
     ]
   });
-  return result.outputFiles[0].text;
 }
-
-function serve(script) {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end('<!doctype html><meta charset="utf-8"><title>poster bench</title><script type="module" src="/bench.js"></script>');
-    } else if (url.pathname === '/bench.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
-      res.end(script);
-    } else if (url.pathname in FONTS) {
-      res.writeHead(200, { 'content-type': 'font/ttf' });
-      res.end(fs.readFileSync(FONTS[url.pathname]));
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 let script;
 try {
@@ -158,22 +121,17 @@ try {
 } catch (err) {
   fail(`could not bundle src/lib/client/poster-pdf.ts: ${err.message}`);
 }
-const server = await serve(script);
-const origin = `http://127.0.0.1:${server.address().port}`;
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-if (!fs.existsSync(chromiumPath)) fail(`Chromium is missing at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
-const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+const server = await serveFiles({
+  '/': ['text/html; charset=utf-8', pageHtml('/bench.js')],
+  '/bench.js': ['text/javascript; charset=utf-8', script],
+  ...Object.fromEntries(Object.entries(FONTS).map(([url, file]) => [url, ['font/ttf', fs.readFileSync(file)]]))
+});
+const browser = await launchChromium().catch((err) => fail(err.message));
 const timer = setTimeout(() => fail(`no result after ${BENCH_TIMEOUT_MS / 1000} s`), BENCH_TIMEOUT_MS);
 
 let status = 0;
 try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(origin);
-  await page.waitForFunction(() => typeof window.runPosterBench === 'function', undefined, { timeout: 30_000 }).catch(() => {
-    throw new Error(`the bench page did not start${errors.length ? `: ${errors.join('; ')}` : ''}`);
-  });
+  const page = await openBenchPage(browser, origin(server), 'runPosterBench');
 
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
@@ -196,7 +154,7 @@ try {
   console.log(`median        ${seconds.toFixed(2)} s  (${((seconds * 1000) / VENUES).toFixed(1)} ms a page)`);
   console.log(`PDF           ${pdfBytes} bytes  (${Math.round(pdfBytes / VENUES)} bytes a page, fonts included)`);
   console.log(`longest block ${longestBlockMs} ms  (the page cannot respond for that long; progress updates ${runs[0].progressCalls} times)`);
-  console.log(`RESULT ${JSON.stringify({ poster: { venues: VENUES, medianSeconds: Number(seconds.toFixed(3)), pdfBytes, bytesPerPage: Math.round(pdfBytes / VENUES), longestBlockMs } })}`);
+  printResult({ poster: { venues: VENUES, medianSeconds: Number(seconds.toFixed(3)), pdfBytes, bytesPerPage: Math.round(pdfBytes / VENUES), longestBlockMs } });
 } catch (err) {
   console.error(`poster bench: ${err instanceof Error ? err.message : err}`);
   status = 1;

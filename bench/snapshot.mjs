@@ -29,30 +29,39 @@
  * and a final `RESULT {json}` line; exits non-zero when a check fails (events missing, a signature
  * rejected, no gzip, no 304).
  */
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, gunzipSync, gzipSync, constants as zlib } from 'node:zlib';
+import {
+  bundleCode,
+  checkChromium,
+  failer,
+  httpRequest,
+  launchChromium,
+  median,
+  memoryPouchDB,
+  mulberry32,
+  openBenchPage,
+  pageHtml,
+  printResult,
+  remotePouch,
+  serverBundle,
+  sessionCookie,
+  startBenchServer,
+  tableRow,
+  tempDirs
+} from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PROVINCE = '42';
 // The demo directory's communes of huyện Đức Thọ (district 440), province 42.
 const COMMUNES = ['18070', '18073', '18076', '18079', '18082', '18085', '18088', '18091', '18094', '18097'];
 const LINK = { latencyMs: 300, bitsPerSecond: 1_000_000 };
 const PUBLISH_TIMEOUT_MS = 15 * 60_000;
 
-function fail(message) {
-  console.error(`snapshot bench: ${message}`);
-  process.exit(1);
-}
+const fail = failer('snapshot');
 
 function args() {
   const out = { events: 10_000 };
@@ -65,20 +74,6 @@ function args() {
   return out;
 }
 
-/** dist/server.mjs, rebuilt when a source it bundles is newer (a stale bundle would measure old code). */
-function serverBundle() {
-  const bundle = path.join(ROOT, 'dist/server.mjs');
-  const newest = (dir) =>
-    fs.readdirSync(dir, { recursive: true, withFileTypes: true }).reduce((t, e) => (e.isFile() && e.name.endsWith('.ts') ? Math.max(t, fs.statSync(path.join(e.parentPath ?? e.path, e.name)).mtimeMs) : t), 0);
-  const stale = !fs.existsSync(bundle) || fs.statSync(bundle).mtimeMs < Math.max(newest(path.join(ROOT, 'server')), newest(path.join(ROOT, 'src/lib/core')));
-  if (stale) {
-    console.error('snapshot bench: dist/server.mjs is missing or older than its sources, building it (node scripts/build-server.mjs)…');
-    const r = spawnSync(process.execPath, ['scripts/build-server.mjs'], { cwd: ROOT, stdio: 'inherit' });
-    if (r.status !== 0 || !fs.existsSync(bundle)) fail('could not build dist/server.mjs');
-  }
-  return bundle;
-}
-
 /**
  * createUser from server/users.ts, bundled with its packages into one CommonJS file in the temp
  * folder (dist/server.mjs exports only startServer and readConfig). It works on the running
@@ -86,29 +81,14 @@ function serverBundle() {
  */
 async function loadCreateUser(tmp) {
   const outfile = path.join(tmp, 'users.cjs');
-  await build({
-    stdin: { contents: "export { createUser } from './server/users';", resolveDir: ROOT, sourcefile: 'bench-users.ts', loader: 'ts' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    outfile,
-    logLevel: 'warning'
-  });
+  const source = "export { createUser } from './server/users';";
+  fs.writeFileSync(outfile, await bundleCode(source, 'bench-users.ts', { platform: 'node', target: 'node20', format: 'cjs' }));
   return createRequire(import.meta.url)(outfile).createUser;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Drafts a commune team would write
 // ---------------------------------------------------------------------------------------------
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const r = mulberry32(42);
 const pick = (xs) => xs[Math.floor(r() * xs.length)];
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -132,7 +112,9 @@ function hhmm(ms) {
 }
 
 function drafts(count) {
-  const end = Date.UTC(2021, 7, 31, 17);
+  // The last midnight in Vietnam (17:00 UTC): events of the last 21 days, as the publisher takes
+  // them (it leaves out drafts that ended over 28 days ago).
+  const end = Math.floor((Date.now() - 17 * 3_600_000) / 86_400_000) * 86_400_000 + 17 * 3_600_000;
   const perCommune = Math.ceil(count / COMMUNES.length);
   const out = [];
   for (let c = 0; c < COMMUNES.length; c++) {
@@ -172,15 +154,13 @@ function drafts(count) {
 // ---------------------------------------------------------------------------------------------
 async function loginCookie(base, phone, password) {
   const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone, password }) });
-  const cookie = /lv_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0];
+  const cookie = sessionCookie(res.headers.get('set-cookie'));
   if (!res.ok || !cookie) throw new Error(`team login answered ${res.status}`);
   return cookie;
 }
 
 async function pushDrafts(base, cookie, docs) {
-  const { default: PouchDB } = await import('pouchdb-node');
-  const { default: memoryAdapter } = await import('pouchdb-adapter-memory');
-  PouchDB.plugin(memoryAdapter);
+  const PouchDB = await memoryPouchDB();
   const byCommune = groupBy(docs);
   let written = 0;
   // One device per commune team, pushing at once as ten teams would.
@@ -188,14 +168,7 @@ async function pushDrafts(base, cookie, docs) {
     [...byCommune].map(async ([commune, list]) => {
       const local = new PouchDB(`bench-${process.pid}-${commune}`, { adapter: 'memory' });
       await local.bulkDocs(list);
-      const remote = new PouchDB(`${base}/sync/lv_c_${commune}`, {
-        skip_setup: true,
-        fetch: (url, opts) => {
-          const headers = new Headers(opts?.headers);
-          headers.set('cookie', cookie);
-          return PouchDB.fetch(url, { ...opts, headers });
-        }
-      });
+      const remote = remotePouch(PouchDB, `${base}/sync/lv_c_${commune}`, cookie);
       const res = await local.replicate.to(remote, { batch_size: 250 });
       if (res.doc_write_failures) throw new Error(`commune ${commune}: ${res.doc_write_failures} drafts refused: ${JSON.stringify(res.errors?.[0] ?? '')}`);
       written += res.docs_written;
@@ -211,20 +184,8 @@ function groupBy(docs) {
   return m;
 }
 
-/** node:http, not fetch: fetch adds its own Accept-Encoding and decompresses, hiding what is sent. */
-function get(base, url, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    http
-      .get(`${base}${url}`, { headers }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - start }));
-        res.on('error', reject);
-      })
-      .on('error', reject);
-  });
-}
+/** node:http, not fetch: what is sent, as sent. */
+const get = (base, url, headers = {}) => httpRequest(`${base}${url}`, { headers });
 
 async function waitForPublished(store, count) {
   const start = performance.now();
@@ -235,12 +196,6 @@ async function waitForPublished(store, count) {
   }
   throw new Error(`fewer than ${count} events published after ${PUBLISH_TIMEOUT_MS / 60_000} minutes`);
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The phone: a page of the server's own origin
@@ -291,36 +246,19 @@ window.snapshotBench = {
 };
 `;
 
+/** The bench page, served by the server under test as its app (so on the same origin as the API). */
 async function writePage(staticDir) {
-  await build({
-    stdin: { contents: PAGE, resolveDir: ROOT, sourcefile: 'snapshot-bench-page.ts', loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    minify: true,
-    outfile: path.join(staticDir, 'snapshot-bench.js'),
-    logLevel: 'warning'
-  });
-  fs.writeFileSync(path.join(staticDir, '200.html'), '<!doctype html><title>bench</title>');
-  fs.writeFileSync(
-    path.join(staticDir, 'index.html'),
-    '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/snapshot-bench.js"></script>'
-  );
+  fs.writeFileSync(path.join(staticDir, 'snapshot-bench.js'), await bundleCode(PAGE, 'snapshot-bench-page.ts', { minify: true }));
+  fs.writeFileSync(path.join(staticDir, 'index.html'), pageHtml('/snapshot-bench.js'));
 }
 
 async function phone(base) {
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  });
+  const browser = await launchChromium();
   try {
     // A fresh context: no HTTP cache, no service worker, nothing from before.
     const context = await browser.newContext();
-    const page = await context.newPage();
-    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
     // The app is already installed on the phone: loading the bench page is not part of the figure.
-    await page.goto(`${base}/`);
-    await page.waitForFunction(() => 'snapshotBench' in window);
+    const page = await openBenchPage(context, `${base}/`, 'snapshotBench');
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
     const bytesPerSecond = LINK.bitsPerSecond / 8;
@@ -338,18 +276,16 @@ const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 
 async function main() {
   const opts = args();
-  if (!fs.existsSync(chromiumPath)) fail(`Chromium not found at ${chromiumPath} (install it, or set CHROMIUM to its path)`);
-  const { startServer, readConfig } = await import(pathToFileURL(serverBundle()).href);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-snapshot-'));
-  const staticDir = path.join(tmp, 'static');
-  fs.mkdirSync(staticDir);
+  checkChromium();
+  const bundle = serverBundle('snapshot', { rebuildStale: true });
+  const dirs = tempDirs('lv-snapshot-');
   let server = null;
   const watchdog = setTimeout(() => fail(`timed out after ${PUBLISH_TIMEOUT_MS / 60_000 + 5} minutes`), PUBLISH_TIMEOUT_MS + 5 * 60_000);
   watchdog.unref();
   try {
-    await writePage(staticDir);
-    const createUser = await loadCreateUser(tmp);
-    server = await startServer(readConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(tmp, 'data'), LOG: '0', STATIC_DIR: staticDir, PUBLIC_ORIGIN: 'http://127.0.0.1' }));
+    await writePage(dirs.static);
+    const createUser = await loadCreateUser(dirs.root);
+    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static });
     const base = server.url;
     console.log(`Lưu Vết exposure snapshot: ${opts.events.toLocaleString('en-US')} events for province ${PROVINCE}; ${os.cpus().length} CPUs, Node ${process.version}`);
 
@@ -400,7 +336,7 @@ async function main() {
     const lineMs = (transfer * 8 * 1000) / LINK.bitsPerSecond + LINK.latencyMs;
 
     console.log(`\nSnapshot body (format luu-vet-exposures v1, ${opts.events.toLocaleString('en-US')} events)`);
-    const row = (cells) => console.log(cells.map((c, i) => String(c).padEnd([34, 12, 14][i] ?? 0)).join(' ').trimEnd());
+    const row = (cells) => console.log(tableRow(cells, [34, 12, 14]));
     row(['', 'total', 'bytes / event']);
     row(['raw JSON', kb(raw.body.length), perEvent(raw.body.length).toFixed(0)]);
     row(['gzip, as served (level 9)', kb(first.body.length), perEvent(first.body.length).toFixed(0)]);
@@ -451,11 +387,12 @@ async function main() {
       },
       problems
     };
-    console.log(`\nRESULT ${JSON.stringify(result)}`);
+    console.log('');
+    printResult(result);
     if (problems.length) process.exitCode = 1;
   } finally {
     await server?.close().catch(() => {});
-    fs.rmSync(tmp, { recursive: true, force: true });
+    dirs.remove();
   }
 }
 

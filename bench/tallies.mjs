@@ -29,15 +29,26 @@
  * exactly once, non-zero with a reason otherwise.
  */
 import http from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
+import {
+  exitWith,
+  httpRequest,
+  mainThreadCpuMs,
+  parseFlags,
+  percentile,
+  printFigures,
+  printResult,
+  round,
+  serverBundle,
+  startBenchServer,
+  tempDirs,
+  workerChannel
+} from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COMMUNE = '18070'; // the demo commune, seeded at start-up
 const RETRY_SHARE = 0.02;
 const DAY_MS = 24 * 3600 * 1000;
@@ -48,7 +59,6 @@ const vnDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh', y
 // ---------------------------------------------------------------------------------------------
 async function workerMain() {
   const { base, venueIds, senders } = workerData;
-  const { hostname, port } = new URL(base);
   // One kept-alive connection per sender, as each phone has its own.
   const agent = new http.Agent({ keepAlive: true, maxSockets: senders });
   const rand = (n) => Math.floor(Math.random() * n);
@@ -73,26 +83,17 @@ async function workerMain() {
   }
 
   function post(body) {
-    return new Promise((resolve) => {
-      const t0 = performance.now();
-      const req = http.request(
-        { host: hostname, port, path: '/api/tallies', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c) => (text += c));
-          res.on('end', () => {
-            let json = null;
-            try {
-              json = JSON.parse(text);
-            } catch {}
-            resolve({ status: res.statusCode, json, ms: performance.now() - t0 });
-          });
-        }
-      );
-      req.on('error', (err) => resolve({ status: 0, json: { reason: err.message }, ms: performance.now() - t0 }));
-      req.end(body);
-    });
+    const t0 = performance.now();
+    return httpRequest(`${base}/api/tallies`, { method: 'POST', body, agent }).then(
+      (res) => {
+        let json = null;
+        try {
+          json = JSON.parse(res.body.toString('utf8'));
+        } catch {}
+        return { status: res.status, json, ms: res.ms };
+      },
+      (err) => ({ status: 0, json: { reason: err.message }, ms: performance.now() - t0 })
+    );
   }
 
   // Acknowledged counts per `day|venueId`, and reports per day, warm-up included.
@@ -166,81 +167,28 @@ async function workerMain() {
 // ---------------------------------------------------------------------------------------------
 // Main thread: the server, verification, report
 // ---------------------------------------------------------------------------------------------
-function parseArgs(argv) {
-  const opts = { seconds: 20, senders: 20, warmup: 3, bundle: null };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
-    const value = () => {
-      const v = inline ?? argv[++i];
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a number, not "${v}"`);
-      return n;
-    };
-    if (flag === '--seconds') opts.seconds = value();
-    else if (flag === '--senders') opts.senders = Math.floor(value());
-    else if (flag === '--warmup') opts.warmup = value();
-    else if (flag === '--bundle') opts.bundle = path.resolve(inline ?? argv[++i] ?? '');
-    else if (flag === '--help' || flag === '-h') {
-      console.log('usage: node bench/tallies.mjs [--seconds 20] [--senders 20] [--warmup 3] [--bundle dist/server.mjs]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${argv[i]}`);
+const OPTIONS = {
+  usage: 'node bench/tallies.mjs [--seconds 20] [--senders 20] [--warmup 3] [--bundle dist/server.mjs]',
+  spec: { seconds: 'number', senders: 'whole', warmup: 'number', bundle: 'path' },
+  defaults: { seconds: 20, senders: 20, warmup: 3, bundle: null },
+  check(opts) {
+    if (opts.seconds <= 0 || opts.senders < 1) throw new Error('--seconds and --senders must be positive');
+    if (opts.senders > 500) throw new Error('--senders: at most 500');
   }
-  if (opts.seconds <= 0 || opts.senders < 1) throw new Error('--seconds and --senders must be positive');
-  if (opts.senders > 500) throw new Error('--senders: at most 500');
-  return opts;
-}
+};
 
-function pct(xs, p) {
-  if (!xs.length) return NaN;
-  const s = Float64Array.from(xs).sort();
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
-/** CPU ms of the main thread so far (from /proc: the senders' thread is not in it). */
-function mainThreadCpuMs() {
-  try {
-    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100 on Linux
-  } catch {
-    return NaN;
-  }
-}
-const round1 = (x) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
+const round1 = (x) => round(x, 1);
 
 async function main() {
-  let opts;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`tallies bench: ${err.message}`);
-    process.exit(2);
-  }
-  const bundle = opts.bundle ?? path.join(ROOT, 'dist/server.mjs');
-  if (!existsSync(bundle)) {
-    if (opts.bundle) {
-      console.error(`tallies bench failed: --bundle ${bundle}: no such file`);
-      process.exit(1);
-    }
-    console.error('tallies bench: dist/server.mjs is missing, building it (node scripts/build-server.mjs)…');
-    const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(process.execPath, ['scripts/build-server.mjs'], { cwd: ROOT, stdio: 'inherit' });
-    if (r.status !== 0 || !existsSync(bundle)) {
-      console.error('tallies bench failed: could not build dist/server.mjs');
-      process.exit(1);
-    }
-  }
-  const { startServer, readConfig } = await import(pathToFileURL(bundle).href);
-
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'lv-tallies-'));
-  const staticDir = path.join(tmp, 'static');
-  mkdirSync(staticDir);
-  writeFileSync(path.join(staticDir, '200.html'), '<!doctype html><title>bench</title>');
+  const opts = parseFlags('tallies', OPTIONS);
+  const bundle = serverBundle('tallies', { explicit: opts.bundle });
+  const dirs = tempDirs('lv-tallies-');
   let server = null;
   let worker = null;
   const cleanup = async () => {
     await worker?.terminate().catch(() => {});
     await server?.close().catch(() => {});
-    rmSync(tmp, { recursive: true, force: true });
+    dirs.remove();
   };
   // Bounded: a hung server must not keep the bench alive.
   const limitSec = (opts.seconds + opts.warmup) * 3 + 120;
@@ -252,18 +200,7 @@ async function main() {
   watchdog.unref();
 
   try {
-    server = await startServer(
-      readConfig({
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: path.join(tmp, 'data'),
-        LOG: '0',
-        STATIC_DIR: staticDir,
-        PUBLIC_ORIGIN: 'http://127.0.0.1',
-        TALLY_CLIENT_PER_MINUTE: '0',
-        TALLY_VENUE_PER_MINUTE: '0'
-      })
-    );
+    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static, TALLY_CLIENT_PER_MINUTE: '0', TALLY_VENUE_PER_MINUTE: '0' });
     const venueIds = server.demoVenues.map((v) => v.venueId);
     if (venueIds.length < 5) throw new Error(`expected the demo venues, found ${venueIds.length}`);
     console.log(`Lưu Vết anonymous tallies: ${opts.senders} concurrent senders, closed loop, ${opts.warmup} s warm-up + ${opts.seconds} s`);
@@ -271,30 +208,14 @@ async function main() {
     const load0 = os.loadavg()[0];
 
     worker = new Worker(fileURLToPath(import.meta.url), { workerData: { role: 'senders', base: server.url, venueIds, senders: opts.senders } });
-    const messages = [];
-    let wake = null;
-    worker.on('message', (m) => {
-      messages.push(m);
-      wake?.();
-    });
-    worker.on('error', (err) => {
-      messages.push({ error: err });
-      wake?.();
-    });
-    const next = async () => {
-      while (!messages.length) await new Promise((r) => (wake = r));
-      const m = messages.shift();
-      if (m.error) throw m.error;
-      return m;
-    };
-    await next(); // ready
+    const senders = workerChannel(worker, 'sender worker');
+    await senders.next(); // ready
 
     process.stdout.write('  running…');
     const main0 = mainThreadCpuMs();
     const cpu0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
-    worker.postMessage({ warmup: opts.warmup, seconds: opts.seconds });
-    const run = await next();
+    const run = await senders.call({ warmup: opts.warmup, seconds: opts.seconds });
     const cpu = process.cpuUsage(cpu0);
     const mainCpuMs = mainThreadCpuMs() - main0;
     const serverElu = performance.eventLoopUtilization(elu0).utilization;
@@ -331,9 +252,9 @@ async function main() {
     const result = {
       reportsPerSec: Math.round(s.reports / seconds),
       countsPerSec: Math.round(s.counts / seconds),
-      latencyP50Ms: round1(pct(s.latencies, 50)),
-      latencyP95Ms: round1(pct(s.latencies, 95)),
-      latencyP99Ms: round1(pct(s.latencies, 99)),
+      latencyP50Ms: round1(percentile(s.latencies, 50)),
+      latencyP95Ms: round1(percentile(s.latencies, 95)),
+      latencyP99Ms: round1(percentile(s.latencies, 99)),
       reportsTimed: s.reports,
       countsAcknowledged,
       countsStored,
@@ -376,9 +297,8 @@ async function main() {
       ['server thread CPU ms/report', result.serverThreadCpuMsPerReport],
       ['process CPU (cores)', result.processCpuCores]
     ];
-    const w = Math.max(...rows.map((r) => r[0].length));
     console.log('');
-    for (const [label, v] of rows) console.log(`${label.padEnd(w)} ${String(v ?? '—').padStart(14)}`);
+    printFigures(rows);
     const load1 = os.loadavg()[0];
     console.log(
       `machine load (1-min average): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end on ${os.cpus().length} CPUs${Math.max(load0, load1) > os.cpus().length * 0.75 ? ' — other programs compete for the CPUs: throughput figures are noisy' : ''}`
@@ -393,17 +313,12 @@ async function main() {
     if (s.errors) problems.push(`${s.errors} requests failed (last: ${s.lastError})`);
     if (s.ignored) problems.push(`${s.ignored} counts were ignored with the limits off (last: ${s.lastError})`);
     if (!s.reports) problems.push('no report was acknowledged');
-    console.log('RESULT ' + JSON.stringify({ tallies: result }));
+    printResult({ tallies: result });
     await cleanup();
-    if (problems.length) {
-      console.error(`\ntallies bench failed:\n  ${problems.join('\n  ')}`);
-      process.exit(1);
-    }
-    process.exit(0);
+    exitWith('tallies', problems);
   } catch (err) {
     await cleanup();
-    console.error(`\ntallies bench failed: ${err?.stack ?? err}`);
-    process.exit(1);
+    exitWith('tallies', err);
   }
 }
 
