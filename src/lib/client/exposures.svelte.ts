@@ -5,8 +5,6 @@
  */
 import type { ExposureAlert } from '$lib/core/exposure-alerts';
 import { getLocale } from '$lib/paraglide/runtime.js';
-import { cachedKeys, refreshKeys } from './keys';
-import { showAlertNotifications } from './exposure-notify';
 import type { CheckStatus } from './exposure-check';
 import { PERIODIC_SYNC_TAG } from './exposure-sync-tag';
 
@@ -59,7 +57,12 @@ class ExposureWatch {
   async run(options: { offline?: boolean } = {}): Promise<void> {
     this.checking = true;
     try {
-      const { runExposureCheck, exposureDb } = await check();
+      // Loaded with the check, not with every page: a cold check-in link should not wait for them.
+      const [{ runExposureCheck, exposureDb }, { cachedKeys, refreshKeys }, { showAlertNotifications }] = await Promise.all([
+        check(),
+        import('./keys'),
+        import('./exposure-notify')
+      ]);
       const locale = getLocale();
       await exposureDb.meta.put({ key: 'locale', value: locale }); // for notifications from the service worker
       this.status = await runExposureCheck({
