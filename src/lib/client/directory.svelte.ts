@@ -2,7 +2,7 @@
  * The public directory on this device: administrative units and zone levels, pulled from
  * `lv_directory` and kept for offline use, so unit pickers work in a village with no signal.
  */
-import { buildUnitIndex, searchUnits, unitLabel, type UnitDoc, type UnitIndex, type UnitLevel, type ZoneDoc } from '$lib/core/units';
+import { buildUnitIndex, effectiveZoneLevel, searchUnits, unitLabel, type UnitDoc, type UnitIndex, type UnitLevel, type ZoneDoc } from '$lib/core/units';
 import { replica } from './replicas.svelte';
 
 class Directory {
@@ -53,6 +53,11 @@ class Directory {
 
   zoneLevel(code: string): number | null {
     return this.#zones.get(code)?.level ?? null;
+  }
+
+  /** The level that applies to a unit: its own, else its district's or province's. */
+  effectiveZone(code: string): number | null {
+    return this.#index ? effectiveZoneLevel(this.#index, this.#zones, code) : null;
   }
 }
 

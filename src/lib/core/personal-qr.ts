@@ -182,15 +182,21 @@ function splitFields(text: string): string[] | null {
   return fields;
 }
 
+export type PersonalDataCheck = { ok: true; data: PersonalQrData } | { ok: false; path: string; message: string };
+
+/** The data as it will be encoded (trimmed, normalised), or the first field that cannot be. */
+export function checkPersonalData(data: PersonalQrData): PersonalDataCheck {
+  const checked = v.safeParse(PersonalSchema, data);
+  if (checked.success) return { ok: true, data: tidyData(checked.output) };
+  const issue = checked.issues[0];
+  return { ok: false, path: issue.path?.map((p) => String(p.key)).join('.') ?? '', message: issue.message };
+}
+
 /** Throws with a readable message when the data cannot be put in a personal QR. */
 export function encodePersonalQr(data: PersonalQrData): string {
-  const checked = v.safeParse(PersonalSchema, data);
-  if (!checked.success) {
-    const issue = checked.issues[0];
-    const path = issue.path?.map((p) => String(p.key)).join('.');
-    throw new Error(`personal QR cannot be made: ${path ? path + ': ' : ''}${issue.message}`);
-  }
-  const p = tidyData(checked.output);
+  const checked = checkPersonalData(data);
+  if (!checked.ok) throw new Error(`personal QR cannot be made: ${checked.path ? checked.path + ': ' : ''}${checked.message}`);
+  const p = checked.data;
   const fields = [escapeField(p.name), p.phone, String(p.birthYear), p.communeCode ?? '', p.idNumber ?? ''];
   const d = p.declaration;
   if (d) {

@@ -43,3 +43,16 @@ export function darkRuns(qr: QrCode): [number, number, number][] {
   }
   return runs;
 }
+
+/** A QR of any text, UTF-8 in byte mode (Vietnamese names), level M: the personal QR. */
+export function textQr(text: string): QrCode {
+  return QRCode.create([{ data: new TextEncoder().encode(text), mode: 'byte' }], { errorCorrectionLevel: 'M' });
+}
+
+/** The code as one SVG path, a rectangle per horizontal run of dark modules, quiet zone included. */
+export function qrSvgPath(code: QrCode): { side: number; path: string } {
+  const path = darkRuns(code)
+    .map(([row, col, length]) => `M${col + QUIET_ZONE} ${row + QUIET_ZONE}h${length}v1h${-length}z`)
+    .join('');
+  return { side: code.modules.size + 2 * QUIET_ZONE, path };
+}

@@ -395,3 +395,20 @@ describe('unitPath and unitLabel', () => {
     expect(unitLabel(more, '18082')).toBe('Xã Yên Hồ, Huyện Đức Thọ, Tỉnh Hà Tĩnh');
   });
 });
+
+describe('effective zone level', () => {
+  it("takes the unit's own level, else the nearest ancestor's", async () => {
+    const { effectiveZoneLevel } = await import('./units');
+    const tree = units(THREE_LEVEL);
+    const zones = new Map([
+      ['42', { level: 2 as const }],
+      ['440', { level: 3 as const }],
+      ['18076', { level: 4 as const }]
+    ]);
+    expect(effectiveZoneLevel(tree, zones, '18076')).toBe(4);
+    expect(effectiveZoneLevel(tree, zones, '18070')).toBe(3);
+    expect(effectiveZoneLevel(tree, zones, '17900')).toBe(2);
+    expect(effectiveZoneLevel(tree, new Map(), '17900')).toBeNull();
+    expect(effectiveZoneLevel(tree, zones, '99999')).toBeNull();
+  });
+});

@@ -536,3 +536,16 @@ export function unitLabel(units: readonly UnitDoc[] | UnitIndex, code: string): 
   const path = unitPath(units, code);
   return path.length ? path.map((u) => u.name).reverse().join(', ') : code;
 }
+
+/**
+ * The zone level that applies to a unit: its own when one is set, else the nearest ancestor's
+ * (a province at level 3 makes its communes cam unless a commune has its own level). Null: none set.
+ */
+export function effectiveZoneLevel(units: readonly UnitDoc[] | UnitIndex, zones: ReadonlyMap<string, Pick<ZoneDoc, 'level'>>, code: string): ZoneLevel | null {
+  const path = unitPath(units, code);
+  for (let i = path.length - 1; i >= 0; i--) {
+    const zone = zones.get(path[i]!.code);
+    if (zone) return zone.level;
+  }
+  return null;
+}

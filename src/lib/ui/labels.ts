@@ -2,6 +2,7 @@
 import { m } from '$lib/paraglide/messages.js';
 import type { VenueType } from '$lib/core/venue';
 import type { TimesProblem } from '$lib/core/visit';
+import type { Symptom } from '$lib/core/personal-qr';
 
 type Locale = 'vi' | 'en';
 type Message = (inputs?: Record<string, never>, options?: { locale?: Locale }) => string;
@@ -43,4 +44,21 @@ export function formatDay(ms: number, locale: string): string {
     month: locale === 'vi' ? '2-digit' : 'long',
     year: 'numeric'
   }).format(new Date(ms));
+}
+
+export function symptomLabel(symptom: Symptom): string {
+  const labels: Record<Symptom, () => string> = {
+    fever: m.symptom_fever,
+    cough: m.symptom_cough,
+    'shortness-of-breath': m.symptom_shortness_of_breath,
+    'taste-smell-loss': m.symptom_taste_smell_loss,
+    'sore-throat': m.symptom_sore_throat,
+    fatigue: m.symptom_fatigue
+  };
+  return labels[symptom]();
+}
+
+/** Zone levels 1–4 (Nghị quyết 128/NQ-CP): xanh, vàng, cam, đỏ. */
+export function zoneLabel(level: number): string {
+  return ([m.zone_1, m.zone_2, m.zone_3, m.zone_4][level - 1] ?? (() => String(level)))();
 }

@@ -1,0 +1,59 @@
+/**
+ * The citizen's personal QR: a profile and a health declaration kept on the phone, shown as a QR
+ * and printed on paper for someone without a phone. The printed code is read back from the PDF.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect, test } from '@playwright/test';
+import { parsePersonalQr } from '../../src/lib/core/personal-qr';
+import { dayKey } from '../../src/lib/core/time';
+import { qrCodesOfPages } from '../pdf-reading';
+
+test('a citizen fills in a profile and a declaration, and prints a personal QR a station can read', async ({ page }) => {
+  await page.goto('/me');
+  await page.getByTestId('me-create').click();
+  await page.getByLabel('Họ và tên').fill('  Trần  Văn Bình ');
+  await page.getByLabel('Số điện thoại').fill('0912 345 678');
+  await page.getByLabel('Năm sinh').fill('1958');
+  // A wrong field is named, and nothing typed is lost.
+  await page.getByLabel('Số CCCD/CMND (không bắt buộc)').fill('1234');
+  await page.getByRole('button', { name: 'Lưu' }).click();
+  await expect(page.getByTestId('profile-error')).toContainText('CCCD');
+  await expect(page.getByLabel('Họ và tên')).toHaveValue('  Trần  Văn Bình ');
+  await page.getByLabel('Số CCCD/CMND (không bắt buộc)').fill('042058000123');
+  await page.getByTestId('unit-picker').fill('tung chau');
+  await page.getByRole('listbox').getByRole('button').first().click();
+  await page.getByRole('button', { name: 'Lưu' }).click();
+  await expect(page.getByTestId('me-name')).toHaveText('Trần Văn Bình');
+  await expect(page.getByTestId('me-declaration')).toContainText('Chưa khai báo y tế');
+
+  await page.getByTestId('me-declare').click();
+  await page.getByLabel('Ho', { exact: true }).check();
+  await page.getByTestId('contact-no').check();
+  await page.getByTestId('unit-picker').fill('duc lang');
+  await page.getByRole('listbox').getByRole('button').first().click();
+  await page.getByTestId('travel-add').click();
+  await expect(page.getByTestId('travelled')).toContainText('Đức Lạng');
+  await page.getByLabel('Số mũi vắc-xin đã tiêm').selectOption('2');
+  await page.getByTestId('declaration-submit').click();
+  await expect(page.getByTestId('me-declaration')).toContainText('Tự khai báo y tế hôm nay');
+
+  // Printed: the card alone, and its QR reads back as the profile with today's declaration.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-e2e-me-'));
+  await page.emulateMedia({ media: 'print' });
+  const pdf = path.join(dir, 'personal.pdf');
+  writeFileSync(pdf, new Uint8Array(await page.pdf({ preferCSSPageSize: true, printBackground: true })));
+  const pages = await qrCodesOfPages(pdf, dir);
+  expect(pages).toHaveLength(1);
+  const read = parsePersonalQr(pages[0]![0]!.text);
+  expect(read).toMatchObject({
+    name: 'Trần Văn Bình',
+    phone: '0912345678',
+    birthYear: 1958,
+    idNumber: '042058000123',
+    declaration: { selfDeclared: true, date: dayKey(Date.now()), symptoms: ['cough'], contactWithCase: false, vaccineDoses: 2 }
+  });
+  expect(read!.communeCode).toMatch(/^[0-9]{5}$/);
+  expect(read!.declaration!.travelledUnits).toHaveLength(1);
+});
