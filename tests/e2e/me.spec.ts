@@ -56,4 +56,11 @@ test('a citizen fills in a profile and a declaration, and prints a personal QR a
   });
   expect(read!.communeCode).toMatch(/^[0-9]{5}$/);
   expect(read!.declaration!.travelledUnits).toHaveLength(1);
+
+  // The citizen can delete it all from the phone.
+  await page.emulateMedia({ media: 'screen' });
+  await page.goto('/me/edit');
+  page.once('dialog', (d) => void d.accept());
+  await page.getByTestId('profile-delete').click();
+  await expect(page.getByTestId('me-create')).toBeVisible();
 });
