@@ -4,8 +4,21 @@ import { paraglideVitePlugin } from '@inlang/paraglide-js';
 import { defineConfig } from 'vite';
 import { existsSync, readFileSync } from 'node:fs';
 
-/** Pages for venue owners and commune teams: a few hundred people per commune, not its citizens. */
-const ROLE_ROUTES = /src\/routes\/(venue|team)\//;
+/**
+ * Pages left to the runtime cache: those of venue owners and commune teams (a few hundred people per
+ * commune, not its citizens), and the citizen's profile and declaration forms, which pick units from
+ * the directory replica and so need PouchDB, itself never precached. The personal QR page (/me) and
+ * every check-in page stay precached.
+ */
+const LAZY_ROUTES = ['venue', 'team', 'me/edit', 'me/declare'];
+const alternatives = LAZY_ROUTES.map((r) => r.replace('/', '\\/')).join('|');
+/** Their page components in SvelteKit's generated nodes. */
+const ROLE_ROUTES = new RegExp(`src\\/routes\\/(${alternatives})\\/`);
+/**
+ * Their prerendered shells ("venue/edit" for venue/edit.html): offline, a navigation there gets the
+ * home shell instead (navigateFallback), which routes in the browser all the same.
+ */
+const ROLE_SHELLS = new RegExp(`^(${alternatives})(\\/.*)?$`);
 
 interface ManifestChunk {
   file: string;
@@ -70,7 +83,8 @@ function withRoleChunksLeftOut<T extends object>(workbox: T): T {
   let transforms: Transform[] | undefined;
   const dropRoleChunks: Transform = async (entries) => {
     const roleOnly = roleOnlyFiles();
-    return { manifest: entries.filter((entry) => !roleOnly.has(entry.url.replace(/^\//, ''))), warnings: [] };
+    const lazy = (url: string) => roleOnly.has(url) || ROLE_SHELLS.test(url);
+    return { manifest: entries.filter((entry) => !lazy(entry.url.replace(/^\//, ''))), warnings: [] };
   };
   return Object.defineProperty(workbox, 'manifestTransforms', {
     enumerable: true,
