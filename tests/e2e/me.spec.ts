@@ -8,7 +8,10 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { parsePersonalQr } from '../../src/lib/core/personal-qr';
 import { dayKey } from '../../src/lib/core/time';
-import { qrCodesOfPages } from '../pdf-reading';
+import { preparePdfReading, qrCodesOfPages } from '../pdf-reading';
+import { readBarcodes } from 'zxing-wasm/reader';
+import { decodeDiaryDay } from '../../src/lib/core/diary-share';
+import { demoVenues } from './helpers';
 
 test('a citizen fills in a profile and a declaration, and prints a personal QR a station can read', async ({ page }) => {
   await page.goto('/me');
@@ -63,4 +66,26 @@ test('a citizen fills in a profile and a declaration, and prints a personal QR a
   page.once('dialog', (d) => void d.accept());
   await page.getByTestId('profile-delete').click();
   await expect(page.getByTestId('me-create')).toBeVisible();
+});
+
+test('a citizen shares a chosen day of the diary as QR codes, after seeing what goes', async ({ page, request }) => {
+  const venue = (await demoVenues(request))[0]!;
+  await page.goto(venue.url);
+  await expect(page.getByTestId('checkin-confirmation')).toBeVisible();
+  await page.goto('/diary');
+  await page.getByTestId('share-link').click();
+  await expect(page.getByTestId('share-show')).toHaveCount(0);
+  await page.getByTestId('share-day').first().check();
+  await expect(page.getByTestId('share-preview')).toContainText(venue.name);
+  // Nothing is shown until the citizen agrees.
+  await expect(page.getByTestId('share-show')).toBeDisabled();
+  await page.getByTestId('share-consent').check();
+  await page.getByTestId('share-show').click();
+
+  await preparePdfReading();
+  const png = await page.getByTestId('share-code').locator('svg').screenshot();
+  const [read] = await readBarcodes(new Uint8Array(png), { formats: ['QRCode'], tryHarder: true });
+  const day = decodeDiaryDay(read!.text);
+  expect(day).toMatchObject({ day: dayKey(Date.now()), part: 1, parts: 1 });
+  expect(day!.visits).toEqual([expect.objectContaining({ venueId: venue.venueId, communeCode: '18070' })]);
 });
