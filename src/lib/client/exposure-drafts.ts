@@ -42,3 +42,14 @@ export async function withdrawExposure(doc: ExposureDraftRecord): Promise<Exposu
   const { state: _s, updatedAt: _u, ...rest } = doc;
   return (await saveCommuneDoc(doc.communeCode, { ...rest, state: 'withdrawn', updatedAt: new Date().toISOString() })) as ExposureDraftRecord;
 }
+
+const CONTACT_KEY = 'lv.team.contactPhone';
+
+/** The contact number the team used last on this device: the form starts with it. */
+export function lastContactPhone(): string {
+  return typeof localStorage === 'undefined' ? '' : (localStorage.getItem(CONTACT_KEY) ?? '');
+}
+
+export function rememberContactPhone(phone: string): void {
+  localStorage.setItem(CONTACT_KEY, phone.trim());
+}

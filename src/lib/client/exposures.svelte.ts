@@ -107,3 +107,14 @@ class ExposureWatch {
 }
 
 export const exposureWatch = new ExposureWatch();
+
+const NOTIFY_CARD_KEY = 'lv.notifyCard.dismissed';
+
+/** "Later" on the card that asks for notifications: it stays away from the home screen. */
+export function notifyCardDismissed(): boolean {
+  return typeof localStorage !== 'undefined' && localStorage.getItem(NOTIFY_CARD_KEY) === '1';
+}
+
+export function dismissNotifyCard(): void {
+  localStorage.setItem(NOTIFY_CARD_KEY, '1');
+}

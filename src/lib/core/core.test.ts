@@ -118,3 +118,15 @@ describe('isOngoing', () => {
     expect(isOngoing(visit({ checkout: T0 + MINUTE }), T0 + 2 * MINUTE)).toBe(false);
   });
 });
+
+describe('visits by day', () => {
+  it('groups by the Vietnamese day of check-in, in the order given', async () => {
+    const { visitsByDay } = await import('./visit');
+    const { at, makeVisit } = await import('./testing');
+    const list = [makeVisit({ id: 'c', checkin: at('2021-08-21', '00:30') }), makeVisit({ id: 'b', checkin: at('2021-08-20', '23:30') }), makeVisit({ id: 'a', checkin: at('2021-08-20', '06:59') })];
+    expect(visitsByDay(list).map((g) => [g.day, g.visits.map((v) => v.id)])).toEqual([
+      ['2021-08-21', ['c']],
+      ['2021-08-20', ['b', 'a']]
+    ]);
+  });
+});

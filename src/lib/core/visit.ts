@@ -2,7 +2,7 @@
  * A citizen's visit: the unit of the private diary. Lives only on the phone (DESIGN §3).
  */
 import { DEFAULT_STAY_MINUTES, type VenueType } from './venue';
-import { DAY, MINUTE, fromVietnamLocal } from './time';
+import { DAY, MINUTE, dayKey, fromVietnamLocal } from './time';
 
 /**
  * - verified: the venue code's signature checked against a server key
@@ -77,4 +77,21 @@ export function visitTimesFromClock(day: string, checkinTime: string, checkoutTi
   if (checkout !== null && checkout < checkin) checkout += DAY;
   const problem = checkTimes(checkin, checkout, now);
   return problem ? { ok: false, problem } : { ok: true, checkin, checkout };
+}
+
+/** Visits grouped by their Vietnamese day of check-in, keeping the order given (the diary lists newest first). */
+export function visitsByDay<V extends Pick<Visit, 'checkin'>>(visits: readonly V[]): { day: string; visits: V[] }[] {
+  const groups: { day: string; visits: V[] }[] = [];
+  const index = new Map<string, { day: string; visits: V[] }>();
+  for (const visit of visits) {
+    const day = dayKey(visit.checkin);
+    const group = index.get(day);
+    if (group) group.visits.push(visit);
+    else {
+      const created = { day, visits: [visit] };
+      index.set(day, created);
+      groups.push(created);
+    }
+  }
+  return groups;
 }
