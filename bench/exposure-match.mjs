@@ -65,7 +65,8 @@ function args() {
 
 // The page's code: the app's modules, imported as the PWA imports them.
 const PAGE = `
-import { exposureSigningBytes, matchExposures, toHex } from './src/lib/core/exposure';
+import { exposureSigningBytes, matchExposures } from './src/lib/core/exposure';
+import { bytesToHex as toHex } from '@noble/curves/utils.js';
 import { verifyExposures } from './src/lib/core/exposure-verify';
 import { effectiveCheckout } from './src/lib/core/visit';
 import { VENUE_TYPES } from './src/lib/core/venue';

@@ -8,7 +8,8 @@
  * signature of 128 lowercase hex characters, and a signature that holds.
  */
 import * as v from 'valibot';
-import { ExposureEventSchema, exposureSigningBytes, verifyExposure, type ExposureEvent, type SignedExposure } from './exposure';
+import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
+import { ExposureEventSchema, exposureSigningBytes, fromHex, verifyExposure, type ExposureEvent, type SignedExposure } from './exposure';
 import type { PublicKey } from './venue-token';
 
 export type VerifyEngine = 'webcrypto' | 'noble';
@@ -39,9 +40,6 @@ const RFC8032_SIGNATURE =
 
 const ED25519 = { name: 'Ed25519' } as const;
 
-/** Hex of any length (fromHex accepts signatures only). */
-const hexBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
-
 /**
  * WebCrypto's BufferSource wants bytes over a plain ArrayBuffer; our bytes almost always are,
  * and are copied only when they sit on a SharedArrayBuffer.
@@ -62,8 +60,8 @@ export function webCryptoEd25519(): Promise<boolean> {
     const s = subtle();
     if (!s) return false;
     try {
-      const key = await s.importKey('raw', plain(hexBytes(RFC8032_PUBLIC)), ED25519, false, ['verify']);
-      return await s.verify(ED25519, key, plain(hexBytes(RFC8032_SIGNATURE)), new Uint8Array(0));
+      const key = await s.importKey('raw', plain(hexToBytes(RFC8032_PUBLIC)), ED25519, false, ['verify']);
+      return await s.verify(ED25519, key, plain(hexToBytes(RFC8032_SIGNATURE)), new Uint8Array(0));
     } catch {
       // Older Safari and Chromium without the flag: NotSupportedError.
       return false;
@@ -80,35 +78,13 @@ export function webCryptoEd25519(): Promise<boolean> {
 const imported = new Map<string, Promise<CryptoKey | null>>();
 
 function importedKey(s: SubtleCrypto, key: PublicKey): Promise<CryptoKey | null> {
-  const id = hexOf(key.publicKey);
+  const id = bytesToHex(key.publicKey);
   let found = imported.get(id);
   if (!found) {
     found = s.importKey('raw', plain(key.publicKey), ED25519, false, ['verify']).catch(() => null);
     imported.set(id, found);
   }
   return found;
-}
-
-const hexOf = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-
-/**
- * The signature's bytes under exactly `fromHex`'s rule (128 lowercase hex characters, else null),
- * with a lookup table: fromHex's regex, match and parseInt cost about 10 % of a whole WebCrypto
- * verification of 10,000 events.
- */
-const HEX_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
-
-function signatureBytes(hex: string): Uint8Array<ArrayBuffer> | null {
-  if (hex.length !== 128) return null;
-  const out = new Uint8Array(64);
-  for (let i = 0; i < 64; i++) {
-    const hi = HEX_VALUE[hex.charCodeAt(2 * i)] ?? -1;
-    const lo = HEX_VALUE[hex.charCodeAt(2 * i + 1)] ?? -1;
-    if (hi < 0 || lo < 0) return null;
-    out[i] = (hi << 4) | lo;
-  }
-  return out;
 }
 
 /** Lets the page paint between slices of noble's work (several seconds in all on a phone). */
@@ -145,12 +121,12 @@ async function verifyWithWebCrypto(s: SubtleCrypto, signed: readonly unknown[], 
     const candidate = item as Partial<SignedExposure>;
     const parsed = v.safeParse(ExposureEventSchema, candidate.event);
     const key = keys.find((k) => k.id === candidate.keyId);
-    const signature = typeof candidate.signature === 'string' ? signatureBytes(candidate.signature) : null;
+    const signature = typeof candidate.signature === 'string' ? fromHex(candidate.signature) : null;
     if (!parsed.success || !key || !signature) return null;
     const cryptoKey = await importedKey(s, key);
     if (!cryptoKey) return verifyExposure(item, keys);
     try {
-      return (await s.verify(ED25519, cryptoKey, signature, plain(exposureSigningBytes(parsed.output)))) ? parsed.output : null;
+      return (await s.verify(ED25519, cryptoKey, plain(signature), plain(exposureSigningBytes(parsed.output)))) ? parsed.output : null;
     } catch {
       // WebCrypto throws where noble might answer (odd encodings): let noble decide, as verifyExposure would.
       return verifyExposure(item, keys);

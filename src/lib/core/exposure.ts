@@ -8,6 +8,7 @@
  * venue type's default stay. Touching intervals count: at the boundary we would rather warn.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
 import * as v from 'valibot';
 import { VENUE_ID_PATTERN, VENUE_NAME_MAX } from './venue';
 import { effectiveCheckout, type Visit } from './visit';
@@ -56,13 +57,18 @@ export function exposureSigningBytes(e: ExposureEvent): Uint8Array {
   );
 }
 
-export const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-export const fromHex = (hex: string) => (/^[0-9a-f]{128}$/.test(hex) ? Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16)) : null);
+/** A signature as the server writes it: 128 lowercase hex characters. */
+const SIGNATURE_HEX = /^[0-9a-f]{128}$/;
+
+/** The 64 bytes of a signature in that form, else null (the one rule for both verifiers). */
+export function fromHex(hex: string): Uint8Array | null {
+  return SIGNATURE_HEX.test(hex) ? hexToBytes(hex) : null;
+}
 
 export function signExposure(event: ExposureEvent, key: SigningKey): SignedExposure {
   const checked = v.parse(ExposureEventSchema, event);
   if (checked.to < checked.from) throw new Error('an exposure window must end after it starts');
-  return { event: checked, keyId: key.id, signature: toHex(ed25519.sign(exposureSigningBytes(checked), key.secretKey)) };
+  return { event: checked, keyId: key.id, signature: bytesToHex(ed25519.sign(exposureSigningBytes(checked), key.secretKey)) };
 }
 
 /** The event if its signature holds under a known key; null for anything forged, altered or malformed. */
