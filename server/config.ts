@@ -18,6 +18,8 @@ export interface ServerConfig {
   retentionDays: number;
   /** Seed the demo commune and its venues on first start. */
   demo: boolean;
+  /** Password of the demo commune team; null = a random one kept in dataDir. */
+  demoTeamPassword: string | null;
   /** Folder of the built PWA. */
   staticDir: string;
   log: boolean;
@@ -38,6 +40,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     sessionSecret: env.SESSION_SECRET || null,
     retentionDays: clampRetentionDays(env.RETENTION_DAYS ?? 21),
     demo: env.DEMO !== '0',
+    demoTeamPassword: env.DEMO_TEAM_PASSWORD || null,
     staticDir: path.resolve(env.STATIC_DIR ?? './build'),
     log: env.LOG !== '0',
     tallies: {

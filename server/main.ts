@@ -36,7 +36,7 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   const sessionSecret = loadSessionSecret(config);
   if (config.demo) await seedDemoUnits(store);
   const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
-  const demoTeam = config.demo ? await seedDemoTeam(store, config.dataDir, process.env.DEMO_TEAM_PASSWORD || undefined) : null;
+  const demoTeam = config.demo ? await seedDemoTeam(store, config.dataDir, config.demoTeamPassword ?? undefined) : null;
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });

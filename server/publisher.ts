@@ -7,10 +7,10 @@
 import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure';
 import type { ExposureDraftRecord } from '../src/lib/core/documents';
 import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure-draft';
-import { unitPath, type UnitDoc } from '../src/lib/core/units';
+import { provinceOfCommune } from '../src/lib/core/province-table';
 import type { Keyring } from './keys';
 import { DB, type Store } from './store/couch';
-import { loadUnits } from './units';
+import { provinceTable } from './provinces';
 
 export interface PublishedExposureDoc {
   _id: string;
@@ -44,16 +44,13 @@ function eventOf(draft: ExposureDraftRecord): Omit<ExposureEvent, 'version'> {
 }
 
 export class Publisher {
-  #units: { at: number; units: Promise<UnitDoc[]> } | null = null;
-
   constructor(
     private readonly store: Store,
     private readonly keyring: Keyring
   ) {}
 
   async #provinceOf(communeCode: string): Promise<string | null> {
-    if (!this.#units || Date.now() - this.#units.at > 10 * 60_000) this.#units = { at: Date.now(), units: loadUnits(this.store) };
-    return unitPath(await this.#units.units, communeCode)[0]?.code ?? null;
+    return provinceOfCommune((await provinceTable(this.store)).table, communeCode);
   }
 
   /** Publishes the commune's published and withdrawn drafts that changed; returns how many. */

@@ -5,7 +5,7 @@
  * once, not on every request. Phones check every signature themselves (exposure-verify.ts), so the
  * server, a CDN or a cache in between only has to deliver the bytes.
  */
-import { createHash } from 'node:crypto';
+import { contentEtag, ifNoneMatch } from './http-cache';
 import { promisify } from 'node:util';
 import { gunzip, gzip, constants as zlib } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -75,8 +75,8 @@ export function registerSnapshots(api: FastifyInstance, store: Store): void {
     // Built once per change, served many times: the best compression is worth its time here, and
     // the async call keeps the event loop free while it runs.
     const gzipped = await gzipAsync(body, { level: zlib.Z_BEST_COMPRESSION });
-    const hash = createHash('sha256').update(body, 'utf8').digest('base64url').slice(0, 27);
-    return { seq, gzipped, etag: `"${hash}"`, etagGzip: `"${hash}-gz"` };
+    const etag = contentEtag(body);
+    return { seq, gzipped, etag, etagGzip: etag.replace(/"$/, '-gz"') };
   }
 
   async function snapshot(province: string): Promise<Snapshot> {
@@ -140,16 +140,4 @@ function acceptsGzip(req: FastifyRequest): boolean {
     else if (name === '*') starQ = value;
   }
   return (gzipQ ?? starQ ?? 0) > 0;
-}
-
-/**
- * The current validator that If-None-Match names, if any. Weak comparison, as RFC 9110 §13.1.2
- * asks for If-None-Match: a CDN that recompresses may hand the phone a weakened `W/"…"`.
- */
-function ifNoneMatch(req: FastifyRequest, etags: readonly string[]): string | null {
-  const header = req.headers['if-none-match'];
-  if (!header) return null;
-  if (header.trim() === '*') return etags[0]!;
-  const listed = new Set(header.split(',').map((t) => t.trim().replace(/^W\//, '')));
-  return etags.find((e) => listed.has(e)) ?? null;
 }
