@@ -11,6 +11,7 @@
  *           empty when there was no check-out (the reader applies the venue's default stay)
  *   name    `\`, `|`, `;` and `,` escaped with `\`
  */
+import { escapeChars, splitEscaped, unescapeChars } from './text';
 import { dayKey, fromVietnamLocal, MINUTE } from './time';
 import type { Visit } from './visit';
 
@@ -33,28 +34,9 @@ export interface SharedDay {
   visits: SharedVisit[];
 }
 
-const escapeName = (s: string) => s.replace(/[\\|;,]/g, (c) => '\\' + c);
-
-function splitEscaped(text: string, separator: string): string[] | null {
-  const out: string[] = [];
-  let field = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\\') {
-      const next = text[i + 1];
-      if (next === undefined) return null;
-      field += c + next; // kept escaped: unescaped once, at the innermost level
-      i++;
-    } else if (c === separator) {
-      out.push(field);
-      field = '';
-    } else field += c;
-  }
-  out.push(field);
-  return out;
-}
-
-const unescape = (s: string) => s.replace(/\\(.)/g, '$1');
+/** The separators of the format, escaped in a hand-typed name. */
+const SPECIALS = '|;,';
+const escapeName = (s: string) => escapeChars(s, SPECIALS);
 
 /** The codes for one day of the diary (visits whose check-in falls on that Vietnamese day). */
 export function encodeDiaryDay(day: string, visits: readonly Visit[]): string[] {
@@ -86,7 +68,8 @@ export function decodeDiaryDay(text: string): SharedDay | null {
   for (const item of body === '' ? [] : (splitEscaped(body, ';') ?? [''])) {
     const f = splitEscaped(item, ',') ?? [];
     const isVenue = f[0] === 'V' && f.length === 5 && /^[a-z2-7]{12}$/.test(f[1]!) && /^([0-9]{5})?$/.test(f[2]!);
-    const isManual = f[0] === 'M' && f.length === 4 && f[3]!.length > 0;
+    const name = f[0] === 'M' && f.length === 4 && f[3]!.length > 0 ? unescapeChars(f[3]!, SPECIALS) : null;
+    const isManual = name !== null;
     if (!isVenue && !isManual) return null;
     const [inText, outText] = isVenue ? [f[3]!, f[4]!] : [f[1]!, f[2]!];
     const checkin = minute(inText, 1439);
@@ -95,7 +78,7 @@ export function decodeDiaryDay(text: string): SharedDay | null {
     visits.push(
       isVenue
         ? { venueId: f[1]!, communeCode: f[2] || null, name: null, checkin, checkout }
-        : { venueId: null, communeCode: null, name: unescape(f[3]!), checkin, checkout }
+        : { venueId: null, communeCode: null, name, checkin, checkout }
     );
   }
   return { day, part: Number(part[1]), parts: Number(part[2]), visits };

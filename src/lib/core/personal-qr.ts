@@ -27,7 +27,7 @@
  */
 import * as v from 'valibot';
 import type { PersonRecord } from './person';
-import { normalizePhone } from './text';
+import { escapeChars, normalizePhone, splitEscaped, unescapeChars } from './text';
 import { UNIT_CODE_PATTERN } from './venue';
 
 export const PERSONAL_QR_PREFIX = 'LVP1|';
@@ -156,30 +156,12 @@ function tidyData(data: CheckedData): PersonalQrData {
   };
 }
 
-function escapeField(text: string): string {
-  return text.replace(/[\\|]/g, (c) => '\\' + c);
-}
+const escapeField = (text: string) => escapeChars(text, '|');
 
 /** Splits on unescaped `|`; null when an escape is not one this format writes. */
 function splitFields(text: string): string[] | null {
-  const fields: string[] = [];
-  let field = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\\') {
-      const next = text[i + 1];
-      if (next !== '\\' && next !== '|') return null;
-      field += next;
-      i++;
-    } else if (c === '|') {
-      fields.push(field);
-      field = '';
-    } else {
-      field += c;
-    }
-  }
-  fields.push(field);
-  return fields;
+  const fields = splitEscaped(text, '|')?.map((f) => unescapeChars(f, '|'));
+  return fields && fields.every((f) => f !== null) ? (fields as string[]) : null;
 }
 
 export type PersonalDataCheck = { ok: true; data: PersonalQrData } | { ok: false; path: string; message: string };

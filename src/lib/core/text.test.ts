@@ -23,3 +23,17 @@ describe('foldVietnamese', () => {
     expect(foldVietnamese('')).toBe('');
   });
 });
+
+describe('escaped fields of QR texts', () => {
+  it('escapes, splits at outer and inner levels, and unescapes back', async () => {
+    const { escapeChars, splitEscaped, unescapeChars } = await import('./text');
+    const name = 'a|b;c,d\\e';
+    const text = ['x', escapeChars(name, '|;,')].join('|');
+    const outer = splitEscaped(text, '|')!;
+    expect(outer).toHaveLength(2);
+    expect(splitEscaped(outer[1]!, ';')).toHaveLength(1);
+    expect(unescapeChars(outer[1]!, '|;,')).toBe(name);
+    expect(unescapeChars('a\\;b', '|')).toBeNull();
+    expect(splitEscaped('a\\', '|')).toBeNull();
+  });
+});

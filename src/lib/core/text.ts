@@ -37,3 +37,50 @@ export function normalizePhone(text: string): string | null {
   if (national.length === 10 && national.startsWith('0')) national = national.slice(1);
   return /^[35789][0-9]{8}$/.test(national) ? '0' + national : null;
 }
+
+/**
+ * Backslash escaping for the app's `|`-separated QR texts (personal QR, shared diary days): the
+ * characters that separate fields, and the backslash itself, get a `\` before them.
+ */
+export function escapeChars(text: string, specials: string): string {
+  return [...text].map((c) => (c === '\\' || specials.includes(c) ? '\\' + c : c)).join('');
+}
+
+/**
+ * Splits on `separator` where it is not escaped, keeping escapes in the fields so that they can be
+ * split again at an inner level; null for a trailing lone `\`.
+ */
+export function splitEscaped(text: string, separator: string): string[] | null {
+  const fields: string[] = [];
+  let field = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\') {
+      if (i + 1 >= text.length) return null;
+      field += c + text[i + 1];
+      i++;
+    } else if (c === separator) {
+      fields.push(field);
+      field = '';
+    } else field += c;
+  }
+  fields.push(field);
+  return fields;
+}
+
+/** Removes the escapes; null when one escapes a character outside `specials` (and `\`): not written by us. */
+export function unescapeChars(field: string, specials: string): string | null {
+  let out = '';
+  for (let i = 0; i < field.length; i++) {
+    const c = field[i]!;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const next = field[i + 1];
+    if (next === undefined || (next !== '\\' && !specials.includes(next))) return null;
+    out += next;
+    i++;
+  }
+  return out;
+}
