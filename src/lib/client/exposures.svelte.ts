@@ -58,16 +58,18 @@ class ExposureWatch {
     this.checking = true;
     try {
       // Loaded with the check, not with every page: a cold check-in link should not wait for them.
-      const [{ runExposureCheck, exposureDb }, { cachedKeys, refreshKeys }, { showAlertNotifications }] = await Promise.all([
+      const [{ runExposureCheck, exposureDb }, { cachedKeys, refreshKeys }, { prefetchKeys }, { showAlertNotifications }] = await Promise.all([
         check(),
         import('./keys'),
+        import('./checkin'),
         import('./exposure-notify')
       ]);
       const locale = getLocale();
       await exposureDb.meta.put({ key: 'locale', value: locale }); // for notifications from the service worker
       this.status = await runExposureCheck({
         offline: options.offline || !navigator.onLine,
-        keys: async (refresh) => (refresh ? ((await refreshKeys()) ?? cachedKeys()) : cachedKeys().length ? cachedKeys() : ((await refreshKeys()) ?? [])),
+        // The cached list (fetched when missing or old), or the server's current one for an unknown key id.
+        keys: async (refresh) => (refresh ? ((await refreshKeys()) ?? cachedKeys()) : (await prefetchKeys(), cachedKeys())),
         notify: async (raised) => showAlertNotifications(raised, locale, await navigator.serviceWorker?.getRegistration())
       });
       this.alerts = await (await check()).currentAlerts();
