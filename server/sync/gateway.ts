@@ -5,7 +5,7 @@
  * `forbidden` for a refused document without failing the rest of the batch.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkCommuneDoc, isOwnerDocId, venueIdOfDocId } from '../../src/lib/core/documents';
+import { checkCommuneDoc, isCommuneDocId, isOwnerDocId, venueIdOfDocId } from '../../src/lib/core/documents';
 import type { Session } from '../auth';
 import type { Store } from '../store/couch';
 import { classifyDb, pullAccess, pushAccess, type Access, type DbKind } from './access';
@@ -34,7 +34,7 @@ function deny(reply: FastifyReply, status: number, error: string, reason: string
 
 /** Only documents of known kinds travel; design documents and anything else stay on the server. */
 function isReplicatedId(id: string): boolean {
-  return venueIdOfDocId(id) !== null;
+  return isCommuneDocId(id);
 }
 
 export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onOwnerVenue }: GatewayDeps): Promise<void> {

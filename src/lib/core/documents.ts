@@ -43,7 +43,7 @@ export const VenueDocSchema = v.object({
 });
 export type VenueRecord = v.InferOutput<typeof VenueDocSchema>;
 
-const PersonSchema = v.object({
+export const PersonSchema = v.object({
   source: v.picklist(['personal-qr', 'cccd', 'bhyt', 'national-qr', 'manual']),
   name: v.pipe(v.string(), v.maxLength(120)),
   idNumber: v.optional(v.pipe(v.string(), v.regex(/^[0-9*]{9,12}$/))),
@@ -87,6 +87,94 @@ export const ExposureDraftDocSchema = v.object({
 });
 export type ExposureDraftRecord = v.InferOutput<typeof ExposureDraftDocSchema>;
 
+const DAY_TEXT = /^\d{4}-\d{2}-\d{2}$/;
+const CASE_ID = /^[a-z0-9]{16}$/;
+const notes = v.optional(v.pipe(v.string(), v.maxLength(2000)));
+
+/** A place and time a case was at: a venue of the app (from its code or the case's shared diary) or a place typed in. */
+export const CaseVisitSchema = v.object({
+  venueId: v.optional(v.pipe(v.string(), v.regex(VENUE_ID_PATTERN))),
+  communeCode: v.optional(v.pipe(v.string(), v.regex(COMMUNE_CODE))),
+  /** the venue's name as known when added, or the name of a place typed in */
+  place: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(VENUE_NAME_MAX)),
+  from: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  to: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  source: v.picklist(['typed', 'diary'])
+});
+export type CaseVisitRecord = v.InferOutput<typeof CaseVisitSchema>;
+
+/** `case:<caseId>`: an F0 case the commune team traces. Team members of the commune only. */
+export const CaseDocSchema = v.object({
+  ...base,
+  type: v.literal('case'),
+  caseId: v.pipe(v.string(), v.regex(CASE_ID)),
+  communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
+  person: PersonSchema,
+  /** the day the case was confirmed positive */
+  confirmedOn: v.pipe(v.string(), v.regex(DAY_TEXT)),
+  status: v.picklist(['open', 'closed']),
+  visits: v.pipe(v.array(CaseVisitSchema), v.maxLength(300)),
+  notes,
+  createdAt: v.pipe(v.string(), v.regex(ISO_TIME)),
+  updatedAt: v.pipe(v.string(), v.regex(ISO_TIME))
+});
+export type CaseRecord = v.InferOutput<typeof CaseDocSchema>;
+
+export const TEST_RESULTS = ['none', 'pending', 'negative', 'positive'] as const;
+
+/**
+ * `followup:<subject>:<entry>`: the team's follow-up of one person, a contact of a case (subject
+ * `c-<caseId>`) or an arrival at a checkpoint (subject `a`), keyed by the entry that found them.
+ * The id is fixed by what it follows, so two members who start the same follow-up offline write the
+ * same document and meet as a conflict the app shows, not as two lists that silently disagree.
+ */
+export const FollowupDocSchema = v.object({
+  ...base,
+  type: v.literal('followup'),
+  communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
+  kind: v.picklist(['contact', 'arrival']),
+  caseId: v.optional(v.pipe(v.string(), v.regex(CASE_ID))),
+  /** the station or checkpoint entry that found the person (it may be gone after retention) */
+  entryId: v.pipe(v.string(), v.maxLength(100)),
+  /** who, copied from the entry so the follow-up reads the same after the entry is deleted */
+  person: PersonSchema,
+  /** when the person was there (the stay's start, or the arrival) */
+  at: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** why an arrival is followed: the unit they came from and its zone level, their symptoms */
+  fromUnit: v.optional(v.pipe(v.string(), v.regex(UNIT_CODE_PATTERN))),
+  fromZone: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4))),
+  symptoms: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(40))), v.maxLength(10))),
+  calledOn: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
+  isolationFrom: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
+  isolationUntil: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
+  test: v.picklist(TEST_RESULTS),
+  testedOn: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
+  notes,
+  state: v.picklist(['open', 'closed']),
+  updatedAt: v.pipe(v.string(), v.regex(ISO_TIME))
+});
+export type FollowupRecord = v.InferOutput<typeof FollowupDocSchema>;
+
+/** `diaryshare:<caseId>:<random>`: days of a case's diary the citizen sent online with a team's one-time code. */
+export const DiaryShareDocSchema = v.object({
+  ...base,
+  type: v.literal('diaryshare'),
+  communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
+  caseId: v.pipe(v.string(), v.regex(CASE_ID)),
+  receivedAt: v.pipe(v.string(), v.regex(ISO_TIME)),
+  visits: v.pipe(v.array(CaseVisitSchema), v.maxLength(500))
+});
+export type DiaryShareRecord = v.InferOutput<typeof DiaryShareDocSchema>;
+
+export function caseDocId(caseId: string): string {
+  return `case:${caseId}`;
+}
+
+/** The follow-up of the person an entry found: for a case's contact, or for a checkpoint arrival. */
+export function followupDocId(entryId: string, caseId?: string): string {
+  return `followup:${caseId ? `c-${caseId}` : 'a'}:${entryId.replace(/^entry:/, '')}`;
+}
+
 /** Document kinds a venue owner may read and write (its venues and their station entries). */
 export const OWNER_DOC_TYPES = ['venue', 'entry'] as const;
 
@@ -101,7 +189,41 @@ export function venueIdOfDocId(id: string): string | null {
   return m ? m[1]! : null;
 }
 
-export type CommuneDoc = VenueRecord | StationEntryRecord | ExposureDraftRecord;
+export type CommuneDoc = VenueRecord | StationEntryRecord | ExposureDraftRecord | CaseRecord | FollowupRecord | DiaryShareRecord;
+
+const TEAM_ID = /^(?:case:[a-z0-9]{16}|followup:(?:a|c-[a-z0-9]{16}):[a-z2-7]{12}:[0-9]{13}:[0-9a-z]{1,32}|diaryshare:[a-z0-9]{16}:[a-z0-9]{16})$/;
+
+/** Whether an id is of a kind that lives in a commune database (everything else stays on the server). */
+export function isCommuneDocId(id: string): boolean {
+  return venueIdOfDocId(id) !== null || TEAM_ID.test(id);
+}
+
+const SCHEMAS = {
+  venue: VenueDocSchema,
+  entry: StationEntryDocSchema,
+  exposure: ExposureDraftDocSchema,
+  case: CaseDocSchema,
+  followup: FollowupDocSchema,
+  diaryshare: DiaryShareDocSchema
+} as const;
+
+/** The id a document must have, from its body; null where the id only has to start a certain way. */
+function expectedIdOf(doc: CommuneDoc): { exact: string } | { prefix: string } {
+  switch (doc.type) {
+    case 'venue':
+      return { exact: venueDocId(doc.venueId) };
+    case 'exposure':
+      return { exact: `exposure:${doc.venueId}:${doc.eventId}` };
+    case 'entry':
+      return { prefix: `entry:${doc.venueId}:` };
+    case 'case':
+      return { exact: caseDocId(doc.caseId) };
+    case 'followup':
+      return { exact: followupDocId(doc.entryId, doc.kind === 'contact' ? doc.caseId : undefined) };
+    case 'diaryshare':
+      return { prefix: `diaryshare:${doc.caseId}:` };
+  }
+}
 
 /** Whether an id is of a kind a venue owner may see: `venue:` and `entry:` documents. */
 export function isOwnerDocId(id: string): boolean {
@@ -115,10 +237,10 @@ export function checkCommuneDoc(raw: unknown, communeCode: string): DocCheck {
   if (typeof raw !== 'object' || raw === null) return { ok: false, reason: 'not an object' };
   const doc = raw as { _id?: unknown; type?: unknown; _deleted?: unknown };
   if (typeof doc._id !== 'string') return { ok: false, reason: 'missing _id' };
-  const schema = doc.type === 'venue' ? VenueDocSchema : doc.type === 'entry' ? StationEntryDocSchema : doc.type === 'exposure' ? ExposureDraftDocSchema : null;
+  const schema = typeof doc.type === 'string' && Object.hasOwn(SCHEMAS, doc.type) ? SCHEMAS[doc.type as keyof typeof SCHEMAS] : null;
   if (doc._deleted === true) {
     // A deletion carries no body to check; the id says what it deletes.
-    return venueIdOfDocId(doc._id) ? { ok: true, doc: raw as CommuneDoc } : { ok: false, reason: 'unknown document id' };
+    return isCommuneDocId(doc._id) ? { ok: true, doc: raw as CommuneDoc } : { ok: false, reason: 'unknown document id' };
   }
   if (!schema) return { ok: false, reason: `unknown document type ${String(doc.type)}` };
   const result = v.safeParse(schema, raw);
@@ -126,12 +248,13 @@ export function checkCommuneDoc(raw: unknown, communeCode: string): DocCheck {
     const issue = result.issues[0];
     return { ok: false, reason: `${v.getDotPath(issue) ?? 'document'}: ${issue.message}` };
   }
-  const parsed = result.output;
+  const parsed = result.output as CommuneDoc;
   if (parsed.communeCode !== communeCode) return { ok: false, reason: 'document of another commune' };
-  const expectedId =
-    parsed.type === 'venue' ? venueDocId(parsed.venueId) : parsed.type === 'exposure' ? `exposure:${parsed.venueId}:${parsed.eventId}` : null;
-  const idMatches = expectedId ? parsed._id === expectedId : parsed._id.startsWith(`entry:${parsed.venueId}:`);
+  const expected = expectedIdOf(parsed);
+  const idMatches = 'exact' in expected ? parsed._id === expected.exact : parsed._id.startsWith(expected.prefix) && isCommuneDocId(parsed._id);
   if (!idMatches) return { ok: false, reason: '_id does not match the document' };
   if (parsed.type === 'exposure' && parsed.to < parsed.from) return { ok: false, reason: 'an exposure window must end after it starts' };
+  if (parsed.type === 'followup' && (parsed.kind === 'contact') !== (parsed.caseId !== undefined)) return { ok: false, reason: 'a contact follow-up names its case, an arrival none' };
+  if ((parsed.type === 'case' || parsed.type === 'diaryshare') && parsed.visits.some((visit) => visit.to < visit.from)) return { ok: false, reason: 'a visit must end after it starts' };
   return { ok: true, doc: raw as CommuneDoc };
 }
