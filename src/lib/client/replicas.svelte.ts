@@ -13,6 +13,19 @@ interface Emitter {
 
 export type SyncState = 'idle' | 'syncing' | 'done' | 'offline' | 'error' | 'login';
 
+/** What went wrong, in terms a team member can act on (the sync bar says it in words). */
+export type SyncProblem = 'network' | 'server' | 'forbidden' | 'storage' | 'other';
+
+export function syncProblemOf(err: unknown): SyncProblem {
+  const e = err as { status?: number; name?: string; message?: string } | null;
+  const status = e?.status ?? 0;
+  if (status === 403) return 'forbidden';
+  if (status >= 500) return 'server';
+  if (e?.name === 'QuotaExceededError' || /quota/i.test(e?.message ?? '')) return 'storage';
+  if (!status || status === 408 || (typeof navigator !== 'undefined' && !navigator.onLine)) return 'network';
+  return 'other';
+}
+
 /** Retries back off to at most a minute: a village signal may last only a few minutes. */
 const MAX_BACKOFF_MS = 60_000;
 
@@ -23,6 +36,8 @@ export class Replica<T extends object = Record<string, unknown>> {
   #pendingUp = $state(0);
   #refused = $state<{ id: string; reason: string }[]>([]);
   #error = $state<string | null>(null);
+  #problem = $state<SyncProblem | null>(null);
+  #pendingDown = $state<number | null>(null);
   #handle: Emitter | null = null;
 
   constructor(
@@ -50,6 +65,14 @@ export class Replica<T extends object = Record<string, unknown>> {
   get error() {
     return this.#error;
   }
+  /** The kind of the last error, while it lasts. */
+  get problem() {
+    return this.#problem;
+  }
+  /** Changes the server still has for this device, as the server last said; null when unknown. */
+  get pendingDown() {
+    return this.#pendingDown;
+  }
 
   start(): void {
     if (this.#handle) return;
@@ -75,15 +98,25 @@ export class Replica<T extends object = Record<string, unknown>> {
       .on('paused', (err?: unknown) => {
         if (err) {
           this.#state = navigator.onLine ? 'error' : 'offline';
+          this.#problem = syncProblemOf(err);
+          this.#error = (err as { message?: string }).message ?? String(err);
           return;
         }
+        this.#problem = null;
+        if (navigator.onLine) this.#pendingDown = 0;
         this.#state = navigator.onLine ? 'done' : 'offline';
         if (navigator.onLine) {
           this.#markSynced();
           void this.#markCaughtUp();
         } else void this.countPending();
       })
-      .on('change', () => this.#countSoon())
+      .on('change', (info?: unknown) => {
+        // A sync's change says its direction; a one-way pull's change is the pull itself.
+        const i = info as { direction?: string; change?: { pending?: number }; pending?: number } | undefined;
+        const pending = i?.direction ? (i.direction === 'pull' ? i.change?.pending : undefined) : i?.pending;
+        if (typeof pending === 'number') this.#pendingDown = pending;
+        this.#countSoon();
+      })
       .on('denied', (err: unknown) => {
         const e = err as { id?: string; reason?: string; message?: string };
         this.#refused = [...this.#refused, { id: e.id ?? '?', reason: e.reason ?? e.message ?? 'refused' }].slice(-20);
@@ -92,6 +125,7 @@ export class Replica<T extends object = Record<string, unknown>> {
         const status = (err as { status?: number }).status;
         this.#state = status === 401 ? 'login' : 'error';
         this.#error = (err as { message?: string }).message ?? String(err);
+        this.#problem = syncProblemOf(err);
         this.#handle = null;
         if (status === 401) void import('./account.svelte').then(({ accountManager }) => accountManager.markSessionExpired());
       });

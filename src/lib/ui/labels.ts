@@ -2,7 +2,11 @@
 import { m } from '$lib/paraglide/messages.js';
 import type { VenueType } from '$lib/core/venue';
 import type { TimesProblem } from '$lib/core/visit';
-import type { Symptom } from '$lib/core/personal-qr';
+import { SYMPTOMS, type Symptom } from '$lib/core/personal-qr';
+import type { FollowupStage } from '$lib/core/casework';
+import type { TEST_RESULTS } from '$lib/core/documents';
+
+type TestResult = (typeof TEST_RESULTS)[number];
 
 type Locale = 'vi' | 'en';
 type Message = (inputs?: Record<string, never>, options?: { locale?: Locale }) => string;
@@ -61,4 +65,24 @@ export function symptomLabel(symptom: Symptom): string {
 /** Zone levels 1–4 (Nghị quyết 128/NQ-CP): xanh, vàng, cam, đỏ. */
 export function zoneLabel(level: number): string {
   return ([m.zone_1, m.zone_2, m.zone_3, m.zone_4][level - 1] ?? (() => String(level)))();
+}
+
+/** Symptoms as read from a declaration; a name this app does not know is shown as it is. */
+export function symptomText(symptoms: readonly string[]): string {
+  return symptoms.map((s) => ((SYMPTOMS as readonly string[]).includes(s) ? symptomLabel(s as Symptom) : s)).join(', ');
+}
+
+export function testLabel(result: TestResult): string {
+  return { none: m.test_none, pending: m.test_pending, negative: m.test_negative, positive: m.test_positive }[result]();
+}
+
+export function stageLabel(stage: FollowupStage): string {
+  return {
+    todo: m.stage_todo,
+    called: m.stage_called,
+    isolating: m.stage_isolating,
+    tested: m.stage_tested,
+    positive: m.stage_positive,
+    closed: m.stage_closed
+  }[stage]();
 }

@@ -1,0 +1,259 @@
+/**
+ * The commune team's casework on this device: cases, follow-ups of contacts and arrivals, shared
+ * diaries, all in the commune replica so that every screen opens and saves with no signal.
+ * Records two members edited offline come back with PouchDB's `_conflicts`; they are shown with
+ * every version and resolved by the team, never dropped by the replicator's pick.
+ */
+import { readable, type Readable } from 'svelte/store';
+import { findContacts, type Contact } from '$lib/core/contacts';
+import { tracedVisits } from '$lib/core/casework';
+import {
+  caseDocId,
+  entryDocId,
+  type CaseRecord,
+  type CommuneDoc,
+  type DiaryShareRecord,
+  type FollowupRecord,
+  type StationEntryRecord,
+  type VenueRecord
+} from '$lib/core/documents';
+import { DEFAULT_WIDEN_MINUTES } from '$lib/core/exposure';
+import { newEventId } from '$lib/core/exposure-draft';
+import { samePerson } from '$lib/core/station-scan';
+import { DAY } from '$lib/core/time';
+import { DEFAULT_STAY_MINUTES } from '$lib/core/venue';
+import type { TallyDays } from '$lib/core/venue-activity';
+import { communeReplica, saveCommuneDoc } from './venues';
+
+/** A record with the other versions two members left when they edited it offline. */
+export interface Versioned<T> {
+  doc: T;
+  conflicts: T[];
+}
+
+const db = (commune: string) => communeReplica(commune).db as unknown as PouchDB.Database<CommuneDoc>;
+
+async function withConflicts<T extends CommuneDoc>(commune: string, docs: T[]): Promise<Versioned<T>[]> {
+  return Promise.all(
+    docs.map(async (doc) => {
+      const revs = (doc as { _conflicts?: string[] })._conflicts ?? [];
+      const conflicts = await Promise.all(revs.map((rev) => db(commune).get(doc._id, { rev }).catch(() => null)));
+      return { doc, conflicts: conflicts.filter((c) => c !== null) as unknown as T[] };
+    })
+  );
+}
+
+async function docsByPrefix<T extends CommuneDoc>(commune: string, prefix: string): Promise<T[]> {
+  const res = await db(commune).allDocs({ startkey: prefix, endkey: `${prefix}\ufff0`, include_docs: true, conflicts: true });
+  return res.rows.map((r) => r.doc as unknown as T).filter(Boolean);
+}
+
+/** A live list from the replica, reloaded (debounced) when it changes: a sync brings changes in bursts. */
+function liveQuery<T>(commune: string, load: () => Promise<T>, filter?: (id: string) => boolean): Readable<T | undefined> {
+  return readable<T | undefined>(undefined, (set) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const run = () => void load().then(set);
+    run();
+    const feed = db(commune)
+      .changes({ live: true, since: 'now' })
+      .on('change', (change) => {
+        if (filter && !filter(change.id)) return;
+        clearTimeout(timer);
+        timer = setTimeout(run, 150);
+      });
+    return () => {
+      clearTimeout(timer);
+      feed.cancel();
+    };
+  });
+}
+
+export function casesLive(commune: string): Readable<Versioned<CaseRecord>[] | undefined> {
+  return liveQuery(
+    commune,
+    async () => (await withConflicts(commune, await docsByPrefix<CaseRecord>(commune, 'case:'))).sort((a, b) => b.doc.confirmedOn.localeCompare(a.doc.confirmedOn) || a.doc.person.name.localeCompare(b.doc.person.name, 'vi')),
+    (id) => id.startsWith('case:')
+  );
+}
+
+export async function caseOf(commune: string, caseId: string): Promise<Versioned<CaseRecord> | null> {
+  try {
+    const doc = (await db(commune).get(caseDocId(caseId), { conflicts: true })) as unknown as CaseRecord;
+    return (await withConflicts(commune, [doc]))[0]!;
+  } catch {
+    return null;
+  }
+}
+
+export function caseLive(commune: string, caseId: string): Readable<Versioned<CaseRecord> | null | undefined> {
+  return liveQuery(commune, () => caseOf(commune, caseId), (id) => id === caseDocId(caseId));
+}
+
+export function newCaseId(): string {
+  return newEventId((n) => crypto.getRandomValues(new Uint8Array(n)));
+}
+
+export async function saveCase(doc: CaseRecord): Promise<CaseRecord> {
+  const { _conflicts: _, ...clean } = doc as CaseRecord & { _conflicts?: unknown };
+  return (await saveCommuneDoc(doc.communeCode, { ...clean, updatedAt: new Date().toISOString() })) as CaseRecord;
+}
+
+/** Follow-ups of a case's contacts (`caseId`), or of checkpoint arrivals (null). */
+export function followupsLive(commune: string, caseId: string | null): Readable<Versioned<FollowupRecord>[] | undefined> {
+  const prefix = caseId ? `followup:c-${caseId}:` : 'followup:a:';
+  return liveQuery(commune, async () => (await withConflicts(commune, await docsByPrefix<FollowupRecord>(commune, prefix))).sort((a, b) => b.doc.at - a.doc.at), (id) => id.startsWith(prefix));
+}
+
+export async function followupOf(commune: string, id: string): Promise<Versioned<FollowupRecord> | null> {
+  try {
+    const doc = (await db(commune).get(id, { conflicts: true })) as unknown as FollowupRecord;
+    return (await withConflicts(commune, [doc]))[0]!;
+  } catch {
+    return null;
+  }
+}
+
+export function followupLive(commune: string, id: string): Readable<Versioned<FollowupRecord> | null | undefined> {
+  return liveQuery(commune, () => followupOf(commune, id), (changed) => changed === id);
+}
+
+export async function saveFollowup(doc: FollowupRecord): Promise<FollowupRecord> {
+  const { _conflicts: _, ...clean } = doc as FollowupRecord & { _conflicts?: unknown };
+  return (await saveCommuneDoc(doc.communeCode, { ...clean, updatedAt: new Date().toISOString() })) as FollowupRecord;
+}
+
+/** Creates the follow-up unless it exists on this device; the existing one is kept as it is. */
+export async function ensureFollowup(doc: FollowupRecord): Promise<void> {
+  try {
+    await db(doc.communeCode).get(doc._id);
+  } catch {
+    await saveCommuneDoc(doc.communeCode, doc);
+  }
+}
+
+/**
+ * Ends a conflict with the version the team chose or merged: it is written over the current
+ * winner, and the other versions are deleted, in one batch so no device sees half of it.
+ */
+export async function resolveConflict<T extends CaseRecord | FollowupRecord>(current: Versioned<T>, chosen: T): Promise<void> {
+  const { _conflicts: _, ...body } = chosen as T & { _conflicts?: unknown };
+  const winner = { ...body, _rev: current.doc._rev, updatedAt: new Date().toISOString() } as T;
+  const losers = current.conflicts.map((c) => ({ _id: c._id, _rev: c._rev!, _deleted: true }));
+  const res = await db(current.doc.communeCode).bulkDocs([winner, ...losers] as never);
+  const failed = res.find((r) => 'error' in r && r.error);
+  if (failed) throw new Error(String((failed as { message?: string }).message ?? 'conflict not resolved'));
+}
+
+export function diarySharesLive(commune: string, caseId: string): Readable<DiaryShareRecord[] | undefined> {
+  const prefix = `diaryshare:${caseId}:`;
+  return liveQuery(commune, () => docsByPrefix<DiaryShareRecord>(commune, prefix), (id) => id.startsWith(prefix));
+}
+
+export async function deleteDiaryShare(share: DiaryShareRecord): Promise<void> {
+  await db(share.communeCode).remove(share._id, share._rev!);
+}
+
+/** The longest stay a contact's entry can be away from the case's visit and still be paired: a night at a lodging. */
+const SCAN_BACK = DAY;
+
+/**
+ * The contacts of a case among the commune's station and checkpoint entries. Entry ids are sorted
+ * by venue and time, so each visit reads one key range, never the whole replica.
+ */
+export async function contactsOf(theCase: CaseRecord, venues: ReadonlyMap<string, VenueRecord>): Promise<Contact[]> {
+  const commune = theCase.communeCode;
+  const visits = tracedVisits(theCase.visits, commune);
+  const widen = DEFAULT_WIDEN_MINUTES * 60_000;
+  const entries = new Map<string, StationEntryRecord>();
+  await Promise.all(
+    visits.map(async (visit) => {
+      const res = await db(commune).allDocs({
+        startkey: entryDocId(visit.venueId, Math.max(0, visit.from - widen - SCAN_BACK), ''),
+        endkey: entryDocId(visit.venueId, visit.to + widen, '\ufff0'),
+        include_docs: true
+      });
+      for (const row of res.rows) if (row.doc) entries.set(row.id, row.doc as unknown as StationEntryRecord);
+    })
+  );
+  const stayOf = (venueId: string) => {
+    const venue = venues.get(venueId);
+    return venue ? (venue.defaultStayMinutes ?? DEFAULT_STAY_MINUTES[venue.venueType]) : DEFAULT_STAY_MINUTES.other;
+  };
+  // The case's own entries are not contacts of themself.
+  return findContacts(visits, [...entries.values()], stayOf).filter((c) => !samePerson(c.entry.person, theCase.person));
+}
+
+export type ShareCodeResult = { ok: true; code: string; expiresAt: string } | { ok: false; status: number; reason: string };
+
+/** A one-time code for the case's citizen to send their diary online (the team must be online). */
+export async function issueShareCode(commune: string, caseId: string): Promise<ShareCodeResult> {
+  try {
+    const res = await fetch('/api/share-codes', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ communeCode: commune, caseId }),
+      credentials: 'same-origin'
+    });
+    const body = (await res.json().catch(() => ({}))) as { code?: string; expiresAt?: string; reason?: string };
+    if (res.ok && body.code && body.expiresAt) return { ok: true, code: body.code, expiresAt: body.expiresAt };
+    return { ok: false, status: res.status, reason: body.reason ?? res.statusText };
+  } catch {
+    return { ok: false, status: 0, reason: 'offline' };
+  }
+}
+
+/** How many cases and follow-ups of the commune hold versions from two members, waiting for a choice. */
+export function conflictCount(commune: string): Readable<number> {
+  const count = async () => {
+    let n = 0;
+    for (const prefix of ['case:', 'followup:']) {
+      const res = await db(commune).allDocs({ startkey: prefix, endkey: `${prefix}\ufff0`, include_docs: true, conflicts: true });
+      for (const row of res.rows) if ((row.doc as { _conflicts?: string[] } | undefined)?._conflicts?.length) n++;
+    }
+    return n;
+  };
+  const live = liveQuery(commune, count, (id) => id.startsWith('case:') || id.startsWith('followup:'));
+  return readable(0, (set) => live.subscribe((n) => set(n ?? 0)));
+}
+
+/** Station entry times per venue since `since` (ids only: the time is in the id), and each venue's last entry. */
+export async function entryTimes(commune: string, venueIds: readonly string[], since: number): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  await Promise.all(
+    venueIds.map(async (venueId) => {
+      const recent = await db(commune).allDocs({ startkey: entryDocId(venueId, since, ''), endkey: `entry:${venueId}:\ufff0` });
+      const last = await db(commune).allDocs({ startkey: `entry:${venueId}:\ufff0`, endkey: `entry:${venueId}:`, descending: true, limit: 1 });
+      const timeOf = (id: string) => Number(id.split(':')[2]);
+      const times = recent.rows.map((r) => timeOf(r.id));
+      if (last.rows[0] && !times.length) times.push(timeOf(last.rows[0].id));
+      out.set(venueId, times);
+    })
+  );
+  return out;
+}
+
+const TALLY_KEY = (commune: string) => `lv.team.tallies.${commune}`;
+
+/**
+ * The anonymous check-in counts of the commune's venues for the last days, from the server when
+ * online; the last answer is kept for offline use, with its time.
+ */
+export async function venueTallies(commune: string): Promise<{ venues: TallyDays; at: number | null }> {
+  const cached = (): { venues: TallyDays; at: number | null } => {
+    try {
+      return JSON.parse(localStorage.getItem(TALLY_KEY(commune)) ?? '') as { venues: TallyDays; at: number };
+    } catch {
+      return { venues: {}, at: null };
+    }
+  };
+  try {
+    const res = await fetch(`/api/communes/${commune}/activity`, { credentials: 'same-origin' });
+    if (!res.ok) return cached();
+    const body = (await res.json()) as { venues?: TallyDays };
+    const fresh = { venues: body.venues ?? {}, at: Date.now() };
+    localStorage.setItem(TALLY_KEY(commune), JSON.stringify(fresh));
+    return fresh;
+  } catch {
+    return cached();
+  }
+}
