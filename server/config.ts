@@ -25,6 +25,8 @@ export interface ServerConfig {
   log: boolean;
   /** Abuse limits of the anonymous tallies (server/tallies.ts); 0 turns a limit off, for benchmarks only. */
   tallies: { clientReportsPerMinute: number; venueCountsPerMinute: number };
+  /** Guessing limit of diary-share codes (server/diary-share.ts): wrong codes per client address per ten minutes; 0 = no limit. */
+  diaryShare: { clientFailuresPerTenMinutes: number };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -46,6 +48,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     tallies: {
       clientReportsPerMinute: limit(env, 'TALLY_CLIENT_PER_MINUTE', 60),
       venueCountsPerMinute: limit(env, 'TALLY_VENUE_PER_MINUTE', 1200)
+    },
+    diaryShare: {
+      clientFailuresPerTenMinutes: limit(env, 'SHARE_CODE_FAILURES_PER_10_MIN', 10)
     }
   };
 }

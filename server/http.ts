@@ -20,6 +20,7 @@ import { revokedVenueIds, type Signer } from './signer';
 import { registerSnapshots } from './snapshot';
 import type { VenueRecord } from '../src/lib/core/documents';
 import { registerTallies } from './tallies';
+import { registerDiaryShare } from './diary-share';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -29,6 +30,18 @@ export interface AppDeps {
   sessionSecret: Uint8Array;
   signer: Signer;
 }
+
+/** The path of a request as logged: no query string, and no one-time share code (it would work for a day). */
+export function loggedPath(url: string): string {
+  return url.split('?')[0]!.replace(/^(\/api\/share-codes\/)[^/]+/, '$1:code');
+}
+
+/** What a request log line says of the request and the answer. */
+export const LOG_SERIALIZERS = {
+  // Path only: the query string could carry a phone number one day, and addresses identify people.
+  req: (req: { method: string; url: string }) => ({ method: req.method, path: loggedPath(req.url) }),
+  res: (res: { statusCode: number }) => ({ statusCode: res.statusCode })
+};
 
 /** API bodies are small JSON; anything larger is refused before it is read. */
 const API_BODY_LIMIT = 256 * 1024;
@@ -40,11 +53,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
     logger: config.log
       ? {
           level: 'info',
-          serializers: {
-            // Path only: the query string could carry a phone number one day, and addresses identify people.
-            req: (req) => ({ method: req.method, path: req.url.split('?')[0] }),
-            res: (res) => ({ statusCode: res.statusCode })
-          }
+          serializers: LOG_SERIALIZERS
         }
       : false
   });
@@ -71,6 +80,10 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
               : err.message;
     return reply.status(status).send({ error: status >= 500 ? 'internal' : 'bad_request', reason });
   });
+
+  // Before /api: the team's routes there read the session cookie too.
+  await app.register(fastifyCookie);
+  const sessionOf = sessionReader(store, sessionSecret);
 
   await app.register(
     async (api) => {
@@ -107,14 +120,13 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       });
 
       registerTallies(api, store, config.tallies);
+      registerDiaryShare(api, { store, secret: sessionSecret, sessionOf, limits: config.diaryShare });
 
       api.all('/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such API' }));
     },
     { prefix: '/api' }
   );
 
-  await app.register(fastifyCookie);
-  const sessionOf = sessionReader(store, sessionSecret);
   await registerAccounts(app, { store, secret: sessionSecret, secureCookies: config.publicOrigin.startsWith('https:'), sessionOf });
   await app.register(
     async (sync) => {

@@ -13,7 +13,7 @@
  * read again and retried alone. Each request is answered only once the flush that holds its counts
  * has committed, so a 200 means the counts are stored.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   addTallyCounts,
@@ -24,9 +24,12 @@ import {
   type TallyDoc,
   type TallyReport
 } from '../src/lib/core/tally';
-import { DAY, HOUR, MINUTE } from '../src/lib/core/time';
+import { HOUR, MINUTE } from '../src/lib/core/time';
 import type { VenueRecord } from '../src/lib/core/documents';
 import { communeDbName, DB, type Store } from './store/couch';
+import { Buckets, ClientKeys } from './client-limit';
+
+export { clientOf } from './client-limit';
 
 export interface TallyLimits {
   /** Rounds of one flush at conflicting documents before 503 (default MAX_ATTEMPTS; tests lower it). */
@@ -53,8 +56,6 @@ export interface TallyLimits {
 }
 
 export const VENUE_DAY_MAX = 100_000;
-/** Vietnam keeps UTC+7 all year (core/time.ts): a day there starts at 17:00 UTC. */
-const VN_OFFSET = 7 * HOUR;
 /** Phones' clocks drift, and a cheap phone's may be set a little ahead: allowed at the day window's edges. */
 const CLOCK_SKEW = HOUR;
 /** A retried POST (same batch id) within this time is acknowledged without counting again. */
@@ -84,89 +85,6 @@ const WRITES_KEPT = 64;
 const MAX_KNOWN_DOCS = 20_000;
 const VENUE_CACHE_MS = 5 * MINUTE;
 const MAX_CACHED_COMMUNES = 20_000;
-const MAX_BUCKETS = 200_000;
-
-// ---------------------------------------------------------------------------------------------
-// Limits
-// ---------------------------------------------------------------------------------------------
-
-/** Token buckets: `perMinute` tokens a minute, up to ten minutes' worth saved up. */
-class Buckets {
-  readonly #map = new Map<string, { tokens: number; at: number }>();
-  readonly #capacity: number;
-  readonly #perMs: number;
-
-  constructor(readonly perMinute: number) {
-    this.#capacity = perMinute * 10;
-    this.#perMs = perMinute / MINUTE;
-  }
-
-  /** Takes up to `want` tokens; returns how many it got. */
-  take(key: string, want: number, now: number): number {
-    if (this.perMinute <= 0) return want;
-    let b = this.#map.get(key);
-    if (b) b.tokens = Math.min(this.#capacity, b.tokens + (now - b.at) * this.#perMs);
-    else {
-      if (this.#map.size >= MAX_BUCKETS) this.#shrink(now);
-      this.#map.set(key, (b = { tokens: this.#capacity, at: now }));
-    }
-    b.at = now;
-    const got = Math.min(want, Math.floor(b.tokens));
-    b.tokens -= got;
-    return got;
-  }
-
-  /** Seconds until one token is there again. */
-  waitSeconds(key: string): number {
-    const b = this.#map.get(key);
-    return b ? Math.max(1, Math.ceil((1 - b.tokens) / this.#perMs / 1000)) : 1;
-  }
-
-  clear(): void {
-    this.#map.clear();
-  }
-
-  /** A full bucket is the same as none: drop those; if still too many (a flood of keys), the oldest. */
-  #shrink(now: number) {
-    for (const [key, b] of this.#map) if (b.tokens + (now - b.at) * this.#perMs >= this.#capacity) this.#map.delete(key);
-    for (const key of this.#map.keys()) {
-      if (this.#map.size < MAX_BUCKETS / 2) break;
-      this.#map.delete(key);
-    }
-  }
-}
-
-/** One client for the limit: an IPv4 address, or the /64 of an IPv6 address (one subscriber's prefix). */
-export function clientOf(ip: string): string {
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (v4) return v4[1]!;
-  const [head = '', tail = ''] = ip.split('%')[0]!.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':') + '::/64';
-}
-
-/** Keys for the per-client limit: HMAC of the client under a salt replaced every Vietnamese day. */
-class ClientKeys {
-  // Uint8Array copies: the Buffer type of @types/node does not match the DOM lib's BinaryLike here.
-  #salt = new Uint8Array(randomBytes(32));
-  /** The salt's Vietnamese day, as [start, end) instants: checked per request without formatting dates. */
-  #from = 0;
-  #until = 0;
-
-  /** Returns the key, and whether the salt was just replaced (old keys mean nothing any more). */
-  keyOf(ip: string, now: number): { key: string; rotated: boolean } {
-    const rotated = now < this.#from || now >= this.#until;
-    if (rotated) {
-      this.#salt = new Uint8Array(randomBytes(32));
-      // Vietnam is UTC+7 all year: its days start at 17:00 UTC.
-      this.#from = Math.floor((now + VN_OFFSET) / DAY) * DAY - VN_OFFSET;
-      this.#until = this.#from + DAY;
-    }
-    return { key: createHmac('sha256', this.#salt).update(clientOf(ip)).digest('base64url').slice(0, 22), rotated };
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Group commit into lv_reports

@@ -14,7 +14,9 @@ export const DB = {
   directory: 'lv_directory',
   exposures: 'lv_exposures',
   users: 'lv_users',
-  reports: 'lv_reports'
+  reports: 'lv_reports',
+  /** one-time codes for sharing a diary online (server/diary-share.ts): server only */
+  shareCodes: 'lv_share_codes'
 } as const;
 
 export function communeDbName(communeCode: string): string {
