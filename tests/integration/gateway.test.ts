@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
-import { entryDocId } from '../../src/lib/core/documents';
+import { entryDocId, type DiaryShareRecord, type StationEntryRecord } from '../../src/lib/core/documents';
+import { newCase, newFollowup } from '../../src/lib/core/casework';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue-token';
 import { verifyExposure } from '../../src/lib/core/exposure';
@@ -318,7 +319,7 @@ describe('the access table', () => {
       if (allowed === denied) failures.push(`${label}: ${res.status} ${res.text.slice(0, 80)} (expected ${allowed ? 'allowed' : 'denied'})`);
     };
     for (const who of ROLES) {
-      for (const db of ['lv_directory', 'lv_exposures', DB_C, DB_OTHER, 'lv_users', 'lv_reports', '_users', '_replicator']) {
+      for (const db of ['lv_directory', 'lv_exposures', DB_C, DB_OTHER, 'lv_users', 'lv_reports', 'lv_share_codes', '_users', '_replicator']) {
         const pull = pullable(who, db);
         const push = pushable(who, db);
         expectStatus(`${who} GET ${db}`, await call(who, 'GET', `/sync/${db}`), pull);
@@ -373,5 +374,118 @@ describe('the access table', () => {
     expect(big.status).toBe(413);
     const notList = await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, { docs: 'x' });
     expect(notList.status).toBe(400);
+  });
+});
+
+describe('casework documents: the team of the commune only', () => {
+  const person = { source: 'manual' as const, name: 'Phạm Thị Ca Bệnh', phone: '0987000111' };
+  /** A case, the follow-up of one of its contacts, and a shared diary of it, all valid for `communeCode`. */
+  function casework(caseId: string, communeCode = COMMUNE) {
+    const now = Date.now();
+    // Fixed id: the same case gives the same follow-up id.
+    const found = { ...entry(VA, recent(9), 'Lê Văn Tiếp Xúc', communeCode), _id: entryDocId(VA, recent(9), caseId.slice(-8)) } as StationEntryRecord;
+    const share: DiaryShareRecord = {
+      _id: `diaryshare:${caseId}:${'s'.repeat(8)}${caseId.slice(0, 8)}`,
+      type: 'diaryshare',
+      schema: 1,
+      communeCode,
+      caseId,
+      receivedAt: new Date(now).toISOString(),
+      visits: [{ venueId: VA, communeCode, place: 'Tạp hóa Bà Năm', from: now - 7_200_000, to: now - 3_600_000, source: 'diary' }]
+    };
+    const docs = [newCase(caseId, communeCode, person, '2021-08-20', now), newFollowup(found, communeCode, now, { caseId }), share];
+    // As plain JSON for PouchDB (whose types do not take the schemas' optional `_conflicts: unknown`).
+    return docs as unknown as ({ _id: string } & Record<string, unknown>)[];
+  }
+  const CASE = 'f0case0000000001';
+  const ids = casework(CASE).map((d) => d._id);
+  const isCasework = (id: string) => /^(case|followup|diaryshare):/.test(id);
+
+  it('a team member pushes and pulls cases, follow-ups and shared diaries of a commune in scope', async () => {
+    const local = localDb();
+    await local.bulkDocs(casework(CASE));
+    const remote = remoteDb(base, DB_C, cookies.team);
+    const pushed = await local.replicate.to(remote);
+    expect(pushed).toMatchObject({ docs_written: 3, doc_write_failures: 0 });
+    const pulled = localDb();
+    await pulled.replicate.from(remote);
+    const got = (await pulled.allDocs()).rows.map((r) => r.id);
+    expect(got).toEqual(expect.arrayContaining(ids));
+    expect(JSON.parse((await call('team', 'GET', `/sync/${DB_C}/${encodeURIComponent(ids[0]!)}`)).text)).toMatchObject({ type: 'case', caseId: CASE });
+    // And edits them: closing the case.
+    const kase = await pulled.get(ids[0]!);
+    await pulled.put({ ...kase, status: 'closed' });
+    expect(await pulled.replicate.to(remote)).toMatchObject({ docs_written: 1, doc_write_failures: 0 });
+  });
+
+  it('a team member gets 403 on a commune out of scope, pulling and pushing', async () => {
+    for (const [who, db, docs] of [
+      ['otherTeam', DB_C, casework('f0case0000000002')],
+      ['team', DB_OTHER, casework('f0case0000000003', OTHER_COMMUNE)]
+    ] as const) {
+      for (const res of [
+        await call(who, 'GET', `/sync/${db}/_changes?since=0`),
+        await call(who, 'POST', `/sync/${db}/_bulk_get?revs=true`, { docs: [{ id: ids[0] }] }),
+        await call(who, 'GET', `/sync/${db}/${encodeURIComponent(ids[0]!)}`),
+        await call(who, 'POST', `/sync/${db}/_revs_diff`, { [docs[0]!._id]: ['1-abc'] }),
+        await call(who, 'POST', `/sync/${db}/_bulk_docs`, { docs })
+      ]) {
+        expect(res.status, `${who} ${db}`).toBe(403);
+        expect(res.text).toContain('forbidden');
+        expect(res.text).not.toContain('Ca Bệnh');
+      }
+      const failed = await localDb()
+        .replicate.from(remoteDb(base, db, cookies[who]))
+        .then(
+          () => null,
+          (err: { status?: number }) => err
+        );
+      expect(failed?.status).toBe(403);
+    }
+    const other = await call('team', 'GET', `/sync/${DB_OTHER}/${encodeURIComponent('case:f0case0000000003')}`);
+    expect(other.status).toBe(403);
+  });
+
+  it('a venue owner of the commune neither sees them nor pushes them', async () => {
+    const changes = JSON.parse((await call('ownerA', 'GET', `/sync/${DB_C}/_changes?since=0`)).text) as { results: { id: string }[] };
+    expect(changes.results.length).toBeGreaterThan(0);
+    expect(changes.results.filter((r) => isCasework(r.id))).toEqual([]);
+    const bulkGet = JSON.parse((await call('ownerA', 'POST', `/sync/${DB_C}/_bulk_get?revs=true`, { docs: ids.map((id) => ({ id })) })).text) as {
+      results: { id: string; docs: { error?: { error: string }; ok?: unknown }[] }[];
+    };
+    expect(bulkGet.results).toHaveLength(3);
+    for (const r of bulkGet.results) expect(r.docs).toEqual([{ error: expect.objectContaining({ error: 'forbidden' }) }]);
+    for (const id of ids) expect((await call('ownerA', 'GET', `/sync/${DB_C}/${encodeURIComponent(id)}`)).status).toBe(404);
+    const pulled = localDb();
+    await pulled.replicate.from(remoteDb(base, DB_C, cookies.ownerA));
+    expect((await pulled.allDocs()).rows.filter((r) => isCasework(r.id))).toEqual([]);
+
+    // Pushing new ones, overwriting or deleting the team's: refused one by one.
+    const team = remoteDb(base, DB_C, cookies.team);
+    const stored = await team.get(ids[0]!);
+    const push = await call('ownerA', 'POST', `/sync/${DB_C}/_bulk_docs`, {
+      docs: [...casework('f0case0000000004'), { ...stored, notes: 'sửa trái phép' }, { _id: ids[1], _rev: '1-abc', _deleted: true }, venue(VA, users.ownerA, 'Tạp hóa Bà Năm')]
+    });
+    expect(push.status).toBe(201);
+    const rows = JSON.parse(push.text) as { id: string; error?: string; ok?: boolean }[];
+    expect(rows.slice(0, 5).map((r) => r.error)).toEqual(['forbidden', 'forbidden', 'forbidden', 'forbidden', 'forbidden']);
+    expect(rows[5]).toMatchObject({ id: `venue:${VA}` });
+    const local = localDb();
+    await local.bulkDocs(casework('f0case0000000005'));
+    expect(await local.replicate.to(remoteDb(base, DB_C, cookies.ownerA))).toMatchObject({ docs_written: 0, doc_write_failures: 3 });
+    expect(await team.get(ids[0]!)).toMatchObject({ _rev: stored._rev });
+    await expect(team.get('case:f0case0000000004')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('anonymous callers get nothing', async () => {
+    for (const res of [
+      await call('anonymous', 'GET', `/sync/${DB_C}/_changes?since=0`),
+      await call('anonymous', 'POST', `/sync/${DB_C}/_bulk_get?revs=true`, { docs: ids.map((id) => ({ id })) }),
+      await call('anonymous', 'GET', `/sync/${DB_C}/${encodeURIComponent(ids[0]!)}`),
+      await call('anonymous', 'POST', `/sync/${DB_C}/_bulk_docs`, { docs: casework('f0case0000000006') })
+    ]) {
+      expect(res.status).toBe(401);
+      expect(res.text).not.toContain('Ca Bệnh');
+    }
   });
 });
