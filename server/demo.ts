@@ -66,15 +66,24 @@ export async function seedDemo(store: Store, keyring: Keyring, origin: string): 
  * random, kept in DATA_DIR/demo-team.json and printed at start. Demo data only: DEMO=0 in production.
  */
 export const DEMO_TEAM_PHONE = '0912000070';
+/** A second member of the same demo team (same password). */
+export const DEMO_TEAM_PHONE_2 = '0912000071';
 
 export async function seedDemoTeam(store: Store, dataDir: string, password: string | undefined): Promise<{ phone: string; password: string }> {
   const file = path.join(dataDir, 'demo-team.json');
   const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { phone: string; password: string }) : null;
-  if (saved && (!password || saved.password === password)) return saved;
-  const account = { phone: DEMO_TEAM_PHONE, password: password ?? randomBytes(9).toString('base64url') };
-  const existing = await findUserByPhone(store, DEMO_TEAM_PHONE);
-  if (existing) await updateUser(store, { ...existing, passwordHash: await hashPassword(account.password), sessionVersion: existing.sessionVersion + 1 });
-  else await createUser(store, { phone: DEMO_TEAM_PHONE, password: account.password, name: 'Tổ COVID thị trấn Đức Thọ (demo)', role: 'team', communes: [DEMO_COMMUNE.code] });
+  if (saved && (!password || saved.password === password) && (await findUserByPhone(store, DEMO_TEAM_PHONE_2))) return saved;
+  const account = { phone: DEMO_TEAM_PHONE, password: saved && !password ? saved.password : (password ?? randomBytes(9).toString('base64url')) };
+  // Two members of one team, so that working together offline (and their conflicts) can be tried.
+  const members = [
+    { phone: DEMO_TEAM_PHONE, name: 'Tổ COVID thị trấn Đức Thọ (demo)' },
+    { phone: DEMO_TEAM_PHONE_2, name: 'Tổ COVID thị trấn Đức Thọ, thành viên 2 (demo)' }
+  ];
+  for (const member of members) {
+    const existing = await findUserByPhone(store, member.phone);
+    if (existing) await updateUser(store, { ...existing, passwordHash: await hashPassword(account.password), sessionVersion: existing.sessionVersion + 1 });
+    else await createUser(store, { phone: member.phone, password: account.password, name: member.name, role: 'team', communes: [DEMO_COMMUNE.code] });
+  }
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(account), { mode: 0o600 });
   return account;

@@ -5,7 +5,7 @@ export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
 import { loadKeyring } from './keys';
-import { seedDemo, seedDemoTeam, type DemoVenue } from './demo';
+import { DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
 import { buildApp } from './http';
 import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
@@ -69,7 +69,7 @@ export function runFromCli(): void {
         for (const v of server.demoVenues) console.log(`  ${v.name}\n    ${v.url}`);
         console.log(`\nAll demo codes as QR posters: ${config.publicOrigin}/demo`);
         console.log(`Venue owners register and run a scan station at ${config.publicOrigin}/venue`);
-        if (server.demoTeam) console.log(`Demo commune team (publish exposure events at ${config.publicOrigin}/team): phone ${server.demoTeam.phone}, password ${server.demoTeam.password}`);
+        if (server.demoTeam) console.log(`Demo commune team (publish exposure events at ${config.publicOrigin}/team): phones ${server.demoTeam.phone} and ${DEMO_TEAM_PHONE_2}, password ${server.demoTeam.password}`);
         console.log('Team and admin accounts: npm run user:add -- --phone 09xxxxxxxx --role team --communes 18070\n');
       }
       const stop = () => server.close().then(() => process.exit(0));

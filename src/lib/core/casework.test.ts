@@ -99,6 +99,8 @@ describe('visits from a shared diary', () => {
     // Scanning the same code again adds nothing.
     const once = addVisits([], read);
     expect(addVisits(once, read)).toEqual(once);
+    // The same visit sent online (to the millisecond) adds nothing either.
+    expect(addVisits(once, [{ ...read[0]!, from: read[0]!.from + 20_000, to: read[0]!.to + 20_000 }])).toEqual(once);
     // Only venues of the commune are traced there.
     expect(tracedVisits([...read, { ...read[0]!, communeCode: '01001' }], '18070')).toEqual([{ venueId: 'demochoducth', from: read[0]!.from, to: read[0]!.to }]);
   });

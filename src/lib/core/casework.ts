@@ -7,7 +7,7 @@ import type { CaseRecord, CaseVisitRecord, FollowupRecord, StationEntryRecord } 
 import { caseDocId, followupDocId } from './documents';
 import type { Contact, CaseVisit } from './contacts';
 import type { SharedDay } from './diary-share';
-import { DAY, dayKey } from './time';
+import { DAY, dayKey, MINUTE } from './time';
 import { DEFAULT_STAY_MINUTES, type VenueType } from './venue';
 import type { PersonRecord } from './person';
 
@@ -56,7 +56,8 @@ export function visitsFromSharedDay(
   });
 }
 
-const visitKey = (v: CaseVisitRecord) => `${v.venueId ?? `~${v.place}`}|${v.from}|${v.to}`;
+/** A day code carries minutes, an online share milliseconds: the same visit from both is one visit. */
+const visitKey = (v: CaseVisitRecord) => `${v.venueId ?? `~${v.place}`}|${Math.round(v.from / MINUTE)}|${Math.round(v.to / MINUTE)}`;
 
 /** Adds visits to a case's list, leaving out any it already has (a code scanned twice adds nothing). */
 export function addVisits(existing: readonly CaseVisitRecord[], added: readonly CaseVisitRecord[]): CaseVisitRecord[] {

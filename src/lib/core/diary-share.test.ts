@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeDiaryDay, encodeDiaryDay, VISITS_PER_CODE } from './diary-share';
+import { decodeDiaryDay, encodeDiaryDay, onlineSharedVisits, VISITS_PER_CODE } from './diary-share';
 import { at, makeVisit } from './testing';
 import { textQr } from './poster-qr';
 
@@ -40,5 +40,18 @@ describe('sharing a diary day as QR text', () => {
     expect(decodeDiaryDay(encodeDiaryDay(day, [])[0]!)).toEqual({ day, part: 1, parts: 1, visits: [] });
     for (const bad of ['LVD1|2021-02-30|1/1|', 'LVD1|2021-08-20|2/1|', 'LVD1|2021-08-20|1/1|V,short,18070,1,2', 'LVD1|2021-08-20|1/1|V,demochoducth,18070,600,500', 'LVD1|2021-08-20|1/1|M,1,2,', 'LVD1|2021-08-20|1/1|X,1', 'hello', 'LVD1|2021-08-20|1/1|M,1,2,a\\'])
       expect(decodeDiaryDay(bad), bad).toBeNull();
+  });
+});
+
+describe('sharing online', () => {
+  it('sends where and when only, with the default stay for a visit without check-out', () => {
+    const sent = onlineSharedVisits([
+      makeVisit({ id: 'b', venueId: null, communeCode: null, venueName: 'Nhà bà Tư', checkin: at('2021-08-20', '12:00'), checkout: at('2021-08-20', '13:00'), note: 'riêng tư' }),
+      makeVisit({ checkin: at('2021-08-20', '08:30') })
+    ]);
+    expect(sent).toEqual([
+      { venueId: 'demochoducth', communeCode: '18070', place: 'Chợ Đức Thọ', from: at('2021-08-20', '08:30'), to: at('2021-08-20', '09:30'), source: 'diary' },
+      { place: 'Nhà bà Tư', from: at('2021-08-20', '12:00'), to: at('2021-08-20', '13:00'), source: 'diary' }
+    ]);
   });
 });

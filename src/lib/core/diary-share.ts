@@ -13,7 +13,7 @@
  */
 import { escapeChars, splitEscaped, unescapeChars } from './text';
 import { dayKey, fromVietnamLocal, MINUTE } from './time';
-import type { Visit } from './visit';
+import { effectiveCheckout, type Visit } from './visit';
 
 export const DIARY_SHARE_PREFIX = 'LVD1|';
 /** Visits per code: keeps a code near QR version 15 at level M, which phone cameras read from a screen. */
@@ -82,4 +82,31 @@ export function decodeDiaryDay(text: string): SharedDay | null {
     );
   }
   return { day, part: Number(part[1]), parts: Number(part[2]), visits };
+}
+
+/** A visit as sent online to a team (a `CaseVisitRecord` of the commune database). */
+export interface OnlineSharedVisit {
+  venueId?: string;
+  communeCode?: string;
+  place: string;
+  from: number;
+  to: number;
+  source: 'diary';
+}
+
+/**
+ * The chosen visits as sent online with a team's one-time code: where and when, nothing else. A
+ * visit without a check-out lasts its venue type's default stay, as in the phone's own check.
+ */
+export function onlineSharedVisits(visits: readonly Visit[]): OnlineSharedVisit[] {
+  return [...visits]
+    .sort((a, b) => a.checkin - b.checkin)
+    .map((v) => ({
+      ...(v.venueId ? { venueId: v.venueId } : {}),
+      ...(v.communeCode ? { communeCode: v.communeCode } : {}),
+      place: v.venueName.trim().slice(0, 80) || '?',
+      from: v.checkin,
+      to: effectiveCheckout(v),
+      source: 'diary' as const
+    }));
 }
