@@ -21,6 +21,7 @@ import { registerSnapshots } from './snapshot';
 import type { VenueRecord } from '../src/lib/core/documents';
 import { registerTallies } from './tallies';
 import { registerDiaryShare } from './diary-share';
+import { registerVenueActivity } from './venue-activity';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -121,6 +122,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
 
       registerTallies(api, store, config.tallies);
       registerDiaryShare(api, { store, secret: sessionSecret, sessionOf, limits: config.diaryShare });
+      registerVenueActivity(api, store, sessionOf);
 
       api.all('/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such API' }));
     },
