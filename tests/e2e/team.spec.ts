@@ -25,6 +25,11 @@ async function login(page: Page, phone: string) {
   await expect(page.getByTestId('go-cases')).toBeVisible();
 }
 
+/** With SHOTS=<dir>, the screens of this walk-through are saved there to be looked at; otherwise nothing. */
+async function shot(page: Page, name: string) {
+  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/${name}.png`, fullPage: true });
+}
+
 async function synced(page: Page) {
   await expect(page.getByTestId('sync-bar').first()).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
   await expect(page.getByTestId('sync-bar').first()).toHaveAttribute('data-pending', '0', { timeout: 30_000 });
@@ -94,6 +99,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await expect(b.getByTestId('contact')).toHaveCount(1);
     await expect(b.getByTestId('contact-name')).toHaveText('Lê Thị Bình');
     await expect(b.getByTestId('contact-phone')).toHaveText('0987654321');
+    await shot(b, 'case');
     await b.getByTestId('contact-follow').click();
     await expect(b.getByTestId('followup-name')).toHaveText('Lê Thị Bình');
     await b.goto('/team');
@@ -105,6 +111,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await expect(a.getByTestId('contact')).toHaveCount(1);
     await a.getByTestId('share-code-issue').click();
     const code = (await a.getByTestId('team-share-code').textContent())!.trim();
+    await shot(a, 'case-code');
     expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
     await citizen.goto('/diary/share');
     await citizen.getByTestId('share-day').first().check();
@@ -112,6 +119,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await citizen.getByTestId('share-online').click();
     await citizen.getByTestId('share-online-code').fill(code.toLowerCase().replace('-', ' '));
     await citizen.getByTestId('share-online-check').click();
+    await shot(citizen, 'citizen-online-share');
     await citizen.getByTestId('share-online-send').click();
     await expect(citizen.getByTestId('share-online-sent')).toBeVisible();
     // A code works once.
@@ -142,6 +150,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
       await page.getByTestId('checkpoint-manual-next').click();
       await page.getByTestId('checkpoint-review').getByLabel('Sốt').check();
       await expect(page.getByTestId('checkpoint-monitor')).toBeVisible();
+      await shot(page, `checkpoint-${phone}`);
       await page.getByTestId('checkpoint-record').click();
       await expect(page.getByTestId('checkpoint-result')).toContainText(name);
       await page.getByRole('link', { name: /Tổ COVID/ }).first().click();
@@ -174,6 +183,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
       await expect(page.getByTestId('conflict-version')).toHaveCount(2);
       await expect(page.getByTestId('conflict')).toContainText('A: đã gọi, chị Bình ở nhà');
       await expect(page.getByTestId('conflict')).toContainText('B: đã lấy mẫu xét nghiệm');
+      await shot(page, `conflict-${page === a ? 'a' : 'b'}`);
     }
     for (const page of [a, b]) {
       await page.goto(`/team/monitoring?c=${COMMUNE}`);
@@ -181,8 +191,10 @@ test('a case from a shared diary finds its contacts; two members work offline an
       await expect(page.getByTestId('arrival').filter({ hasText: 'Trần Văn Cường' })).toHaveCount(1);
       await expect(page.getByTestId('arrival').filter({ hasText: 'Phạm Thị Dung' })).toHaveCount(1);
     }
+    await shot(a, 'monitoring');
     await a.goto('/team');
     await expect(a.getByTestId('conflict-count')).toBeVisible();
+    await shot(a, 'team-hub');
 
     // A merges: the call, the test and both notes are kept, and B's device sees the conflict end.
     await a.getByTestId('go-cases').click();
@@ -193,6 +205,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await expect(a.getByTestId('followup-test')).toHaveValue('pending');
     await expect(a.getByTestId('followup-notes')).toHaveValue(/A: đã gọi[\s\S]*B: đã lấy mẫu|B: đã lấy mẫu[\s\S]*A: đã gọi/);
     await expect(a.getByTestId('followup-called')).not.toHaveValue('');
+    await shot(a, 'followup-merged');
     await b.goto('/team');
     await expect(b.getByTestId('conflict-count')).toHaveCount(0, { timeout: 30_000 });
 
@@ -205,6 +218,14 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await expect(b.getByTestId('case-info')).toContainText('1');
     await b.goto('/team');
     await expect(b.getByTestId('exposure-card').filter({ hasText: market.name })).toHaveCount(1);
+
+    // The venue list tells the market (a station entry today) from venues nobody used.
+    await b.getByTestId('go-venues').click();
+    await expect(b.getByTestId('team-venue').filter({ hasText: market.name })).toHaveAttribute('data-use', 'active');
+    await expect(b.getByTestId('team-venue').filter({ hasText: 'Chốt cầu Linh Cảm' })).toHaveAttribute('data-use', 'active');
+    await b.getByTestId('venue-filter').selectOption('never');
+    await expect(b.getByTestId('team-venue').filter({ hasText: market.name })).toHaveCount(0);
+    await shot(b, 'venues');
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
     await cameraBrowser?.close();
