@@ -5,10 +5,10 @@
  * once, not on every request. Phones check every signature themselves (exposure-verify.ts), so the
  * server, a CDN or a cache in between only has to deliver the bytes.
  */
-import { contentEtag, ifNoneMatch } from './http-cache';
+import { acceptsGzip, contentEtag, ifNoneMatch } from './http-cache';
 import { promisify } from 'node:util';
 import { gunzip, gzip, constants as zlib } from 'node:zlib';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { provinceSnapshot } from './publisher';
 import { DB, type Store } from './store/couch';
 
@@ -124,20 +124,4 @@ export function registerSnapshots(api: FastifyInstance, store: Store): void {
     if (useGzip) return reply.header('Content-Encoding', 'gzip').send(s.gzipped);
     return reply.send(await gunzipAsync(new Uint8Array(s.gzipped.buffer, s.gzipped.byteOffset, s.gzipped.byteLength)));
   });
-}
-
-/** gzip unless the client refuses it (`gzip;q=0`) or does not name it (nor `*`). */
-function acceptsGzip(req: FastifyRequest): boolean {
-  const header = req.headers['accept-encoding'];
-  if (!header) return false;
-  let gzipQ: number | null = null;
-  let starQ: number | null = null;
-  for (const part of header.split(',')) {
-    const [name, ...params] = part.trim().toLowerCase().split(';');
-    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)).find((m) => m)?.[1];
-    const value = q === undefined ? 1 : Number(q);
-    if (name === 'gzip' || name === 'x-gzip') gzipQ = value;
-    else if (name === '*') starQ = value;
-  }
-  return (gzipQ ?? starQ ?? 0) > 0;
 }

@@ -213,6 +213,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
     // have published some at the market before).
     await synced(b);
     const marketEvents = b.getByTestId('exposure-card').filter({ hasText: market.name });
+    await expect(b.getByText('Đang tải…')).toHaveCount(0);
     const before = await marketEvents.count();
     await b.getByTestId('go-cases').click();
     await b.getByTestId('case-card').filter({ hasText: 'Nguyễn Văn An' }).getByRole('link').click();
