@@ -53,7 +53,8 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   // Answers in gzip for clients that take it: on a 1 Mbit/s village link a commune's first sync is
   // mostly bytes (bench/replica.mjs). Request bodies stay plain: browsers do not compress them.
   app.addHook('onSend', async (req, reply, payload) => {
-    if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return payload;
+    // Every answer here is JSON that Fastify has serialised to a string; anything else goes as it is.
+    if (typeof payload !== 'string') return payload;
     reply.header('Vary', 'Accept-Encoding');
     if (Buffer.byteLength(payload) < GZIP_MIN_BYTES || reply.hasHeader('content-encoding') || !acceptsGzip(req)) return payload;
     reply.header('Content-Encoding', 'gzip');
