@@ -23,7 +23,7 @@ export interface GatewayDeps {
   onOwnerVenue(userId: string, communeCode: string): Promise<void>;
 }
 
-/** Replication batches are 100 documents by default; a station's day of entries fits easily. */
+/** The app replicates in batches of 1,000 documents (about 0.5 MB); a station's day of entries fits easily. */
 export const SYNC_BODY_LIMIT = 8 * 1024 * 1024;
 /** Upper bound of a long-poll, under common proxy idle timeouts. */
 const LONGPOLL_MAX_MS = 25_000;
