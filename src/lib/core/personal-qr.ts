@@ -31,6 +31,8 @@ import { escapeChars, normalizePhone, splitEscaped, unescapeChars } from './text
 import { UNIT_CODE_PATTERN } from './venue';
 
 export const PERSONAL_QR_PREFIX = 'LVP1|';
+/** A CCCD (12 digits) or CMND (9 digits) number. */
+export const ID_NUMBER_PATTERN = /^(?:[0-9]{9}|[0-9]{12})$/;
 /** "tự khai" (self-declared): opens the declaration block. */
 const DECLARATION_MARK = 'TK';
 export const PERSONAL_NAME_MAX = 60;
@@ -126,7 +128,7 @@ const PersonalSchema = v.object({
     v.maxValue(2100, 'birth year must be 2100 or earlier')
   ),
   communeCode: optionalCode(/^[0-9]{5}$/, 'commune code must be 5 digits'),
-  idNumber: optionalCode(/^(?:[0-9]{9}|[0-9]{12})$/, 'ID number must be 12 digits (CCCD) or 9 digits (CMND)'),
+  idNumber: optionalCode(ID_NUMBER_PATTERN, 'ID number must be 12 digits (CCCD) or 9 digits (CMND)'),
   declaration: v.optional(DeclarationSchema)
 });
 

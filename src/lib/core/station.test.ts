@@ -65,5 +65,7 @@ describe('people typed in at a station', () => {
     expect(manualPerson(' ', '', '', T0)).toBeNull();
     expect(manualPerson('Lê Thị Cúc', '12', '', T0)).toBeNull();
     expect(manualPerson('Lê Thị Cúc', '', '2030', T0)).toBeNull();
+    expect(manualPerson('Lê Thị Cúc', '', '', T0, '001 099 000 001')).toEqual({ source: 'manual', name: 'Lê Thị Cúc', idNumber: '001099000001' });
+    expect(manualPerson('Lê Thị Cúc', '', '', T0, '12345')).toBeNull();
   });
 });

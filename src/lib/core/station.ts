@@ -7,6 +7,7 @@ import type { StationEntryRecord } from './documents';
 import { normalizePhone, samePerson } from './station-scan';
 import { clockTime, dayKey, DAY, MINUTE } from './time';
 import { toCsv } from './csv';
+import { ID_NUMBER_PATTERN } from './personal-qr';
 
 /** The same person at the same door within this time is one passage (a second tap, a re-scan). */
 export const DUPLICATE_WINDOW = 2 * MINUTE;
@@ -21,16 +22,19 @@ export function findDuplicateEntry(
 }
 
 /**
- * A person typed in at a station (someone with nothing to scan): a name, and a phone and birth year
- * when given and plausible. Null when what was typed cannot identify anyone.
+ * A person typed in at a station or checkpoint (someone with nothing to scan): a name, and a phone,
+ * birth year and ID card number when given and plausible. Null when what was typed cannot identify
+ * anyone, or a given number is not one.
  */
-export function manualPerson(name: string, phone: string, birthYear: string, now: number): PersonRecord | null {
+export function manualPerson(name: string, phone: string, birthYear: string, now: number, idNumber = ''): PersonRecord | null {
   const cleanName = name.trim().replace(/\s+/g, ' ');
   const cleanPhone = phone.trim() ? normalizePhone(phone) : undefined;
   const year = birthYear.trim() ? Number(birthYear) : undefined;
+  const id = idNumber.replace(/\s+/g, '');
   const thisYear = new Date(now).getUTCFullYear();
   if (!cleanName || cleanPhone === null || (year !== undefined && !(Number.isInteger(year) && year >= 1900 && year <= thisYear))) return null;
-  return { source: 'manual', name: cleanName, ...(cleanPhone ? { phone: cleanPhone } : {}), ...(year ? { birthYear: year } : {}) };
+  if (id && !ID_NUMBER_PATTERN.test(id)) return null;
+  return { source: 'manual', name: cleanName, ...(cleanPhone ? { phone: cleanPhone } : {}), ...(year ? { birthYear: year } : {}), ...(id ? { idNumber: id } : {}) };
 }
 
 export interface EntryCounts {
