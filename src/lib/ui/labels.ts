@@ -1,5 +1,6 @@
 /** Message lookups that depend on data (venue types, time problems). */
 import { m } from '$lib/paraglide/messages.js';
+import { clockTime, dayKey, fromVietnamLocal } from '$lib/core/time';
 import type { VenueType } from '$lib/core/venue';
 import type { TimesProblem } from '$lib/core/visit';
 import { SYMPTOMS, type Symptom } from '$lib/core/personal-qr';
@@ -41,13 +42,35 @@ export function timesProblemLabel(problem: TimesProblem): string {
 
 /** Dates for people: "thứ Sáu, 20/08/2021" or "Friday, 20 August 2021", in Vietnam's time. */
 export function formatDay(ms: number, locale: string): string {
-  return new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
-    timeZone: 'Asia/Ho_Chi_Minh',
-    weekday: 'long',
-    day: 'numeric',
-    month: locale === 'vi' ? '2-digit' : 'long',
-    year: 'numeric'
-  }).format(new Date(ms));
+  // One formatter per language: lists of hundreds of rows call this per row.
+  let format = dayFormats.get(locale);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
+      timeZone: 'Asia/Ho_Chi_Minh',
+      weekday: 'long',
+      day: 'numeric',
+      month: locale === 'vi' ? '2-digit' : 'long',
+      year: 'numeric'
+    });
+    dayFormats.set(locale, format);
+  }
+  return format.format(new Date(ms));
+}
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** A day given as YYYY-MM-DD (a diary day, a confirmation day), as `formatDay` writes it. */
+export function formatDayKey(day: string, locale: string): string {
+  return formatDay(fromVietnamLocal(day, '12:00') ?? 0, locale);
+}
+
+/** "08:30, thứ Sáu, 20/08/2021". */
+export function formatMoment(ms: number, locale: string): string {
+  return `${clockTime(ms)}, ${formatDay(ms, locale)}`;
+}
+
+/** "08:00 – 10:00, thứ Sáu, 20/08/2021"; both days when the window crosses midnight. */
+export function formatWindow(from: number, to: number, locale: string): string {
+  return dayKey(from) === dayKey(to) ? `${clockTime(from)} – ${clockTime(to)}, ${formatDay(from, locale)}` : `${formatMoment(from, locale)} – ${formatMoment(to, locale)}`;
 }
 
 export function symptomLabel(symptom: Symptom): string {
