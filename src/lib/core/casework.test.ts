@@ -11,7 +11,10 @@ import {
   needsMonitoring,
   newCase,
   newFollowup,
+  personMatches,
   tracedVisits,
+  visitsElsewhere,
+  visitsToPublish,
   visitsFromSharedDay
 } from './casework';
 import { checkCommuneDoc, followupDocId, isCommuneDocId, type CaseVisitRecord, type StationEntryRecord } from './documents';
@@ -163,5 +166,35 @@ describe('merging two offline edits', () => {
     expect(merged.visits.map((x) => x.place)).toEqual(['Chợ', 'Quán']);
     expect(merged).toMatchObject({ notes: 'Hỏi lại vợ', status: 'open', updatedAt: '2021-08-21T04:00:00.000Z' });
     expect(differingFields(a, b)).toEqual(['notes', 'status', 'visits']);
+  });
+});
+
+describe('one-step publishing and search', () => {
+  const visit = (venueId: string | undefined, communeCode: string | undefined, from: number): CaseVisitRecord => ({
+    ...(venueId ? { venueId } : {}),
+    ...(communeCode ? { communeCode } : {}),
+    place: venueId ?? 'Nhà riêng',
+    from,
+    to: from + 3_600_000,
+    source: 'diary'
+  });
+  const visits = [visit('demochoducth', '18070', T0), visit('democafesong', '18070', T0 + 7_200_000), visit('othervenue22', '01001', T0), visit(undefined, undefined, T0)];
+
+  it("publishes the commune's known venues once, and names the visits other communes trace", () => {
+    const known = (id: string) => id !== 'othervenue22';
+    const published = { venueId: 'demochoducth', from: T0, to: T0 + 3_600_000, state: 'published' as const };
+    expect(visitsToPublish(visits, '18070', known, []).map((v) => v.venueId)).toEqual(['demochoducth', 'democafesong']);
+    expect(visitsToPublish(visits, '18070', known, [published]).map((v) => v.venueId)).toEqual(['democafesong']);
+    expect(visitsToPublish(visits, '18070', known, [{ ...published, state: 'withdrawn' }]).map((v) => v.venueId)).toEqual(['demochoducth', 'democafesong']);
+    expect(visitsElsewhere(visits, '18070').map((v) => v.venueId)).toEqual(['othervenue22']);
+  });
+
+  it('finds a person by name without accents, or by part of a number', () => {
+    const binh = { name: 'Lê Thị Bình', phone: '0987654321' };
+    expect(personMatches(binh, 'le thi binh')).toBe(true);
+    expect(personMatches(binh, 'BÌNH')).toBe(true);
+    expect(personMatches(binh, '654')).toBe(true);
+    expect(personMatches(binh, 'an')).toBe(false);
+    expect(personMatches(binh, '  ')).toBe(true);
   });
 });

@@ -3,7 +3,8 @@
  * and of checkpoint arrivals, and how two members' offline edits of one record are merged.
  * Pure rules, shared by the team device and its tests.
  */
-import type { CaseRecord, CaseVisitRecord, FollowupRecord, StationEntryRecord } from './documents';
+import type { CaseRecord, CaseVisitRecord, ExposureDraftRecord, FollowupRecord, StationEntryRecord } from './documents';
+import { foldVietnamese } from './text';
 import { caseDocId, followupDocId } from './documents';
 import type { Contact, CaseVisit } from './contacts';
 import type { SharedDay } from './diary-share';
@@ -70,6 +71,34 @@ export function addVisits(existing: readonly CaseVisitRecord[], added: readonly 
 /** The visits that contacts are looked for at: venues of this commune only (other communes trace their own). */
 export function tracedVisits(visits: readonly CaseVisitRecord[], communeCode: string): CaseVisit[] {
   return visits.filter((v) => v.venueId && (v.communeCode ?? communeCode) === communeCode).map((v) => ({ venueId: v.venueId!, from: v.from, to: v.to }));
+}
+
+/** The case's visits at other communes' venues: their teams trace them (the team is told to call them). */
+export function visitsElsewhere(visits: readonly CaseVisitRecord[], communeCode: string): CaseVisitRecord[] {
+  return visits.filter((v) => v.venueId && v.communeCode && v.communeCode !== communeCode);
+}
+
+/**
+ * The visits one step publishes as exposure events: at venues of this commune the device knows,
+ * and not already an event for the same venue and window (a withdrawn one may be published again).
+ */
+export function visitsToPublish(
+  visits: readonly CaseVisitRecord[],
+  communeCode: string,
+  isKnownVenue: (venueId: string) => boolean,
+  events: readonly Pick<ExposureDraftRecord, 'venueId' | 'from' | 'to' | 'state'>[]
+): CaseVisit[] {
+  return tracedVisits(visits, communeCode)
+    .filter((v) => isKnownVenue(v.venueId))
+    .filter((v) => !events.some((e) => e.venueId === v.venueId && e.from === v.from && e.to === v.to && e.state !== 'withdrawn'));
+}
+
+/** Whether a person is the one searched for: by name without minding accents or case, or by a number. */
+export function personMatches(person: Pick<PersonRecord, 'name' | 'phone' | 'idNumber'>, query: string): boolean {
+  const q = foldVietnamese(query.trim());
+  if (!q) return true;
+  const digits = q.replace(/[^0-9]/g, '');
+  return foldVietnamese(person.name).includes(q) || (digits.length >= 3 && [person.phone, person.idNumber].some((n) => n?.includes(digits)));
 }
 
 /** The first range of entry ids that can hold a contact of these visits: the earliest stay start a visit can touch. */
