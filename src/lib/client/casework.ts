@@ -140,6 +140,7 @@ export async function resolveConflict<T extends CaseRecord | FollowupRecord>(cur
   const winner = { ...body, _rev: current.doc._rev, updatedAt: new Date().toISOString() } as T;
   const losers = current.conflicts.map((c) => ({ _id: c._id, _rev: c._rev!, _deleted: true }));
   const res = await db(current.doc.communeCode).bulkDocs([winner, ...losers] as never);
+  communeReplica(current.doc.communeCode).noteLocalWrite();
   const failed = res.find((r) => 'error' in r && r.error);
   if (failed) throw new Error(String((failed as { message?: string }).message ?? 'conflict not resolved'));
 }
@@ -151,6 +152,7 @@ export function diarySharesLive(commune: string, caseId: string): Readable<Diary
 
 export async function deleteDiaryShare(share: DiaryShareRecord): Promise<void> {
   await db(share.communeCode).remove(share._id, share._rev!);
+  communeReplica(share.communeCode).noteLocalWrite();
 }
 
 /** The longest stay a contact's entry can be away from the case's visit and still be paired: a night at a lodging. */

@@ -20,7 +20,9 @@ export class InvalidDocError extends Error {}
 export async function saveCommuneDoc(communeCode: string, doc: CommuneDoc): Promise<CommuneDoc> {
   const check = checkCommuneDoc(doc, communeCode);
   if (!check.ok) throw new InvalidDocError(check.reason);
-  const res = await communeReplica(communeCode).db.put(doc as PouchDB.Core.PutDocument<CommuneDoc>);
+  const replica = communeReplica(communeCode);
+  const res = await replica.db.put(doc as PouchDB.Core.PutDocument<CommuneDoc>);
+  replica.noteLocalWrite();
   return { ...doc, _rev: res.rev };
 }
 
