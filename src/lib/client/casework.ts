@@ -23,6 +23,7 @@ import { samePerson } from '$lib/core/station-scan';
 import { DAY } from '$lib/core/time';
 import { DEFAULT_STAY_MINUTES } from '$lib/core/venue';
 import type { TallyDays } from '$lib/core/venue-activity';
+import { liveQuery } from './replicas.svelte';
 import { communeReplica, saveCommuneDoc } from './venues';
 
 /** A record with the other versions two members left when they edited it offline. */
@@ -48,29 +49,9 @@ async function docsByPrefix<T extends CommuneDoc>(commune: string, prefix: strin
   return res.rows.map((r) => r.doc as unknown as T).filter(Boolean);
 }
 
-/** A live list from the replica, reloaded (debounced) when it changes: a sync brings changes in bursts. */
-function liveQuery<T>(commune: string, load: () => Promise<T>, filter?: (id: string) => boolean): Readable<T | undefined> {
-  return readable<T | undefined>(undefined, (set) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const run = () => void load().then(set);
-    run();
-    const feed = db(commune)
-      .changes({ live: true, since: 'now' })
-      .on('change', (change) => {
-        if (filter && !filter(change.id)) return;
-        clearTimeout(timer);
-        timer = setTimeout(run, 150);
-      });
-    return () => {
-      clearTimeout(timer);
-      feed.cancel();
-    };
-  });
-}
-
 export function casesLive(commune: string): Readable<Versioned<CaseRecord>[] | undefined> {
   return liveQuery(
-    commune,
+    [db(commune)],
     async () => (await withConflicts(commune, await docsByPrefix<CaseRecord>(commune, 'case:'))).sort((a, b) => b.doc.confirmedOn.localeCompare(a.doc.confirmedOn) || a.doc.person.name.localeCompare(b.doc.person.name, 'vi')),
     (id) => id.startsWith('case:')
   );
@@ -86,7 +67,7 @@ export async function caseOf(commune: string, caseId: string): Promise<Versioned
 }
 
 export function caseLive(commune: string, caseId: string): Readable<Versioned<CaseRecord> | null | undefined> {
-  return liveQuery(commune, () => caseOf(commune, caseId), (id) => id === caseDocId(caseId));
+  return liveQuery([db(commune)], () => caseOf(commune, caseId), (id) => id === caseDocId(caseId));
 }
 
 export function newCaseId(): string {
@@ -101,7 +82,7 @@ export async function saveCase(doc: CaseRecord): Promise<CaseRecord> {
 /** Follow-ups of a case's contacts (`caseId`), or of checkpoint arrivals (null). */
 export function followupsLive(commune: string, caseId: string | null): Readable<Versioned<FollowupRecord>[] | undefined> {
   const prefix = caseId ? `followup:c-${caseId}:` : 'followup:a:';
-  return liveQuery(commune, async () => (await withConflicts(commune, await docsByPrefix<FollowupRecord>(commune, prefix))).sort((a, b) => b.doc.at - a.doc.at), (id) => id.startsWith(prefix));
+  return liveQuery([db(commune)], async () => (await withConflicts(commune, await docsByPrefix<FollowupRecord>(commune, prefix))).sort((a, b) => b.doc.at - a.doc.at), (id) => id.startsWith(prefix));
 }
 
 export async function followupOf(commune: string, id: string): Promise<Versioned<FollowupRecord> | null> {
@@ -114,7 +95,7 @@ export async function followupOf(commune: string, id: string): Promise<Versioned
 }
 
 export function followupLive(commune: string, id: string): Readable<Versioned<FollowupRecord> | null | undefined> {
-  return liveQuery(commune, () => followupOf(commune, id), (changed) => changed === id);
+  return liveQuery([db(commune)], () => followupOf(commune, id), (changed) => changed === id);
 }
 
 export async function saveFollowup(doc: FollowupRecord): Promise<FollowupRecord> {
@@ -147,7 +128,7 @@ export async function resolveConflict<T extends CaseRecord | FollowupRecord>(cur
 
 export function diarySharesLive(commune: string, caseId: string): Readable<DiaryShareRecord[] | undefined> {
   const prefix = `diaryshare:${caseId}:`;
-  return liveQuery(commune, () => docsByPrefix<DiaryShareRecord>(commune, prefix), (id) => id.startsWith(prefix));
+  return liveQuery([db(commune)], () => docsByPrefix<DiaryShareRecord>(commune, prefix), (id) => id.startsWith(prefix));
 }
 
 export async function deleteDiaryShare(share: DiaryShareRecord): Promise<void> {
@@ -214,7 +195,7 @@ export function conflictCount(commune: string): Readable<number> {
     }
     return n;
   };
-  const live = liveQuery(commune, count, (id) => id.startsWith('case:') || id.startsWith('followup:'));
+  const live = liveQuery([db(commune)], count, (id) => id.startsWith('case:') || id.startsWith('followup:'));
   return readable(0, (set) => live.subscribe((n) => set(n ?? 0)));
 }
 
@@ -258,4 +239,15 @@ export async function venueTallies(commune: string): Promise<{ venues: TallyDays
   } catch {
     return cached();
   }
+}
+
+const CHECKPOINT_KEY = (commune: string) => `lv.checkpoint.${commune}`;
+
+/** The checkpoint this device stood at last in the commune: the checkpoint screen opens on it. */
+export function lastCheckpoint(commune: string): string {
+  return localStorage.getItem(CHECKPOINT_KEY(commune)) ?? '';
+}
+
+export function rememberCheckpoint(commune: string, venueId: string): void {
+  localStorage.setItem(CHECKPOINT_KEY(commune), venueId);
 }

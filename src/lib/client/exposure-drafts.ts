@@ -2,7 +2,8 @@
  * A commune team's exposure events on this device: written into the commune replica, offline if
  * need be, and published by the server (signed into lv_exposures) when the replica syncs.
  */
-import { readable, type Readable } from 'svelte/store';
+import type { Readable } from 'svelte/store';
+import { liveQuery } from './replicas.svelte';
 import type { ExposureDraftRecord } from '$lib/core/documents';
 import { exposureDraftDoc, newEventId, type ExposureInput, type ExposureState } from '$lib/core/exposure-draft';
 import { communeReplica, saveCommuneDoc } from './venues';
@@ -14,12 +15,7 @@ async function exposuresIn(communeCode: string): Promise<ExposureDraftRecord[]> 
 
 /** The commune's events, newest window first; live as the replica changes. */
 export function exposuresLive(communeCode: string): Readable<ExposureDraftRecord[] | undefined> {
-  return readable<ExposureDraftRecord[] | undefined>(undefined, (set) => {
-    const load = async () => set((await exposuresIn(communeCode)).sort((a, b) => b.from - a.from));
-    void load();
-    const feed = communeReplica(communeCode).db.changes({ live: true, since: 'now' }).on('change', () => void load());
-    return () => feed.cancel();
-  });
+  return liveQuery([communeReplica(communeCode).db], async () => (await exposuresIn(communeCode)).sort((a, b) => b.from - a.from), (id) => id.startsWith('exposure:'));
 }
 
 export async function exposureOf(communeCode: string, docId: string): Promise<ExposureDraftRecord | null> {

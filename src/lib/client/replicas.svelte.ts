@@ -4,6 +4,7 @@
  * by itself when a signal returns, and the sync bar says what waits to go up and what went wrong.
  */
 import PouchDB from 'pouchdb-browser';
+import { readable, type Readable } from 'svelte/store';
 
 /** Sync and one-way replication emit the same events; one shape for both. */
 interface Emitter {
@@ -187,6 +188,29 @@ export class Replica<T extends object = Record<string, unknown>> {
     localStorage.setItem(`lv.pushedSeq.${this.name}`, String(info.update_seq));
     this.#pendingUp = 0;
   }
+}
+
+/**
+ * A live reading of local databases: loaded once, then again when they change (only for ids that
+ * `concerns`, when given), debounced because a sync brings changes in bursts.
+ */
+export function liveQuery<T, D extends object>(databases: readonly PouchDB.Database<D>[], load: () => Promise<T>, concerns?: (id: string) => boolean): Readable<T | undefined> {
+  return readable<T | undefined>(undefined, (set) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const run = () => void load().then(set);
+    run();
+    const feeds = databases.map((db) =>
+      db.changes({ live: true, since: 'now' }).on('change', (change) => {
+        if (concerns && !concerns(change.id)) return;
+        clearTimeout(timer);
+        timer = setTimeout(run, 150);
+      })
+    );
+    return () => {
+      clearTimeout(timer);
+      feeds.forEach((f) => f.cancel());
+    };
+  });
 }
 
 const replicas = new Map<string, Replica>();

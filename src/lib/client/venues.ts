@@ -3,17 +3,19 @@
  * Every write is checked with the same schema the gateway applies, so a save that works offline
  * is a save the server will accept.
  */
-import { readable, type Readable } from 'svelte/store';
+import type { Readable } from 'svelte/store';
 import { checkCommuneDoc, entryDocId, type CommuneDoc, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
 import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue';
 import { findDuplicateEntry } from '$lib/core/station';
 import type { PersonRecord } from '$lib/core/person';
 import { retentionCutoff } from '$lib/core/retention';
-import { replica } from './replicas.svelte';
+import { liveQuery, replica } from './replicas.svelte';
 
 export function communeReplica(communeCode: string) {
   return replica<CommuneDoc>(`lv_c_${communeCode}`, 'sync');
 }
+
+const localDb = (communeCode: string) => communeReplica(communeCode).db;
 
 export class InvalidDocError extends Error {}
 
@@ -76,22 +78,16 @@ async function venuesIn(communeCode: string): Promise<VenueRecord[]> {
 
 /** Live list of the venues in these communes' replicas, by name. */
 export function venuesLive(communeCodes: readonly string[]): Readable<VenueRecord[] | undefined> {
-  return readable<VenueRecord[] | undefined>(undefined, (set) => {
-    const load = async () => set((await Promise.all(communeCodes.map(venuesIn))).flat().sort((a, b) => a.name.localeCompare(b.name, 'vi')));
-    void load();
-    const feeds = communeCodes.map((code) => communeReplica(code).db.changes({ live: true, since: 'now' }).on('change', () => void load()));
-    return () => feeds.forEach((f) => f.cancel());
-  });
+  return liveQuery(
+    communeCodes.map((code) => localDb(code)),
+    async () => (await Promise.all(communeCodes.map(venuesIn))).flat().sort((a, b) => a.name.localeCompare(b.name, 'vi')),
+    (id) => id.startsWith('venue:')
+  );
 }
 
 export function venueLive(communeCode: string, venueId: string): Readable<VenueRecord | null | undefined> {
-  return readable<VenueRecord | null | undefined>(undefined, (set) => {
-    const db = communeReplica(communeCode).db;
-    const load = () => db.get(venueDocId(venueId)).then((d) => set(d as VenueRecord), () => set(null));
-    void load();
-    const feed = db.changes({ live: true, since: 'now', doc_ids: [venueDocId(venueId)] }).on('change', () => void load());
-    return () => feed.cancel();
-  });
+  const id = venueDocId(venueId);
+  return liveQuery([localDb(communeCode)], () => localDb(communeCode).get(id).then((d) => d as VenueRecord, () => null), (changed) => changed === id);
 }
 
 async function entriesOf(communeCode: string, venueId: string, since: number): Promise<StationEntryRecord[]> {
@@ -104,12 +100,7 @@ async function entriesOf(communeCode: string, venueId: string, since: number): P
 }
 
 export function entriesLive(communeCode: string, venueId: string, since: number): Readable<StationEntryRecord[] | undefined> {
-  return readable<StationEntryRecord[] | undefined>(undefined, (set) => {
-    const load = async () => set(await entriesOf(communeCode, venueId, since));
-    void load();
-    const feed = communeReplica(communeCode).db.changes({ live: true, since: 'now' }).on('change', () => void load());
-    return () => feed.cancel();
-  });
+  return liveQuery([localDb(communeCode)], () => entriesOf(communeCode, venueId, since), (id) => id.startsWith(`entry:${venueId}:`));
 }
 
 export type EntryResult = { saved: StationEntryRecord; duplicate: false } | { saved: null; duplicate: true };
