@@ -231,6 +231,29 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await b.getByTestId('venue-filter').selectOption('never');
     await expect(b.getByTestId('team-venue').filter({ hasText: market.name })).toHaveCount(0);
     await shot(b, 'venues');
+
+    // The same screens in English, to be looked at (only with SHOTS).
+    if (process.env.SHOTS) {
+      await b.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
+      const caseUrl = await (async () => {
+        await b.goto(`/team/cases?c=${COMMUNE}`);
+        await b.getByTestId('case-card').first().getByRole('link').click();
+        await expect(b.getByTestId('contact')).toHaveCount(1);
+        return b.url();
+      })();
+      await shot(b, 'en-case');
+      await b.getByTestId('contact-follow').click();
+      await expect(b.getByTestId('followup-form')).toBeVisible();
+      await shot(b, 'en-followup');
+      for (const [name, url] of [['hub', '/team'], ['cases', `/team/cases?c=${COMMUNE}`], ['checkpoint', `/team/checkpoint?c=${COMMUNE}`], ['monitoring', `/team/monitoring?c=${COMMUNE}`], ['venues', `/team/venues?c=${COMMUNE}`]]) {
+        await b.goto(url!);
+        // Not 'networkidle': the live sync keeps a long poll open.
+        await expect(b.getByTestId('sync-bar').first()).toBeVisible();
+        await b.waitForTimeout(1000);
+        await shot(b, `en-${name}`);
+      }
+      expect(caseUrl).toContain('/team/case');
+    }
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
     await cameraBrowser?.close();
