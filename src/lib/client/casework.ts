@@ -22,7 +22,6 @@ import { newEventId } from '$lib/core/exposure-draft';
 import { samePerson } from '$lib/core/station-scan';
 import { DAY } from '$lib/core/time';
 import { DEFAULT_STAY_MINUTES } from '$lib/core/venue';
-import type { TallyDays } from '$lib/core/venue-activity';
 import { liveQuery } from './replicas.svelte';
 import { communeReplica, saveCommuneDoc } from './venues';
 
@@ -197,48 +196,6 @@ export function conflictCount(commune: string): Readable<number> {
   };
   const live = liveQuery([db(commune)], count, (id) => id.startsWith('case:') || id.startsWith('followup:'));
   return readable(0, (set) => live.subscribe((n) => set(n ?? 0)));
-}
-
-/** Station entry times per venue since `since` (ids only: the time is in the id), and each venue's last entry. */
-export async function entryTimes(commune: string, venueIds: readonly string[], since: number): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>();
-  await Promise.all(
-    venueIds.map(async (venueId) => {
-      const recent = await db(commune).allDocs({ startkey: entryDocId(venueId, since, ''), endkey: `entry:${venueId}:\ufff0` });
-      const last = await db(commune).allDocs({ startkey: `entry:${venueId}:\ufff0`, endkey: `entry:${venueId}:`, descending: true, limit: 1 });
-      const timeOf = (id: string) => Number(id.split(':')[2]);
-      const times = recent.rows.map((r) => timeOf(r.id));
-      if (last.rows[0] && !times.length) times.push(timeOf(last.rows[0].id));
-      out.set(venueId, times);
-    })
-  );
-  return out;
-}
-
-const TALLY_KEY = (commune: string) => `lv.team.tallies.${commune}`;
-
-/**
- * The anonymous check-in counts of the commune's venues for the last days, from the server when
- * online; the last answer is kept for offline use, with its time.
- */
-export async function venueTallies(commune: string): Promise<{ venues: TallyDays; at: number | null }> {
-  const cached = (): { venues: TallyDays; at: number | null } => {
-    try {
-      return JSON.parse(localStorage.getItem(TALLY_KEY(commune)) ?? '') as { venues: TallyDays; at: number };
-    } catch {
-      return { venues: {}, at: null };
-    }
-  };
-  try {
-    const res = await fetch(`/api/communes/${commune}/activity`, { credentials: 'same-origin' });
-    if (!res.ok) return cached();
-    const body = (await res.json()) as { venues?: TallyDays };
-    const fresh = { venues: body.venues ?? {}, at: Date.now() };
-    localStorage.setItem(TALLY_KEY(commune), JSON.stringify(fresh));
-    return fresh;
-  } catch {
-    return cached();
-  }
 }
 
 const CHECKPOINT_KEY = (commune: string) => `lv.checkpoint.${commune}`;

@@ -9,6 +9,7 @@ import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue';
 import { findDuplicateEntry } from '$lib/core/station';
 import type { PersonRecord } from '$lib/core/person';
 import { retentionCutoff } from '$lib/core/retention';
+import type { TallyDays } from '$lib/core/venue-activity';
 import { liveQuery, replica } from './replicas.svelte';
 
 export function communeReplica(communeCode: string) {
@@ -148,4 +149,46 @@ export function stationDeviceId(): string {
     localStorage.setItem('lv.deviceId', id);
   }
   return id;
+}
+
+/** Station entry times per venue since `since` (ids only: the time is in the id), and each venue's last entry. */
+export async function entryTimes(commune: string, venueIds: readonly string[], since: number): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  await Promise.all(
+    venueIds.map(async (venueId) => {
+      const recent = await localDb(commune).allDocs({ startkey: entryDocId(venueId, since, ''), endkey: `entry:${venueId}:\ufff0` });
+      const last = await localDb(commune).allDocs({ startkey: `entry:${venueId}:\ufff0`, endkey: `entry:${venueId}:`, descending: true, limit: 1 });
+      const timeOf = (id: string) => Number(id.split(':')[2]);
+      const times = recent.rows.map((r) => timeOf(r.id));
+      if (last.rows[0] && !times.length) times.push(timeOf(last.rows[0].id));
+      out.set(venueId, times);
+    })
+  );
+  return out;
+}
+
+const TALLY_KEY = (commune: string) => `lv.team.tallies.${commune}`;
+
+/**
+ * The anonymous check-in counts of the commune's venues for the last days, from the server when
+ * online; the last answer is kept for offline use, with its time.
+ */
+export async function venueTallies(commune: string): Promise<{ venues: TallyDays; at: number | null }> {
+  const cached = (): { venues: TallyDays; at: number | null } => {
+    try {
+      return JSON.parse(localStorage.getItem(TALLY_KEY(commune)) ?? '') as { venues: TallyDays; at: number };
+    } catch {
+      return { venues: {}, at: null };
+    }
+  };
+  try {
+    const res = await fetch(`/api/communes/${commune}/activity`, { credentials: 'same-origin' });
+    if (!res.ok) return cached();
+    const body = (await res.json()) as { venues?: TallyDays };
+    const fresh = { venues: body.venues ?? {}, at: Date.now() };
+    localStorage.setItem(TALLY_KEY(commune), JSON.stringify(fresh));
+    return fresh;
+  } catch {
+    return cached();
+  }
 }
