@@ -27,6 +27,8 @@ export interface ServerConfig {
   tallies: { clientReportsPerMinute: number; venueCountsPerMinute: number };
   /** Guessing limit of diary-share codes (server/diary-share.ts): wrong codes per client address per ten minutes; 0 = no limit. */
   diaryShare: { clientFailuresPerTenMinutes: number };
+  /** Clients waiting for changes (server/sync/longpoll.ts): the longest wait, and how many at once. */
+  waiting: { maxMs: number; maxOpen: number };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -51,6 +53,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     },
     diaryShare: {
       clientFailuresPerTenMinutes: limit(env, 'SHARE_CODE_FAILURES_PER_10_MIN', 10)
+    },
+    waiting: {
+      maxMs: limit(env, 'SYNC_LONGPOLL_MS', 25_000) || 25_000,
+      maxOpen: limit(env, 'SYNC_WAITING_MAX', 1000) || 1000
     }
   };
 }

@@ -22,6 +22,7 @@ import type { VenueRecord } from '../src/lib/core/documents';
 import { registerTallies } from './tallies';
 import { registerDiaryShare } from './diary-share';
 import { registerVenueActivity } from './venue-activity';
+import { registerJsonParser } from './json-body';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -32,9 +33,32 @@ export interface AppDeps {
   signer: Signer;
 }
 
-/** The path of a request as logged: no query string, and no one-time share code (it would work for a day). */
+/**
+ * The path of a request as logged: no query string, no one-time share code (it would work for a
+ * day), and no document id of the sync gateway (`entry:<venue>:<time>:…` says who was where when).
+ */
 export function loggedPath(url: string): string {
-  return url.split('?')[0]!.replace(/^(\/api\/share-codes\/)[^/]+/, '$1:code');
+  return url
+    .split('?')[0]!
+    .replace(/^(\/api\/share-codes\/)[^/]+/, '$1:code')
+    .replace(/^(\/api\/accounts\/)[^/]+/, '$1:user')
+    .replace(/^(\/sync\/[^/]+\/)(_local\/)?(?!_)[^/]+.*$/, (_all, db: string, local?: string) => `${db}${local ?? ''}:id`)
+    .replace(/^(\/sync\/[^/]+\/_local\/)[^/]+.*$/, '$1:id');
+}
+
+/**
+ * Whether a state-changing request comes from this app's own pages (or from no browser at all: a
+ * replicator or a command sends no Origin). A page of another site could otherwise post with the
+ * user's cookie (the cookie is SameSite=Lax, which still lets some cross-site requests through).
+ */
+export function sameOrigin(origin: string | undefined, host: string | undefined, publicOrigin: string): boolean {
+  if (origin === undefined) return true;
+  if (origin === publicOrigin) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /** What a request log line says of the request and the answer. */
@@ -49,6 +73,8 @@ const API_BODY_LIMIT = 256 * 1024;
 
 export async function buildApp({ config, store, keyring, demoVenues, sessionSecret, signer }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    // Bodies are parsed by json-body.ts; the router takes ids with dots and long paths as they are.
+    routerOptions: { maxParamLength: 600 },
     bodyLimit: API_BODY_LIMIT,
     trustProxy: false,
     logger: config.log
@@ -59,14 +85,31 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       : false
   });
 
+  registerJsonParser(app);
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    if (!sameOrigin(req.headers.origin, req.headers.host, config.publicOrigin))
+      return reply.status(403).send({ error: 'forbidden', reason: 'this request came from another site' });
+  });
+
   app.addHook('onSend', async (_req, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('Referrer-Policy', 'no-referrer');
     reply.header('Permissions-Policy', 'camera=(self), geolocation=(), microphone=()');
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; error?: string; reason?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; error?: string; reason?: string }, req, reply) => {
     if (err.statusCode === 429) return reply.status(429).send({ error: err.error ?? 'too_many_attempts', reason: err.reason ?? 'too many attempts' });
+    // The store is down or restarting: a reason and a time to come back, not an "internal error".
+    if (err.code === 'STORE_UNAVAILABLE') {
+      app.log.warn({ path: loggedPath(req.url) }, 'store unavailable');
+      reply.header('Retry-After', '5');
+      return reply.status(503).send({ error: 'store_unavailable', reason: err.message });
+    }
+    // A client that went away (an aborted long-poll) is not a server error.
+    if (err.name === 'AbortError' || req.raw.destroyed) return reply.status(499).send({ error: 'client_gone', reason: 'the client closed the request' });
+    if (err.code === 'LV_BAD_JSON') return reply.status(400).send({ error: 'bad_request', reason: err.message });
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) app.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
     const reason =
@@ -88,8 +131,11 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
 
   await app.register(
     async (api) => {
+      // Health goes the way requests go: through the same store pool, with a short deadline, so a
+      // load balancer stops sending traffic when the pool is used up or the store is down.
       api.get('/health', async (_req, reply) => {
         const couch = await store.ping();
+        reply.header('Cache-Control', 'no-store');
         return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down' });
       });
 
@@ -140,7 +186,8 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
         store,
         sessionOf,
         onVenuesPushed: (code) => signer.wake(code),
-        onOwnerVenue: (userId, code) => addVenueCommune(store, userId, code)
+        onOwnerVenue: (userId, code) => addVenueCommune(store, userId, code),
+        waiting: config.waiting
       });
     }
   );

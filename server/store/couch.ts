@@ -9,6 +9,23 @@ import Nano, { type DocumentScope, type ServerScope } from 'nano';
 // The gateway relays every replication request: pooled keep-alive sockets spare a connection per call.
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+// Long-polls hold a connection for up to their whole bound: they get their own sockets, so that
+// phones waiting for changes never take the pool that every other request needs. The gateway caps
+// how many run at once (server/sync/longpoll.ts), which bounds these too.
+const longpollHttpAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const longpollHttpsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity });
+
+/** A store call that got no answer in time: the caller answers 503 rather than waiting for ever. */
+export const STORE_TIMEOUT_MS = 30_000;
+
+/** The store did not answer (down, restarting, or too slow): a 503 for the client, with a reason. */
+export class StoreUnavailable extends Error {
+  readonly statusCode = 503;
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(reason: string) {
+    super(`the database is not answering (${reason}): try again in a moment`);
+  }
+}
 
 export const DB = {
   directory: 'lv_directory',
@@ -56,7 +73,15 @@ export class Store {
    * A raw CouchDB HTTP call for the sync gateway, which relays replication requests as they are
    * (nano has no call for _revs_diff or _bulk_get with their exact options).
    */
-  async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, opts: { query?: URLSearchParams; body?: unknown; signal?: AbortSignal } = {}): Promise<CouchResponse> {
+  async request(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    opts: { query?: URLSearchParams; body?: unknown; signal?: AbortSignal; pool?: 'longpoll'; timeoutMs?: number } = {}
+  ): Promise<CouchResponse> {
+    // `..` or `.` in a path would be resolved by the URL parser into another database or the
+    // store's root: no caller may ever name one (ids are encoded, so only a bug or a client's raw
+    // segment could bring one here).
+    if (path.split('/').some((segment) => segment === '.' || segment === '..')) throw Object.assign(new Error('dot segment in a store path'), { statusCode: 400 });
     const qs = opts.query && [...opts.query.keys()].length ? `?${opts.query}` : '';
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#auth) headers.authorization = this.#auth;
@@ -66,16 +91,26 @@ export class Store {
       headers['content-length'] = String(payload.length);
     }
     const url = new URL(`${this.#base}/${path}${qs}`);
+    const secure = url.protocol === 'https:';
+    const agent = opts.pool === 'longpoll' ? (secure ? longpollHttpsAgent : longpollHttpAgent) : secure ? httpsAgent : httpAgent;
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? STORE_TIMEOUT_MS);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const text = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: url.protocol === 'https:' ? httpsAgent : httpAgent, signal: opts.signal }, (res) => {
+      const fail = (err: Error) => {
+        // The caller's own abort (a client gone) stays an AbortError; anything else means no store.
+        if (opts.signal?.aborted) reject(err);
+        else if (timeout.aborted) reject(new StoreUnavailable('no answer in time'));
+        else reject(new StoreUnavailable((err as { code?: string }).code ?? 'connection failed'));
+      };
+      const req = (secure ? https : http).request(url, { method, headers, agent, signal }, (res) => {
         // setEncoding decodes UTF-8 across chunk boundaries.
         res.setEncoding('utf8');
         let body = '';
         res.on('data', (chunk: string) => (body += chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 502, text: body }));
-        res.on('error', reject);
+        res.on('error', fail);
       });
-      req.on('error', reject);
+      req.on('error', fail);
       req.end(payload);
     });
     let body: unknown = null;
@@ -125,10 +160,13 @@ export class Store {
     return name;
   }
 
-  async ping(): Promise<boolean> {
+  /**
+   * Whether the store answers through the same pool that requests use, within `timeoutMs`: health
+   * must fail when requests would (a pool used up by stuck calls answers nothing).
+   */
+  async ping(timeoutMs = 2_000): Promise<boolean> {
     try {
-      await this.couch.info();
-      return true;
+      return (await this.request('GET', '', { timeoutMs })).status === 200;
     } catch {
       return false;
     }

@@ -12,6 +12,8 @@ import type { Session } from '../auth';
 import { acceptsGzip } from '../http-cache';
 import type { Store } from '../store/couch';
 import { classifyDb, pullAccess, pushAccess, type Access, type DbKind } from './access';
+import { WaitingClients } from './longpoll';
+import { checkReplicationMeta, REV_PATTERN } from './replication-meta';
 
 export interface GatewayDeps {
   store: Store;
@@ -21,13 +23,25 @@ export interface GatewayDeps {
   onVenuesPushed(communeCode: string): void;
   /** Called when an owner stored a venue in a commune, so the account lists that commune for its other devices. */
   onOwnerVenue(userId: string, communeCode: string): Promise<void>;
+  /** Bounds of waiting clients (long-polls and continuous feeds); defaults below. */
+  waiting?: { maxMs?: number; maxOpen?: number };
 }
+
+/** Waiting clients at once, per server: each holds a socket here and one to the store. */
+export const WAITING_MAX_OPEN = 1000;
+/** Anonymous readers post small bodies (a _bulk_get of a batch's ids); more is refused before it is read. */
+const ANONYMOUS_BODY_LIMIT = 1024 * 1024;
+/** Ids a `doc_ids` filter may name. */
+const MAX_DOC_IDS = 10_000;
+/** Anonymous replication checkpoints kept in memory (CouchDB's replicator writes them on the source). */
+const MAX_ANONYMOUS_CHECKPOINTS = 10_000;
+const MAX_CHECKPOINT_BYTES = 4096;
 
 /** The app replicates in batches of 1,000 documents (about 0.5 MB); a station's day of entries fits easily. */
 export const SYNC_BODY_LIMIT = 8 * 1024 * 1024;
 /** Upper bound of a long-poll, under common proxy idle timeouts. */
-const LONGPOLL_MAX_MS = 25_000;
-const CHANGES_PARAMS = ['since', 'limit', 'style', 'feed', 'timeout', 'seq_interval', 'descending'];
+export const LONGPOLL_MAX_MS = 25_000;
+const CHANGES_PARAMS = ['since', 'limit', 'style', 'seq_interval', 'descending'];
 
 type Params = { db: string; id?: string; '*'?: string };
 
@@ -49,7 +63,57 @@ function isReplicatedId(id: string): boolean {
   return isCommuneDocId(id);
 }
 
-export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onOwnerVenue }: GatewayDeps): Promise<void> {
+/** A document id as a path segment may not be; `.` and `..` would walk out of the database. */
+function badDocId(id: string): boolean {
+  return id === '' || id === '.' || id === '..' || id.length > 512;
+}
+
+/** Query values of `_changes` and document reads, checked before they reach the store. */
+function queryProblem(query: Record<string, unknown>): string | null {
+  for (const [name, value] of Object.entries(query)) {
+    if (typeof value !== 'string') return `${name} is given more than once`;
+    if (value.length > 2000) return `${name} is too long`;
+  }
+  const q = query as Record<string, string | undefined>;
+  for (const name of ['revs', 'latest', 'revs_info', 'conflicts', 'descending', 'attachments'])
+    if (q[name] !== undefined && q[name] !== 'true' && q[name] !== 'false') return `${name} must be true or false`;
+  for (const name of ['limit', 'timeout', 'heartbeat', 'seq_interval']) if (q[name] !== undefined && !/^[0-9]{1,10}$/.test(q[name]!)) return `${name} must be a whole number`;
+  if (q.style !== undefined && q.style !== 'main_only' && q.style !== 'all_docs') return 'style must be main_only or all_docs';
+  if (q.rev !== undefined && !REV_PATTERN.test(q.rev)) return 'rev must look like <generation>-<hex>';
+  if (q.open_revs !== undefined && q.open_revs !== 'all') {
+    let revs: unknown;
+    try {
+      revs = JSON.parse(q.open_revs);
+    } catch {
+      return 'open_revs must be "all" or a JSON list of revisions';
+    }
+    if (!Array.isArray(revs) || revs.length > 1000 || !revs.every((r) => typeof r === 'string' && REV_PATTERN.test(r))) return 'open_revs must be "all" or a JSON list of revisions';
+  }
+  return null;
+}
+
+/** The ids of a `_doc_ids` filter, from the body or the query, or why they cannot be read. */
+function docIdsOf(body: unknown, query: string | undefined): { ids: Set<string> } | { problem: string } {
+  let ids = (body as { doc_ids?: unknown } | undefined)?.doc_ids;
+  if (ids === undefined && query !== undefined) {
+    try {
+      ids = JSON.parse(query);
+    } catch {
+      return { problem: 'doc_ids must be a JSON list of ids' };
+    }
+  }
+  if (!Array.isArray(ids) || ids.length > MAX_DOC_IDS || !ids.every((id) => typeof id === 'string')) return { problem: `doc_ids must be a list of up to ${MAX_DOC_IDS} ids` };
+  return { ids: new Set(ids as string[]) };
+}
+
+/** A replication's `_changes` answer as the store gives it. */
+type ChangesBody = { results: { id: string; seq?: unknown }[]; last_seq: unknown; pending?: number };
+
+export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onOwnerVenue, waiting: waitingOpts }: GatewayDeps): Promise<void> {
+  const longpollMaxMs = waitingOpts?.maxMs ?? LONGPOLL_MAX_MS;
+  const waiting = new WaitingClients(waitingOpts?.maxOpen ?? WAITING_MAX_OPEN);
+  const anonymousCheckpoints = new Map<string, Record<string, unknown>>();
+
   // Answers in gzip for clients that take it: on a 1 Mbit/s village link a commune's first sync is
   // mostly bytes (bench/replica.mjs). Request bodies stay plain: browsers do not compress them.
   app.addHook('onSend', async (req, reply, payload) => {
@@ -141,8 +205,29 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   }
 
   function relay(reply: FastifyReply, res: { status: number; body: unknown }) {
+    // A store error is the store's business: the client learns it failed, in words, not its internals.
+    if (res.status >= 500) return deny(reply, 502, 'store_error', 'the database could not answer this request: try again later');
     return reply.status(res.status).send(res.body);
   }
+
+  // Before a body is read: writes need an account that may write here, and anonymous readers send
+  // small bodies. Without this, anyone could make the server parse 8 MB before being refused.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST' && req.method !== 'PUT') return;
+    const m = /^\/sync\/([^/?]+)\/([^?]*)/.exec(req.url);
+    if (!m) return;
+    const endpoint = decodeURIComponent(m[2]!);
+    const writes = endpoint === '_bulk_docs' || endpoint === '_revs_diff' || (req.method === 'PUT' && endpoint.startsWith('_local/'));
+    const { session } = await sessionOf(req);
+    if (!session) {
+      const anonymousWrite = writes && !(req.method === 'PUT' && endpoint.startsWith('_local/'));
+      if (anonymousWrite) return deny(reply, 401, 'unauthorized', 'log in first');
+      if (Number(req.headers['content-length'] ?? 0) > ANONYMOUS_BODY_LIMIT) return deny(reply, 413, 'too_large', 'request body too large');
+      return;
+    }
+    const db = classifyDb(decodeURIComponent(m[1]!));
+    if ((endpoint === '_bulk_docs' || endpoint === '_revs_diff') && pushAccess(session, db) === 'none') return deny(reply, 403, 'forbidden', 'this database is read-only for you');
+  });
 
   app.get('/sync/', async () => ({ couchdb: 'Welcome', version: '3.3.3', vendor: { name: 'Lưu Vết sync gateway' } }));
 
@@ -159,10 +244,18 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   app.get('/sync/:db/', dbInfo);
 
   // Checkpoints: each user's own, so one client can neither read nor spoil another's.
+  // Anonymous readers (CouchDB's replicator mirroring a public database) may keep a checkpoint
+  // here, in memory only and bounded: nothing a stranger writes lasts beyond this process.
+  const anonymousKey = (db: string, id: string) => `${db}/${id}`;
   app.get<{ Params: Params }>('/sync/:db/_local/:id', async (req, reply) => {
     const ctx = await context(req, reply);
     if (!ctx) return reply;
-    const owner = ctx.session?.userId ?? 'anonymous';
+    if (badDocId(req.params.id!)) return deny(reply, 400, 'bad_request', 'not a checkpoint id');
+    if (!ctx.session) {
+      const kept = anonymousCheckpoints.get(anonymousKey(ctx.db.name, req.params.id!));
+      return kept ? kept : deny(reply, 404, 'not_found', 'missing');
+    }
+    const owner = ctx.session.userId;
     const res = await store.request('GET', `${ctx.db.name}/_local/${encodeURIComponent(`${owner}__${req.params.id}`)}`);
     if (res.status === 200) (res.body as { _id: string })._id = `_local/${req.params.id}`;
     return relay(reply, res);
@@ -170,39 +263,39 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   app.put<{ Params: Params; Body: Record<string, unknown> }>('/sync/:db/_local/:id', async (req, reply) => {
     const ctx = await context(req, reply);
     if (!ctx) return reply;
-    // Anonymous pullers keep checkpoints on their side only (PouchDB `checkpoint: 'target'`): no writes from strangers.
-    if (!ctx.session) return deny(reply, 401, 'unauthorized', 'anonymous clients keep their checkpoints locally');
-    if (typeof req.body !== 'object' || req.body === null) return deny(reply, 400, 'bad_request', 'a JSON object is expected');
+    if (badDocId(req.params.id!)) return deny(reply, 400, 'bad_request', 'not a checkpoint id');
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) return deny(reply, 400, 'bad_request', 'a JSON object is expected');
+    if (JSON.stringify(req.body).length > MAX_CHECKPOINT_BYTES * 16) return deny(reply, 413, 'too_large', 'a checkpoint is a small document');
+    if (!ctx.session) {
+      if (JSON.stringify(req.body).length > MAX_CHECKPOINT_BYTES) return deny(reply, 413, 'too_large', 'a checkpoint is a small document');
+      const key = anonymousKey(ctx.db.name, req.params.id!);
+      const before = anonymousCheckpoints.get(key);
+      const rev = `0-${Number(String(before?._rev ?? '0-0').split('-')[1] ?? 0) + 1}`;
+      anonymousCheckpoints.delete(key);
+      if (anonymousCheckpoints.size >= MAX_ANONYMOUS_CHECKPOINTS) anonymousCheckpoints.delete(anonymousCheckpoints.keys().next().value!);
+      anonymousCheckpoints.set(key, { ...req.body, _id: `_local/${req.params.id}`, _rev: rev });
+      reply.status(201);
+      return { ok: true, id: `_local/${req.params.id}`, rev };
+    }
     const localId = `${ctx.session.userId}__${req.params.id}`;
     const res = await store.request('PUT', `${ctx.db.name}/_local/${encodeURIComponent(localId)}`, { body: { ...req.body, _id: `_local/${localId}` } });
     if (res.status < 300) (res.body as { id: string }).id = `_local/${req.params.id}`;
     return relay(reply, res);
   });
 
-  const changes = async (req: FastifyRequest<{ Params: Params; Querystring: Record<string, string>; Body: unknown }>, reply: FastifyReply) => {
+  // CouchDB's replicator asks its source to commit before it writes a checkpoint. Every write here
+  // is durable when answered, so there is nothing to do but say so.
+  app.post<{ Params: Params }>('/sync/:db/_ensure_full_commit', async (req, reply) => {
     const ctx = await context(req, reply);
     if (!ctx) return reply;
-    const query = new URLSearchParams();
-    for (const name of CHANGES_PARAMS) if (req.query[name] !== undefined) query.set(name, String(req.query[name]));
-    const feed = query.get('feed');
-    if (feed && feed !== 'normal' && feed !== 'longpoll') return deny(reply, 400, 'bad_request', 'feed must be normal or longpoll');
-    if (feed === 'longpoll') query.set('timeout', String(Math.min(Number(query.get('timeout') ?? LONGPOLL_MAX_MS) || LONGPOLL_MAX_MS, LONGPOLL_MAX_MS)));
-    // doc_ids filter (PouchDB's `doc_ids` option) is applied here, after the access filter.
-    let docIds: Set<string> | null = null;
-    if (req.query.filter === '_doc_ids') {
-      const ids = (req.body as { doc_ids?: unknown })?.doc_ids ?? (req.query.doc_ids ? JSON.parse(req.query.doc_ids) : null);
-      if (!Array.isArray(ids)) return deny(reply, 400, 'bad_request', 'doc_ids must be a list');
-      docIds = new Set(ids.map(String));
-    } else if (req.query.filter) {
-      return deny(reply, 400, 'bad_request', 'only the _doc_ids filter is supported');
-    }
-    const abort = new AbortController();
-    req.raw.once('close', () => abort.abort());
-    const res = await store.request('GET', `${ctx.db.name}/_changes`, { query, signal: abort.signal });
-    if (res.status !== 200) return relay(reply, res);
-    const body = res.body as { results: { id: string }[]; last_seq: unknown; pending?: number };
+    reply.status(201);
+    return { ok: true, instance_start_time: '0' };
+  });
+
+  /** Drops what the caller may not see from a `_changes` answer. */
+  async function filterChanges(ctx: Ctx, body: ChangesBody, docIds: Set<string> | null): Promise<ChangesBody> {
     const owned = ctx.pull === 'own-venues' ? await ownedVenues(ctx.db.name, ctx.session!.userId) : null;
-    body.results = body.results.filter((row) => {
+    body.results = (body.results ?? []).filter((row) => {
       if (docIds && !docIds.has(row.id)) return false;
       if (ctx.db.kind === 'commune' && !isReplicatedId(row.id)) return false;
       if (!owned) return true;
@@ -212,6 +305,116 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     });
     if (owned) delete body.pending;
     return body;
+  }
+
+  /**
+   * One read of the store's `_changes`. A `since` the store does not know (a numeric checkpoint of
+   * the embedded store, kept by a phone, after a move to CouchDB, whose sequences are opaque
+   * strings) is read again from the start: the client then skips, by revision, what it has.
+   */
+  async function readChanges(ctx: Ctx, query: URLSearchParams, opts: { signal?: AbortSignal; pool?: 'longpoll'; timeoutMs?: number } = {}) {
+    let res = await store.request('GET', `${ctx.db.name}/_changes`, { query, ...opts });
+    const since = query.get('since');
+    if ((res.status === 400 || res.status === 500) && since && since !== '0' && since !== 'now') {
+      const again = new URLSearchParams(query);
+      again.set('since', '0');
+      res = await store.request('GET', `${ctx.db.name}/_changes`, { query: again, ...opts });
+    }
+    return res;
+  }
+
+  /**
+   * Waits for changes up to the gateway's own bound (the store may ignore `timeout`), then reads
+   * once more without waiting, so the answer carries a real `last_seq` even when nothing came.
+   * Null when the client went away.
+   */
+  async function waitForChanges(ctx: Ctx, query: URLSearchParams, waitMs: number, clientGone: AbortSignal) {
+    const timer = AbortSignal.timeout(waitMs);
+    const waitQuery = new URLSearchParams(query);
+    waitQuery.set('feed', 'longpoll');
+    waitQuery.set('timeout', String(waitMs));
+    try {
+      return await readChanges(ctx, waitQuery, { signal: AbortSignal.any([timer, clientGone]), pool: 'longpoll', timeoutMs: waitMs + 10_000 });
+    } catch (err) {
+      if (clientGone.aborted) return null;
+      if (!timer.aborted) throw err;
+    }
+    return readChanges(ctx, query);
+  }
+
+  const changes = async (req: FastifyRequest<{ Params: Params; Querystring: Record<string, string>; Body: unknown }>, reply: FastifyReply) => {
+    const ctx = await context(req, reply);
+    if (!ctx) return reply;
+    const problem = queryProblem(req.query);
+    if (problem) return deny(reply, 400, 'bad_request', problem);
+    const query = new URLSearchParams();
+    for (const name of CHANGES_PARAMS) if (req.query[name] !== undefined) query.set(name, String(req.query[name]));
+    const feed = req.query.feed ?? 'normal';
+    if (feed !== 'normal' && feed !== 'longpoll' && feed !== 'continuous') return deny(reply, 400, 'bad_request', 'feed must be normal, longpoll or continuous');
+    // doc_ids filter (PouchDB's `doc_ids` option) is applied here, after the access filter.
+    let docIds: Set<string> | null = null;
+    if (req.query.filter === '_doc_ids') {
+      const read = docIdsOf(req.body, req.query.doc_ids);
+      if ('problem' in read) return deny(reply, 400, 'bad_request', read.problem);
+      docIds = read.ids;
+    } else if (req.query.filter) {
+      return deny(reply, 400, 'bad_request', 'only the _doc_ids filter is supported');
+    }
+    if (feed === 'normal') {
+      const res = await readChanges(ctx, query);
+      if (res.status !== 200) return relay(reply, res);
+      return filterChanges(ctx, res.body as ChangesBody, docIds);
+    }
+
+    const leave = waiting.enter();
+    if (!leave) {
+      reply.header('Retry-After', '10');
+      return deny(reply, 429, 'too_many_waiting', 'too many clients are waiting for changes: try again in a few seconds');
+    }
+    const gone = new AbortController();
+    req.raw.once('close', () => gone.abort());
+    reply.raw.once('close', () => gone.abort());
+    const waitMs = Math.min(Number(req.query.timeout ?? longpollMaxMs) || longpollMaxMs, longpollMaxMs);
+    try {
+      if (feed === 'longpoll') {
+        const res = await waitForChanges(ctx, query, waitMs, gone.signal);
+        if (!res) return reply; // nobody to answer
+        if (res.status !== 200) return relay(reply, res);
+        return filterChanges(ctx, res.body as ChangesBody, docIds);
+      }
+      // Continuous (CouchDB's replicator, mirroring a public database): rows as they come, one JSON
+      // line each, for at most the long-poll bound; then the last_seq line, and the replicator
+      // reconnects from there. Heartbeat newlines keep proxies from closing a quiet feed.
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+      const heartbeatMs = Math.min(Math.max(Number(req.query.heartbeat) || 10_000, 1_000), 30_000);
+      const heartbeat = setInterval(() => out.write('\n'), heartbeatMs);
+      const until = Date.now() + longpollMaxMs;
+      let since = query.get('since') ?? '0';
+      try {
+        while (!gone.signal.aborted && Date.now() < until) {
+          const step = new URLSearchParams(query);
+          step.set('since', since);
+          const res = await waitForChanges(ctx, step, Math.max(1, until - Date.now()), gone.signal);
+          if (!res || res.status !== 200) break;
+          const body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+          for (const row of body.results) out.write(JSON.stringify(row) + '\n');
+          since = typeof body.last_seq === 'string' ? body.last_seq : String(body.last_seq);
+        }
+      } catch {
+        // The store failed mid-feed: end the feed where it got to; the replicator resumes from there.
+      } finally {
+        clearInterval(heartbeat);
+        if (!gone.signal.aborted) out.end(JSON.stringify({ last_seq: /^[0-9]+$/.test(since) ? Number(since) : since }) + '\n');
+      }
+      return reply;
+    } catch (err) {
+      if (gone.signal.aborted) return reply;
+      throw err;
+    } finally {
+      leave();
+    }
   };
   app.get('/sync/:db/_changes', changes);
   app.post('/sync/:db/_changes', changes);
@@ -221,6 +424,9 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     if (!ctx) return reply;
     if (ctx.push === 'none') return deny(reply, 403, 'forbidden', 'this database is read-only for you');
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) return deny(reply, 400, 'bad_request', 'a JSON object of id -> revs is expected');
+    for (const [id, revs] of Object.entries(req.body))
+      if (badDocId(id) || !Array.isArray(revs) || revs.length > 1000 || !revs.every((r) => typeof r === 'string' && REV_PATTERN.test(r)))
+        return deny(reply, 400, 'bad_request', 'each id must map to a list of revisions (<generation>-<hex>)');
     // Ids of kinds that never replicate are answered "missing" without asking the store: the
     // client then pushes them and gets a `forbidden` for each, instead of a silent skip.
     const entries = Object.entries(req.body);
@@ -235,17 +441,24 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   app.post<{ Params: Params; Querystring: Record<string, string>; Body: { docs?: unknown } }>('/sync/:db/_bulk_get', async (req, reply) => {
     const ctx = await context(req, reply);
     if (!ctx) return reply;
+    const problem = queryProblem(req.query);
+    if (problem) return deny(reply, 400, 'bad_request', problem);
     const docs = req.body?.docs;
     if (!Array.isArray(docs)) return deny(reply, 400, 'bad_request', 'docs must be a list');
-    const allowed: { id: string }[] = [];
+    if (docs.length > 10_000) return deny(reply, 400, 'bad_request', 'at most 10,000 documents a request');
+    for (const entry of docs as { id?: unknown; rev?: unknown }[])
+      if (typeof entry !== 'object' || entry === null || typeof entry.id !== 'string' || badDocId(entry.id) || (entry.rev !== undefined && (typeof entry.rev !== 'string' || !REV_PATTERN.test(entry.rev))))
+        return deny(reply, 400, 'bad_request', 'each entry of docs is {id, rev?}');
+    const allowed: { id: string; rev?: string }[] = [];
     const refused: { id: string; docs: { error: { id: string; rev?: string; error: string; reason: string } }[] }[] = [];
     for (const entry of docs as { id?: unknown; rev?: unknown }[]) {
       const id = typeof entry?.id === 'string' ? entry.id : '';
-      if (id && (await mayRead(ctx, id))) allowed.push(entry as { id: string });
+      if (id && (await mayRead(ctx, id))) allowed.push({ id, ...(typeof entry.rev === 'string' ? { rev: entry.rev } : {}) });
       else refused.push({ id, docs: [{ error: { id, rev: typeof entry?.rev === 'string' ? entry.rev : undefined, error: 'forbidden', reason: 'not yours to read' } }] });
     }
     const query = new URLSearchParams();
-    for (const name of ['revs', 'latest', 'attachments']) if (req.query[name] !== undefined) query.set(name, req.query[name]!);
+    // Attachments never travel (none are stored).
+    for (const name of ['revs', 'latest']) if (req.query[name] !== undefined) query.set(name, req.query[name]!);
     const res = allowed.length ? await store.request('POST', `${ctx.db.name}/_bulk_get`, { query, body: { docs: allowed } }) : { status: 200, body: { results: [] } };
     if (res.status !== 200) return relay(reply, res);
     return { results: [...(res.body as { results: unknown[] }).results, ...refused] };
@@ -257,22 +470,38 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     if (ctx.push === 'none' || ctx.db.kind !== 'commune') return deny(reply, 403, 'forbidden', 'this database is read-only for you');
     const docs = req.body?.docs;
     if (!Array.isArray(docs)) return deny(reply, 400, 'bad_request', 'docs must be a list');
+    const newEdits = req.body?.new_edits ?? true;
+    if (typeof newEdits !== 'boolean') return deny(reply, 400, 'bad_request', 'new_edits must be true or false');
     const communeCode = ctx.db.communeCode;
-    const results: ({ id: string; error: string; reason: string } | null)[] = [];
-    const accepted: Record<string, unknown>[] = [];
+    const now = Date.now();
+
+    // First what each document is, checked and normalised; only then who may write it, so that
+    // ownership is never decided from a document that is refused anyway.
+    const checked = docs.map((raw): { id: string; error: string } | { id: string; doc: Record<string, unknown> } => {
+      const id = typeof (raw as { _id?: unknown })?._id === 'string' ? (raw as { _id: string })._id : '';
+      const meta = checkReplicationMeta(raw, newEdits);
+      if (!meta.ok) return { id, error: meta.reason };
+      if (badDocId(id)) return { id, error: 'not a document id' };
+      const check = checkCommuneDoc(raw, communeCode);
+      if (!check.ok) return { id, error: check.reason };
+      // What is stored: the schema's own fields, as normalised, and the checked metadata; no raw extras.
+      const body = Object.fromEntries(Object.entries(check.doc as Record<string, unknown>).filter(([key]) => !key.startsWith('_')));
+      return { id, doc: meta.meta._deleted ? { ...meta.meta } : { ...body, ...meta.meta } };
+    });
+    const valid = checked.flatMap((c) => ('doc' in c ? [c.doc] : []));
 
     // For an owner: the venues it already has, plus the new venues of this batch that nobody else has.
-    // Decided before the per-document checks, since a batch may list a venue's entries before the venue.
     let owned: Set<string> | null = null;
     if (ctx.push === 'own-venues') {
       const userId = ctx.session!.userId;
       owned = new Set(await ownedVenues(ctx.db.name, userId));
-      const newVenueIds = docs
-        .filter((d): d is { _id: string; type: string; owner?: unknown } => typeof d === 'object' && d !== null && (d as { type?: unknown }).type === 'venue' && (d as { owner?: unknown }).owner === userId)
-        .map((d) => venueIdOfDocId(d._id))
+      const newVenueIds = valid
+        .filter((d) => d.type === 'venue' && d.owner === userId)
+        .map((d) => venueIdOfDocId(d._id as string))
         .filter((id): id is string => id !== null && !owned!.has(id));
       if (newVenueIds.length) {
         const res = await store.request('POST', `${ctx.db.name}/_all_docs`, { body: { keys: newVenueIds.map((id) => `venue:${id}`) } });
+        if (res.status !== 200) return relay(reply, res);
         const taken = new Set<string>();
         // An existing or deleted document under that id belongs to someone else (or to no owner).
         for (const row of (res.body as { rows?: { key: string; value?: unknown }[] }).rows ?? []) if (row.value) taken.add(venueIdOfDocId(row.key)!);
@@ -280,34 +509,48 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       }
     }
 
-    for (const raw of docs) {
-      const id = typeof (raw as { _id?: unknown })?._id === 'string' ? (raw as { _id: string })._id : '';
-      const check = checkCommuneDoc(raw, communeCode);
-      if (!check.ok) {
-        results.push({ id, error: 'forbidden', reason: check.reason });
+    // Exposure events name a venue: it must be a live venue of this commune's database (or of this
+    // batch), or the server would sign and serve an event for a place that is not there.
+    const exposureVenues = new Set(valid.filter((d) => d.type === 'exposure' && !d._deleted).map((d) => d.venueId as string));
+    const liveVenues = new Set(valid.filter((d) => d.type === 'venue' && !d._deleted).map((d) => d.venueId as string));
+    const lookUp = [...exposureVenues].filter((id) => !liveVenues.has(id));
+    if (lookUp.length) {
+      const res = await store.request('POST', `${ctx.db.name}/_all_docs`, { body: { keys: lookUp.map((id) => `venue:${id}`) } });
+      if (res.status !== 200) return relay(reply, res);
+      for (const row of (res.body as { rows?: { key: string; value?: { deleted?: boolean } }[] }).rows ?? []) if (row.value && !row.value.deleted) liveVenues.add(venueIdOfDocId(row.key)!);
+    }
+
+    const results: ({ id: string; error: string; reason: string } | null)[] = [];
+    const accepted: Record<string, unknown>[] = [];
+    for (const c of checked) {
+      if (!('doc' in c)) {
+        results.push({ id: c.id, error: 'forbidden', reason: c.error });
         continue;
       }
+      const doc = c.doc;
       if (owned) {
-        const doc = raw as { type?: string; owner?: unknown; _deleted?: boolean };
         // No handing a venue to someone else: a live venue document must name the pusher as owner.
         // Owners write their venues and station entries; exposure events are the commune team's.
-        const ok =
-          isOwnerDocId(id) && owned.has(venueIdOfDocId(id)!) && (doc.type !== 'venue' || doc._deleted === true || doc.owner === ctx.session!.userId);
+        const ok = isOwnerDocId(c.id) && owned.has(venueIdOfDocId(c.id)!) && (doc.type !== 'venue' || doc._deleted === true || doc.owner === ctx.session!.userId);
         if (!ok) {
-          results.push({ id, error: 'forbidden', reason: 'not a venue of this account' });
+          results.push({ id: c.id, error: 'forbidden', reason: 'not a venue of this account' });
           continue;
         }
       }
+      if (doc.type === 'exposure' && !doc._deleted && !liveVenues.has(doc.venueId as string)) {
+        results.push({ id: c.id, error: 'forbidden', reason: 'no such venue in this commune' });
+        continue;
+      }
       results.push(null);
-      accepted.push(raw as Record<string, unknown>);
+      accepted.push(doc);
     }
 
     let stored: { id: string; rev?: string; error?: string; reason?: string }[] = [];
     if (accepted.length) {
-      const res = await store.request('POST', `${ctx.db.name}/_bulk_docs`, { body: { docs: accepted, new_edits: req.body?.new_edits } });
+      const res = await store.request('POST', `${ctx.db.name}/_bulk_docs`, { body: { docs: accepted, new_edits: newEdits } });
       if (res.status >= 300) return relay(reply, res);
       stored = res.body as typeof stored;
-      if (accepted.some((d) => d.type === 'venue' || d.type === 'exposure')) {
+      if (accepted.some((d) => d.type === 'venue' || d.type === 'exposure' || d._deleted)) {
         ownersCache.delete(ctx.db.name);
         onVenuesPushed(communeCode);
         if (ctx.push === 'own-venues') await onOwnerVenue(ctx.session!.userId, communeCode);
@@ -316,14 +559,17 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     const refused = results.filter((r): r is NonNullable<typeof r> => r !== null);
     reply.status(201);
     // With new_edits=false CouchDB lists only failures; otherwise one result per accepted doc.
-    return req.body?.new_edits === false ? [...stored, ...refused] : mergeById<{ id: string }>(results, docs, stored);
+    return newEdits === false ? [...stored, ...refused] : mergeById<{ id: string }>(results, docs, stored);
   });
 
   app.get<{ Params: Params; Querystring: Record<string, string> }>('/sync/:db/:id', async (req, reply) => {
     const ctx = await context(req, reply);
     if (!ctx) return reply;
     const id = req.params.id!;
+    if (badDocId(id)) return deny(reply, 400, 'bad_request', 'not a document id');
     if (id.startsWith('_')) return deny(reply, 404, 'not_found', 'not available through the gateway');
+    const problem = queryProblem(req.query);
+    if (problem) return deny(reply, 400, 'bad_request', problem);
     if (!(await mayRead(ctx, id))) return deny(reply, 404, 'not_found', 'missing');
     const query = new URLSearchParams();
     for (const name of ['rev', 'revs', 'open_revs', 'latest', 'revs_info', 'conflicts']) if (req.query[name] !== undefined) query.set(name, req.query[name]!);
