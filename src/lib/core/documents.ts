@@ -5,56 +5,87 @@
  */
 import * as v from 'valibot';
 import { EXPOSURE_FIELDS } from './exposure';
+import { CLOCK_SKEW, EXPOSURE_PROBLEM_REASONS, exposureProblem } from './exposure-draft';
+import { MAX_TRAVEL_UNITS, MAX_VACCINE_DOSES } from './personal-qr';
+import { cleanLine, cleanText } from './text';
 import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN, VENUE_NAME_MAX, VENUE_TYPES, venueDocId } from './venue';
 
 const COMMUNE_CODE = /^[0-9]{5}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const PHONE = /^0[0-9]{9}$/;
 
+/**
+ * Replication metadata is not checked by the schemas: checkCommuneDoc copies `_id`, `_rev`,
+ * `_revisions` and `_deleted` from what was pushed and drops every other `_` field.
+ */
 const base = {
   _id: v.string(),
   _rev: v.optional(v.string()),
   _revisions: v.optional(v.unknown()),
-  _conflicts: v.optional(v.unknown()),
   schema: v.literal(1)
 };
+
+/** Free text of one line (names, places, addresses): cleaned as stored, then measured. */
+const line = (max: number, min = 0) => v.pipe(v.string(), v.transform(cleanLine), v.minLength(min), v.maxLength(max));
+/** Free text over several lines (messages, notes): cleaned as stored, then measured. */
+const text = (max: number) => v.pipe(v.string(), v.transform(cleanText), v.maxLength(max));
 
 export const VenueDocSchema = v.object({
   ...base,
   type: v.literal('venue'),
   venueId: v.pipe(v.string(), v.regex(VENUE_ID_PATTERN)),
-  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(VENUE_NAME_MAX)),
+  name: line(VENUE_NAME_MAX, 1),
   venueType: v.picklist(VENUE_TYPES),
   communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
-  address: v.pipe(v.string(), v.maxLength(200)),
+  address: line(200),
   contactPhone: v.optional(v.pipe(v.string(), v.regex(PHONE))),
   /** Minutes; overrides the venue type's default stay for visits without a check-out. */
   defaultStayMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(24 * 60))),
   status: v.picklist(['active', 'suspended']),
   /** user id of the venue owner; absent for venues a commune team registered */
-  owner: v.optional(v.string()),
+  owner: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]{1,40}$/))),
   createdAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME))),
   updatedAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME))),
   // Written by the server's signer only.
   token: v.optional(v.pipe(v.string(), v.regex(/^[0-9]+$/), v.maxLength(1000))),
-  keyId: v.optional(v.string()),
-  signedAt: v.optional(v.string()),
+  keyId: v.optional(v.pipe(v.string(), v.regex(/^[0-9]{4}$/))),
+  signedAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME))),
   demo: v.optional(v.boolean())
 });
 export type VenueRecord = v.InferOutput<typeof VenueDocSchema>;
 
 export const PersonSchema = v.object({
   source: v.picklist(['personal-qr', 'cccd', 'bhyt', 'national-qr', 'manual']),
-  name: v.pipe(v.string(), v.maxLength(120)),
+  name: line(120),
   idNumber: v.optional(v.pipe(v.string(), v.regex(/^[0-9*]{9,12}$/))),
-  oldIdNumber: v.optional(v.pipe(v.string(), v.maxLength(12))),
-  insuranceNumber: v.optional(v.pipe(v.string(), v.maxLength(20))),
-  phone: v.optional(v.pipe(v.string(), v.maxLength(20))),
+  oldIdNumber: v.optional(line(12)),
+  insuranceNumber: v.optional(line(20)),
+  phone: v.optional(line(20)),
   birthDate: v.optional(v.pipe(v.string(), v.regex(/^\d{4}-\d{2}-\d{2}$/))),
   birthYear: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1900), v.maxValue(2100))),
   gender: v.optional(v.picklist(['male', 'female'])),
-  address: v.optional(v.pipe(v.string(), v.maxLength(300))),
+  address: v.optional(line(300)),
   communeCode: v.optional(v.pipe(v.string(), v.regex(UNIT_CODE_PATTERN)))
+});
+
+const DAY_TEXT = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The health declaration an entry carries: a station keeps the citizen's self-declared one as read
+ * from the personal QR (selfDeclared, date, vaccineDoses), a checkpoint what its officer checked
+ * with the traveller (checkedAt, declaredOn, fromUnit, fromZone). Known fields only, each bounded.
+ */
+export const EntryDeclarationSchema = v.object({
+  selfDeclared: v.optional(v.literal(true)),
+  date: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
+  checkedAt: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
+  declaredOn: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
+  symptoms: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(40))), v.maxLength(10))),
+  contactWithCase: v.optional(v.boolean()),
+  travelledUnits: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(UNIT_CODE_PATTERN))), v.maxLength(MAX_TRAVEL_UNITS))),
+  vaccineDoses: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_VACCINE_DOSES))),
+  fromUnit: v.optional(v.pipe(v.string(), v.regex(UNIT_CODE_PATTERN))),
+  fromZone: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4)))
 });
 
 export const StationEntryDocSchema = v.object({
@@ -68,8 +99,8 @@ export const StationEntryDocSchema = v.object({
   person: PersonSchema,
   /** the station device, so that a team can tell stations apart */
   deviceId: v.pipe(v.string(), v.maxLength(64)),
-  /** the self-declared health declaration carried by a personal QR, as read */
-  declaration: v.optional(v.record(v.string(), v.unknown()))
+  /** the health declaration carried by a personal QR, or checked at a checkpoint */
+  declaration: v.optional(EntryDeclarationSchema)
 });
 export type StationEntryRecord = v.InferOutput<typeof StationEntryDocSchema>;
 
@@ -82,21 +113,24 @@ export const ExposureDraftDocSchema = v.object({
   ...base,
   type: v.literal('exposure'),
   ...EXPOSURE_FIELDS,
+  venueName: line(VENUE_NAME_MAX, 1),
+  message: text(500),
+  advice: text(500),
+  contactPhone: line(20),
   state: v.picklist(['draft', 'published', 'withdrawn']),
   updatedAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME)))
 });
 export type ExposureDraftRecord = v.InferOutput<typeof ExposureDraftDocSchema>;
 
-const DAY_TEXT = /^\d{4}-\d{2}-\d{2}$/;
 const CASE_ID = /^[a-z0-9]{16}$/;
-const notes = v.optional(v.pipe(v.string(), v.maxLength(2000)));
+const notes = v.optional(text(2000));
 
 /** A place and time a case was at: a venue of the app (from its code or the case's shared diary) or a place typed in. */
 export const CaseVisitSchema = v.object({
   venueId: v.optional(v.pipe(v.string(), v.regex(VENUE_ID_PATTERN))),
   communeCode: v.optional(v.pipe(v.string(), v.regex(COMMUNE_CODE))),
   /** the venue's name as known when added, or the name of a place typed in */
-  place: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(VENUE_NAME_MAX)),
+  place: line(VENUE_NAME_MAX, 1),
   from: v.pipe(v.number(), v.integer(), v.minValue(0)),
   to: v.pipe(v.number(), v.integer(), v.minValue(0)),
   source: v.picklist(['typed', 'diary'])
@@ -135,7 +169,7 @@ export const FollowupDocSchema = v.object({
   kind: v.picklist(['contact', 'arrival']),
   caseId: v.optional(v.pipe(v.string(), v.regex(CASE_ID))),
   /** the station or checkpoint entry that found the person (it may be gone after retention) */
-  entryId: v.pipe(v.string(), v.maxLength(100)),
+  entryId: v.pipe(v.string(), v.regex(/^entry:[a-z2-7]{12}:[0-9]{13}:[0-9a-z]{1,32}$/)),
   /** who, copied from the entry so the follow-up reads the same after the entry is deleted */
   person: PersonSchema,
   /** when the person was there (the stay's start, or the arrival) */
@@ -143,7 +177,7 @@ export const FollowupDocSchema = v.object({
   /** why an arrival is followed: the unit they came from and its zone level, their symptoms */
   fromUnit: v.optional(v.pipe(v.string(), v.regex(UNIT_CODE_PATTERN))),
   fromZone: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4))),
-  symptoms: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(40))), v.maxLength(10))),
+  symptoms: v.optional(v.pipe(v.array(line(40)), v.maxLength(10))),
   calledOn: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
   isolationFrom: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
   isolationUntil: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
@@ -232,29 +266,99 @@ export function isOwnerDocId(id: string): boolean {
 
 export type DocCheck = { ok: true; doc: CommuneDoc } | { ok: false; reason: string };
 
-/** Validates a document pushed into a commune database (live or deleted). */
-export function checkCommuneDoc(raw: unknown, communeCode: string): DocCheck {
-  if (typeof raw !== 'object' || raw === null) return { ok: false, reason: 'not an object' };
-  const doc = raw as { _id?: unknown; type?: unknown; _deleted?: unknown };
-  if (typeof doc._id !== 'string') return { ok: false, reason: 'missing _id' };
-  const schema = typeof doc.type === 'string' && Object.hasOwn(SCHEMAS, doc.type) ? SCHEMAS[doc.type as keyof typeof SCHEMAS] : null;
-  if (doc._deleted === true) {
-    // A deletion carries no body to check; the id says what it deletes.
-    return isCommuneDocId(doc._id) ? { ok: true, doc: raw as CommuneDoc } : { ok: false, reason: 'unknown document id' };
+/**
+ * Largest stored body of each kind, in bytes of its JSON (replication metadata left out: a long
+ * `_revisions` history is the gateway's to bound). Each cap is just above the largest document its
+ * schema allows, every text field full of three-byte letters (documents.test.ts builds those and
+ * checks that each fits, and that the cap is less than 1.5 times it): venue 2.2 KB (three texts and
+ * a token of at most 1000 digits), entry 3.4 KB (a person and a bounded declaration), exposure 3.6 KB
+ * (two messages of 500 letters), case 112 KB (300 visits of 80-letter places, notes), follow-up
+ * 9.2 KB, diary share 175 KB (500 visits). The schemas are the rule; the cap is a second wall,
+ * should a field ever be added without a bound.
+ */
+export const MAX_DOC_BYTES = {
+  venue: 3 * 1024,
+  entry: 4 * 1024,
+  exposure: 4 * 1024,
+  case: 128 * 1024,
+  followup: 12 * 1024,
+  diaryshare: 192 * 1024
+} as const satisfies Record<keyof typeof SCHEMAS, number>;
+
+/** No station, checkpoint or team of this app recorded anything before 2021. */
+export const EARLIEST_ENTRY_TIME = Date.UTC(2021, 0, 1);
+
+/** The replication fields a pushed document keeps as they came; the gateway checks them. */
+const KEPT_META = ['_id', '_rev', '_revisions', '_deleted'] as const;
+
+function metaOf(raw: Record<string, unknown>): Record<string, unknown> {
+  const meta: Record<string, unknown> = {};
+  for (const key of KEPT_META) if (Object.hasOwn(raw, key)) meta[key] = raw[key];
+  return meta;
+}
+
+const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
+
+/** `entry:<venueId>:<13-digit time>:<random>` */
+const ENTRY_ID = /^entry:[a-z2-7]{12}:([0-9]{13}):[0-9a-z]{1,32}$/;
+
+/**
+ * Validates a document pushed into a commune database (live or deleted) and gives the document to
+ * store: on success `doc` holds only the fields its schema knows, every text cleaned (cleanText:
+ * NFC, no invisible or control characters, trimmed) and measured after cleaning, plus `_id`, `_rev`,
+ * `_revisions` and `_deleted` copied unchanged from `raw`; `_conflicts`, `_attachments` and every
+ * other `_` field are dropped. A deletion becomes exactly `{_id, _rev?, _revisions?, _deleted: true}`.
+ * `now` bounds the times a document may carry (entries, exposure windows).
+ */
+export function checkCommuneDoc(raw: unknown, communeCode: string, now: number = Date.now()): DocCheck {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'not an object' };
+  const body = raw as Record<string, unknown>;
+  if (typeof body._id !== 'string') return { ok: false, reason: 'missing _id' };
+  if (body._rev !== undefined && typeof body._rev !== 'string') return { ok: false, reason: '_rev must be a string' };
+  if (body._deleted !== undefined && typeof body._deleted !== 'boolean') return { ok: false, reason: '_deleted must be true or false' };
+  const meta = metaOf(body);
+  if (body._deleted === true) {
+    // A deletion carries no body to check; the id says what it deletes, and nothing else is kept.
+    return isCommuneDocId(body._id) ? { ok: true, doc: meta as unknown as CommuneDoc } : { ok: false, reason: 'unknown document id' };
   }
-  if (!schema) return { ok: false, reason: `unknown document type ${String(doc.type)}` };
-  const result = v.safeParse(schema, raw);
+  const kind = typeof body.type === 'string' && Object.hasOwn(SCHEMAS, body.type) ? (body.type as keyof typeof SCHEMAS) : null;
+  if (!kind) return { ok: false, reason: `unknown document type ${typeof body.type === 'string' ? body.type.slice(0, 40) : typeof body.type}` };
+  const result = v.safeParse(SCHEMAS[kind], raw);
   if (!result.success) {
     const issue = result.issues[0];
-    return { ok: false, reason: `${v.getDotPath(issue) ?? 'document'}: ${issue.message}` };
+    return { ok: false, reason: `${v.getDotPath(issue) ?? 'document'}: ${issue.message.slice(0, 200)}` };
   }
-  const parsed = result.output as CommuneDoc;
+  const { _rev: _r, _revisions: _rs, ...fields } = result.output;
+  const parsed = { ...fields, ...meta } as CommuneDoc;
   if (parsed.communeCode !== communeCode) return { ok: false, reason: 'document of another commune' };
   const expected = expectedIdOf(parsed);
   const idMatches = 'exact' in expected ? parsed._id === expected.exact : parsed._id.startsWith(expected.prefix) && isCommuneDocId(parsed._id);
   if (!idMatches) return { ok: false, reason: '_id does not match the document' };
-  if (parsed.type === 'exposure' && parsed.to < parsed.from) return { ok: false, reason: 'an exposure window must end after it starts' };
+  const bytes = utf8Length(JSON.stringify(fields));
+  if (bytes > MAX_DOC_BYTES[kind]) return { ok: false, reason: `a ${kind} document is at most ${MAX_DOC_BYTES[kind]} bytes (this one has ${bytes})` };
+  if (parsed.type === 'entry') {
+    const problem = entryTimeProblem(parsed._id, parsed.time, now);
+    if (problem) return { ok: false, reason: problem };
+  }
+  if (parsed.type === 'exposure') {
+    const problem = exposureProblem(parsed, now);
+    if (problem) return { ok: false, reason: EXPOSURE_PROBLEM_REASONS[problem] };
+  }
   if (parsed.type === 'followup' && (parsed.kind === 'contact') !== (parsed.caseId !== undefined)) return { ok: false, reason: 'a contact follow-up names its case, an arrival none' };
   if ((parsed.type === 'case' || parsed.type === 'diaryshare') && parsed.visits.some((visit) => visit.to < visit.from)) return { ok: false, reason: 'a visit must end after it starts' };
-  return { ok: true, doc: raw as CommuneDoc };
+  return { ok: true, doc: parsed };
+}
+
+/**
+ * An entry's id carries the time it was scanned (`entry:<venueId>:<13-digit time>:<random>`), which
+ * orders a venue's log and lets retention and casework read a venue's entries by time range; the id
+ * must say the document's time, and that time must have happened.
+ */
+export function entryTimeProblem(id: string, time: number, now: number): string | null {
+  const m = ENTRY_ID.exec(id);
+  if (!m) return 'an entry id is entry:<venue id>:<13-digit time>:<random>';
+  if (Number(m[1]) !== time) return "an entry id's time must be the entry's time";
+  if (time > now + CLOCK_SKEW) return 'an entry cannot be in the future';
+  if (time < EARLIEST_ENTRY_TIME) return 'an entry cannot be older than 2021';
+  return null;
 }

@@ -22,6 +22,8 @@ export interface ExposureInput {
 }
 
 export type ExposureInputProblem = 'ends-before-start' | 'in-future' | 'too-long' | 'too-old' | 'no-contact';
+/** What can be wrong with an exposure document: what the form checks, plus what only a hand-made document can get wrong. */
+export type ExposureProblem = ExposureInputProblem | 'margin-too-wide';
 
 /** An exposure is a stay of an infectious person somewhere: a market day, a night shift, a bus ride. */
 export const MAX_EXPOSURE_LENGTH = 24 * HOUR;
@@ -30,14 +32,48 @@ export const MAX_EXPOSURE_LENGTH = 24 * HOUR;
  * Publishing it would only cost every phone bytes.
  */
 export const MAX_EXPOSURE_AGE = 28 * DAY;
+/** The widest margin the form offers; a wider one would warn people who came hours after the case left. */
+export const MAX_WIDEN_MINUTES = 120;
+/** Clocks of phones in the field drift: "now" on a team's phone may be this far ahead of the server's. */
+export const CLOCK_SKEW = 10 * MINUTE;
 
-export function checkExposureInput(input: Pick<ExposureInput, 'from' | 'to' | 'contactPhone'>, now: number): ExposureInputProblem | null {
-  if (input.to <= input.from) return 'ends-before-start';
-  if (input.from > now + 5 * MINUTE) return 'in-future';
-  if (input.to - input.from > MAX_EXPOSURE_LENGTH) return 'too-long';
-  if (input.to < now - MAX_EXPOSURE_AGE) return 'too-old';
-  if (!/^[0-9+ .()-]{3,20}$/.test(input.contactPhone.trim())) return 'no-contact';
+const CONTACT = /^[0-9+ .()-]{3,20}$/;
+
+/** The English words for a problem, for the gateway's refusals (the form shows its own translated texts). */
+export const EXPOSURE_PROBLEM_REASONS: Record<ExposureProblem, string> = {
+  'ends-before-start': 'an exposure window must end after it starts',
+  'in-future': 'an exposure window cannot be in the future',
+  'too-long': 'an exposure window is at most 24 hours',
+  'too-old': 'an exposure window older than 28 days matches no diary: it can be withdrawn, not published',
+  'no-contact': 'an exposure needs a contact phone number',
+  'margin-too-wide': `an exposure margin is at most ${MAX_WIDEN_MINUTES} minutes`
+};
+
+/**
+ * The rules of an exposure event, for the team's form and for the gateway alike (one place, so a
+ * hand-made push cannot publish what the form would refuse): a window that ends after it starts,
+ * lasts at most 24 h, is not in the future and is at most 28 days old, a margin the form offers,
+ * a contact number. A withdrawal is checked only for a window that ends after it starts: a team
+ * must be able to withdraw any event it published, however old or however it was made, and a
+ * withdrawn event warns nobody.
+ */
+export function exposureProblem(
+  e: Pick<ExposureDraftRecord, 'from' | 'to' | 'widenMinutes' | 'contactPhone' | 'state'>,
+  now: number
+): ExposureProblem | null {
+  if (e.state === 'withdrawn') return e.to < e.from ? 'ends-before-start' : null;
+  if (e.to <= e.from) return 'ends-before-start';
+  if (e.to - e.from > MAX_EXPOSURE_LENGTH) return 'too-long';
+  if (e.to > now + CLOCK_SKEW) return 'in-future';
+  if (e.to < now - MAX_EXPOSURE_AGE) return 'too-old';
+  if (!CONTACT.test(e.contactPhone.trim())) return 'no-contact';
+  if (e.widenMinutes < 0 || e.widenMinutes > MAX_WIDEN_MINUTES) return 'margin-too-wide';
   return null;
+}
+
+/** The form's check of what the team typed: exposureProblem on the window and contact alone. */
+export function checkExposureInput(input: Pick<ExposureInput, 'from' | 'to' | 'contactPhone'>, now: number): ExposureInputProblem | null {
+  return exposureProblem({ ...input, widenMinutes: 0, state: 'draft' }, now) as ExposureInputProblem | null;
 }
 
 /** 16 characters of [a-z0-9]: unique without coordination between the team's offline devices. */

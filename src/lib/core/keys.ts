@@ -25,7 +25,12 @@ export function encodeKeysDocument(active: string, keys: readonly PublicKey[]): 
 export function decodeKeysDocument(json: unknown): PublicKey[] | null {
   const result = v.safeParse(KeysDocument, json);
   if (!result.success) return null;
-  return result.output.keys.map((k) => ({ id: k.id, publicKey: base64urlnopad.decode(k.publicKey) }));
+  try {
+    return result.output.keys.map((k) => ({ id: k.id, publicKey: base64urlnopad.decode(k.publicKey) }));
+  } catch {
+    // 43 characters of the alphabet whose last one leaves bits over: not a key we wrote.
+    return null;
+  }
 }
 
 /** The suspended venues listed in a key document (empty when it is not a valid one). */

@@ -3,7 +3,7 @@
  * everything else gets a plain explanation (the UI words it), never a silent failure.
  */
 import type { PersonSource } from './person';
-import { readStationCode } from './station-scan';
+import { MAX_SCANNED_LENGTH, readStationCode } from './station-scan';
 import { readVenueCode, type VenueCodeRead } from './venue-token';
 
 export type ScanKind =
@@ -24,6 +24,11 @@ const KIND_OF_PERSON_CODE: Record<Exclude<PersonSource, 'manual'>, 'personal' | 
 
 /** Venue codes first; any other code is named with the station's own readers, so both agree on what a card is. */
 export function classifyScan(raw: string): ScanKind {
+  // No code is that long (see MAX_SCANNED_LENGTH): named as text without reading it through.
+  if (raw.length > MAX_SCANNED_LENGTH) {
+    const read = readStationCode(raw);
+    return { kind: 'text', preview: read.ok ? '' : read.preview };
+  }
   const venue = readVenueCode(raw);
   if (venue) return venue;
   const read = readStationCode(raw);

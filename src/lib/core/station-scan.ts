@@ -16,6 +16,12 @@ export type StationRead =
   | { ok: false; reason: 'empty' | 'venue-code' | 'link' | 'unknown'; preview: string };
 
 const PREVIEW_LENGTH = 60;
+/**
+ * A QR code holds at most 2,953 bytes (version 40, level L), and the longest code a station reads (a
+ * BHYT card) is about 400 characters: longer text (a paste, a hostile reader) is refused at once,
+ * rather than walked through every reader and URL parser (a megabyte of it took 1.5 s).
+ */
+export const MAX_SCANNED_LENGTH = 4096;
 
 /** The start of what was scanned, on one line, for "this is not a code we read: …". */
 function previewOf(text: string): string {
@@ -39,6 +45,7 @@ function isWebLink(text: string): boolean {
  * can read another's code.
  */
 export function readStationCode(raw: string): StationRead {
+  if (raw.length > MAX_SCANNED_LENGTH) return { ok: false, reason: 'unknown', preview: previewOf(raw.slice(0, 4 * PREVIEW_LENGTH)) };
   const text = raw.replace(/\0/g, '').trim();
   if (!text) return { ok: false, reason: 'empty', preview: '' };
 

@@ -37,3 +37,19 @@ describe('escaped fields of QR texts', () => {
     expect(splitEscaped('a\\', '|')).toBeNull();
   });
 });
+
+describe('cleanText and cleanLine: the stored form of typed text', () => {
+  it('removes bidi, zero-width, control characters and lone surrogates; NFC; trimmed', async () => {
+    const { cleanText, cleanLine } = await import('./text');
+    expect(cleanText('\u202eabc\u202c')).toBe('abc');
+    expect(cleanText('a\u200b\u200c\u200d\u2060\ufeffb\u200e\u200f\u061c\u2066\u2067\u2068\u2069')).toBe('ab');
+    expect(cleanText('Tho\u0323')).toBe('Thọ'.normalize('NFC'));
+    expect(cleanText('  a\r\nb\u0000\u0007\u009f  ')).toBe('a\nb');
+    expect(cleanText('\ud800x\udfff')).toBe('x');
+    expect(cleanText(' '.repeat(100_000) + 'X')).toBe('X');
+    expect(cleanLine(' Chợ \n\t Đức  Thọ ')).toBe('Chợ Đức Thọ');
+    // idempotent: cleaning stored text again changes nothing
+    const once = cleanText('\u202e  Tho\u0323 \u200b x ');
+    expect(cleanText(once)).toBe(once);
+  });
+});

@@ -84,3 +84,31 @@ export function unescapeChars(field: string, specials: string): string | null {
   }
   return out;
 }
+
+/**
+ * Characters that change how text around them is shown without showing themselves: bidi embeddings,
+ * overrides and isolates (U+202A–202E, U+2066–2069), the direction marks (U+200E, U+200F, U+061C),
+ * zero-width spaces and joiners (U+200B–200D, U+2060) and the byte-order mark (U+FEFF). In a venue
+ * name on a poster or a message on thousands of phones they only serve to make text read other than
+ * it is stored ("Chợ" that sorts, searches and compares as something else), so they are removed.
+ */
+const INVISIBLE_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\u200B-\u200D\u2060\uFEFF]/g;
+/** Half of a surrogate pair without its other half: not a character, and JSON writes it as `\\udxxx`. */
+const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** C0 and C1 control characters other than tab and line feed: no keyboard types them. */
+const CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
+
+/**
+ * The one form in which text people type is stored and signed: invisible and control characters
+ * and lone surrogates removed, Unicode NFC (a keyboard's decomposed "ọ" and a card's composed one are the same letter),
+ * line ends as `\n`, no blanks at either end. Lengths are checked on this form, so that 100,000
+ * spaces and an "X" are a name of one letter, stored as one.
+ */
+export function cleanText(text: string): string {
+  return text.replace(/\r\n?/g, '\n').replace(INVISIBLE_CONTROLS, '').replace(CONTROL_CHARS, '').replace(LONE_SURROGATES, '').normalize('NFC').trim();
+}
+
+/** cleanText for one-line fields (names, places, addresses, numbers): every run of blanks is one space. */
+export function cleanLine(text: string): string {
+  return cleanText(text).replace(/\s+/g, ' ');
+}

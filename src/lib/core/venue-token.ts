@@ -23,6 +23,12 @@ import { VENUE_ID_PATTERN, VENUE_NAME_MAX, UNIT_CODE_PATTERN, venueTypeCode, ven
 
 export const TOKEN_FORMAT_VERSION = '1';
 export const KEY_ID_PATTERN = /^[1-9][0-9]{3}$/;
+/**
+ * Longest token there can be: an 80-letter name of three-byte letters, the other claims and the
+ * signature make under 900 digits (a venue document stores at most 1000). Longer digit strings are
+ * refused before they are decoded and read as JSON: a megabyte of digits in a link is no token.
+ */
+export const MAX_TOKEN_DIGITS = 1000;
 const SIGNATURE_BYTES = 64;
 /** The path of the check-in page; the token follows in the fragment. */
 export const CHECKIN_PATH = '/c';
@@ -93,6 +99,7 @@ export function parseVenueToken(token: string): ParsedToken {
   const text = token.trim();
   if (!/^[0-9]+$/.test(text)) return { ok: false, reason: 'not-a-token' };
   if (text[0] !== TOKEN_FORMAT_VERSION) return { ok: false, reason: 'unknown-version' };
+  if (text.length > MAX_TOKEN_DIGITS) return { ok: false, reason: 'damaged' };
   const keyId = text.slice(1, 5);
   if (!KEY_ID_PATTERN.test(keyId)) return { ok: false, reason: 'damaged' };
   const body = digitsToBytes(text.slice(5));
