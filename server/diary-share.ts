@@ -254,12 +254,13 @@ export function registerDiaryShare(api: FastifyInstance, { store, secret, sessio
     if (valid.ok) {
       try {
         const db = await ensureCommune(communeCode);
-        let res = await store.request('PUT', docPath(db, share._id), { body: share });
+        const body = valid.doc;
+        let res = await store.request('PUT', docPath(db, share._id), { body });
         if (res.status === 404) {
           // The commune database went missing since the code was issued: make it again, once.
           communeDbs.delete(db);
           await ensureCommune(communeCode);
-          res = await store.request('PUT', docPath(db, share._id), { body: share });
+          res = await store.request('PUT', docPath(db, share._id), { body });
         }
         stored = written(res.status);
         if (!stored) api.log.warn(`storing a shared diary answered ${res.status}`);

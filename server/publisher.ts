@@ -5,7 +5,7 @@
  * signature; a withdrawal is published like a correction, so it reaches phones the same way.
  */
 import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure';
-import type { ExposureDraftRecord } from '../src/lib/core/documents';
+import { checkCommuneDoc, type ExposureDraftRecord } from '../src/lib/core/documents';
 import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure-draft';
 import { provinceOfCommune } from '../src/lib/core/province-table';
 import type { Keyring } from './keys';
@@ -53,12 +53,17 @@ export class Publisher {
     return provinceOfCommune((await provinceTable(this.store)).table, communeCode);
   }
 
-  /** Publishes the commune's published and withdrawn drafts that changed; returns how many. */
-  async publishCommune(communeCode: string): Promise<number> {
+  /**
+   * Publishes the commune's published and withdrawn drafts that changed; returns how many.
+   * `liveVenues`: the venue ids of the commune's database; an event names one of them or is not signed.
+   */
+  async publishCommune(communeCode: string, liveVenues: ReadonlySet<string>): Promise<number> {
     // An event over 28 days old matches no diary; retention deleted it from lv_exposures, and it must not come back.
     const oldest = Date.now() - MAX_EXPOSURE_AGE;
+    // The gateway checks every pushed event; checked again here because what is signed is served to
+    // every phone, and documents stored before a rule existed must not be signed under it.
     const drafts = ((await this.store.docsByPrefix<ExposureDraftRecord>(`lv_c_${communeCode}`, 'exposure:')) ?? []).filter(
-      (d) => d.type === 'exposure' && d.state !== 'draft' && d.to >= oldest
+      (d) => d.type === 'exposure' && d.state !== 'draft' && d.to >= oldest && liveVenues.has(d.venueId) && checkCommuneDoc(d, communeCode).ok
     );
     if (!drafts.length) return 0;
     const province = await this.#provinceOf(communeCode);

@@ -84,7 +84,7 @@ export class Signer {
       await this.store.request('POST', `${dbName}/_bulk_docs`, { body: { docs: updates } });
     }
     await this.#syncRevocations(venues);
-    await this.#publisher.publishCommune(communeCode);
+    await this.#publisher.publishCommune(communeCode, new Set(venues.map((v) => v.venueId)));
     return updates.length;
   }
 

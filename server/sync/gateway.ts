@@ -482,7 +482,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const meta = checkReplicationMeta(raw, newEdits);
       if (!meta.ok) return { id, error: meta.reason };
       if (badDocId(id)) return { id, error: 'not a document id' };
-      const check = checkCommuneDoc(raw, communeCode);
+      const check = checkCommuneDoc(raw, communeCode, now);
       if (!check.ok) return { id, error: check.reason };
       // What is stored: the schema's own fields, as normalised, and the checked metadata; no raw extras.
       const body = Object.fromEntries(Object.entries(check.doc as Record<string, unknown>).filter(([key]) => !key.startsWith('_')));

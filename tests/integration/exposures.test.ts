@@ -221,8 +221,13 @@ describe('exposure snapshots', () => {
     const purged = await purgeExpiredExposures(server.store, recent(3) + 29 * day);
     expect(purged).toBeGreaterThanOrEqual(1);
     expect((await server.store.request('GET', `lv_exposures/exp:${PROVINCE}:evsnapold01`)).status).toBe(404);
-    // A draft too old to match anything is not published (again), whatever else the team pushes.
-    await push(draft('evsnapold02', { from: Date.now() - 40 * day, to: Date.now() - 40 * day + 3_600_000 }), draft('evsnap00009'));
+    // A draft too old to match anything is refused at the gateway; one stored before that rule (put
+    // straight into the store here) is not published (again), whatever else the team pushes.
+    const old = draft('evsnapold02', { from: Date.now() - 40 * day, to: Date.now() - 40 * day + 3_600_000 });
+    const refused = await local.put(old).then(() => local.replicate.to(remote));
+    expect(refused.doc_write_failures).toBe(1);
+    expect((await server.store.request('PUT', `lv_c_${COMMUNE}/${encodeURIComponent(old._id as string)}`, { body: old })).status).toBe(201);
+    await push(draft('evsnap00009'));
     await published('evsnap00009', () => true);
     expect((await snapshot()).events.map((e) => e.event.eventId)).not.toContain('evsnapold02');
   });

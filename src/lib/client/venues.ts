@@ -24,9 +24,12 @@ export async function saveCommuneDoc(communeCode: string, doc: CommuneDoc): Prom
   const check = checkCommuneDoc(doc, communeCode);
   if (!check.ok) throw new InvalidDocError(check.reason);
   const replica = communeReplica(communeCode);
-  const res = await replica.db.put(doc as PouchDB.Core.PutDocument<CommuneDoc>);
+  // What is saved is what the gateway will store: the checked, normalised document (trimmed, NFC,
+  // no stray fields), so that the device and the server hold the same body under one revision.
+  const clean = check.doc;
+  const res = await replica.db.put(clean as PouchDB.Core.PutDocument<CommuneDoc>);
   replica.noteLocalWrite();
-  return { ...doc, _rev: res.rev };
+  return { ...clean, _rev: res.rev } as CommuneDoc;
 }
 
 export interface VenueInput {
