@@ -38,7 +38,7 @@ let ownerCookie: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-share-'));
-  const env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-diary-share' };
+  const env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-diary-share-0123456789abcdef' };
   server = await startServer(readConfig({ ...env, SHARE_CODE_FAILURES_PER_10_MIN: '10' }));
   storeUrl = String((server.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
   await createUser(server.store, { phone: '0912000101', password: 'mat-khau-dai', role: 'team', communes: [COMMUNE] });
