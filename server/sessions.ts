@@ -96,3 +96,22 @@ export async function endAllSessionRecords(store: Store, userId: string): Promis
 export async function purgeExpiredSessionRecords(store: Store, userId: string, now = Date.now()): Promise<void> {
   await removeAll(store, (await userSessions(store, userId)).filter((d) => Date.parse(d.expiresAt) <= now));
 }
+
+/**
+ * Drops every expired record, whoever's (an account that never logs in again leaves its last one):
+ * for the daily retention run. Pages through the `session:` range so a large store is not read at once.
+ */
+export async function purgeAllExpiredSessionRecords(store: Store, now = Date.now()): Promise<number> {
+  const page = 1000;
+  let startkey = 'session:';
+  let removed = 0;
+  for (;;) {
+    const res = await sessions(store).list({ startkey, endkey: 'session:\ufff0', include_docs: true, limit: page + 1 });
+    const docs = res.rows.slice(0, page).flatMap((r) => (r.doc?.type === 'session' ? [r.doc as SessionDoc] : []));
+    const expired = docs.filter((d) => Date.parse(d.expiresAt) <= now);
+    await removeAll(store, expired);
+    removed += expired.length;
+    if (res.rows.length <= page) return removed;
+    startkey = res.rows[page]!.id;
+  }
+}

@@ -289,3 +289,17 @@ describe("an admin's disabling of an account", () => {
     expect((await act('province42', ids.district440!, 'enable')).status).toBe(200);
   });
 });
+
+describe('expired session records', () => {
+  it('are dropped by the retention sweep, and live ones are kept', async () => {
+    const { purgeAllExpiredSessionRecords, sessionDocId } = await import('../../server/sessions');
+    const user = await createUser(server.store, { phone: '0987600001', password: PASSWORD, role: 'owner' });
+    const cookie = await loginCookie('0987600001');
+    const db = server.store.db<Record<string, unknown>>('lv_users');
+    const old = sessionDocId(user.userId, 'an-old-session-id-0000');
+    await db.insert({ _id: old, type: 'session', schema: 1, userId: user.userId, createdAt: '2021-01-01T00:00:00.000Z', lastSeenAt: '2021-01-01T00:00:00.000Z', expiresAt: '2021-01-31T00:00:00.000Z' });
+    expect(await purgeAllExpiredSessionRecords(server.store)).toBeGreaterThanOrEqual(1);
+    await expect(db.get(old)).rejects.toMatchObject({ statusCode: 404 });
+    expect((await call('GET', '/api/auth/me', { cookie })).status).toBe(200);
+  });
+});
