@@ -38,7 +38,7 @@ let ownerCookie: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-share-'));
-  const env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-diary-share' };
+  const env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-diary-share-0123456789abcdef' };
   server = await startServer(readConfig({ ...env, SHARE_CODE_FAILURES_PER_10_MIN: '10' }));
   storeUrl = String((server.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
   await createUser(server.store, { phone: '0912000101', password: 'mat-khau-dai', role: 'team', communes: [COMMUNE] });
@@ -114,7 +114,7 @@ describe('issuing a code', () => {
     expect(mine[0]!._id).toMatch(/^code:[0-9a-f]{32}$/);
     const plain = normalizeShareCode(code)!;
     expect(JSON.stringify(docs)).not.toContain(plain);
-    expect(mine[0]!._id).toBe(shareCodeDocId(plain, shareCodeKey(new TextEncoder().encode('test-secret-diary-share'))));
+    expect(mine[0]!._id).toBe(shareCodeDocId(plain, shareCodeKey(new TextEncoder().encode('test-secret-diary-share-0123456789abcdef'))));
   });
 
   it('refuses anonymous callers (401), venue owners and communes out of scope (403), bad bodies (400, 415)', async () => {
@@ -259,7 +259,7 @@ async function standalone(store: Store, clock: () => number, logLines?: string[]
     async (api) =>
       registerDiaryShare(api, {
         store,
-        secret: new TextEncoder().encode('test-secret-diary-share'),
+        secret: new TextEncoder().encode('test-secret-diary-share-0123456789abcdef'),
         sessionOf: async () => ({ session }),
         limits: { clientFailuresPerTenMinutes: 10, now: clock }
       }),

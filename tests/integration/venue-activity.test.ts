@@ -20,7 +20,7 @@ let server: RunningServer;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-activity-'));
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-activity' }));
+  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-activity-0123456789abcdef' }));
   await createUser(server.store, { phone: '0912000201', password: 'mat-khau-dai', role: 'team', communes: ['18070'] });
   const today = dayKey(Date.now());
   const old = dayKey(Date.now() - 30 * DAY);

@@ -16,6 +16,10 @@ export interface Account {
 const KEY = 'lv.account';
 
 export type AuthError = 'phone_taken' | 'wrong_credentials' | 'bad_phone' | 'weak_password' | 'too_many_attempts' | 'offline' | 'server';
+const AUTH_ERRORS: readonly AuthError[] = ['phone_taken', 'wrong_credentials', 'bad_phone', 'weak_password', 'too_many_attempts'];
+
+export type PasswordChangeError = 'wrong_password' | 'weak_password' | 'too_many_attempts' | 'not_logged_in' | 'offline' | 'server';
+const PASSWORD_ERRORS: readonly PasswordChangeError[] = ['wrong_password', 'weak_password', 'too_many_attempts'];
 
 class AccountManager {
   #account = $state<Account | null>(read());
@@ -45,7 +49,8 @@ class AccountManager {
       return 'offline';
     }
     const json = (await res.json().catch(() => ({}))) as Partial<Account> & { error?: AuthError };
-    if (!res.ok) return json.error ?? 'server';
+    // An answer this page has no words for is shown as a server problem, never as nothing.
+    if (!res.ok) return json.error && AUTH_ERRORS.includes(json.error) ? json.error : 'server';
     // Another account on this device: its data is not this one's.
     if (this.#account && this.#account.userId !== json.userId) await forgetLocalData();
     this.#set(json as Account);
@@ -77,6 +82,49 @@ class AccountManager {
   /** Adds a commune to the owner's list at once (a venue made offline), before the server knows. */
   noteVenueCommune(code: string) {
     if (this.#account && !this.#account.venueCommunes.includes(code)) this.#set({ ...this.#account, venueCommunes: [...this.#account.venueCommunes, code] });
+  }
+
+  /**
+   * Changes the password: the server ends every other session and gives this device a new one, so
+   * it stays signed in.
+   */
+  async changePassword(currentPassword: string, newPassword: string): Promise<PasswordChangeError | null> {
+    let res: Response;
+    try {
+      res = await fetch('/api/auth/password', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ currentPassword, newPassword }) });
+    } catch {
+      return 'offline';
+    }
+    const json = (await res.json().catch(() => ({}))) as Partial<Account> & { error?: PasswordChangeError };
+    if (res.status === 401) {
+      this.#sessionExpired = true;
+      return 'not_logged_in';
+    }
+    if (!res.ok) return json.error && PASSWORD_ERRORS.includes(json.error) ? json.error : 'server';
+    const local = this.#account;
+    // Venues made offline are not on the server yet: keep their communes (as refresh() does).
+    if (local && json.userId === local.userId) this.#set({ ...(json as Account), venueCommunes: [...new Set([...(json.venueCommunes ?? []), ...local.venueCommunes])].sort() });
+    this.#sessionExpired = false;
+    return null;
+  }
+
+  /** Ends every session of this account on the server (a lost phone), then signs this device out as logout() does. */
+  async logoutEverywhere(): Promise<'not_logged_in' | 'offline' | 'server' | null> {
+    let res: Response;
+    try {
+      res = await fetch('/api/auth/logout-all', { method: 'POST' });
+    } catch {
+      return 'offline';
+    }
+    if (res.status === 401) {
+      // The server needs a live session to know whose sessions to end.
+      this.#sessionExpired = true;
+      return 'not_logged_in';
+    }
+    if (!res.ok) return 'server';
+    await forgetLocalData();
+    this.#set(null);
+    return null;
   }
 
   async logout(): Promise<void> {
