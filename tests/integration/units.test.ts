@@ -145,6 +145,16 @@ describe('npm run units:import', () => {
     expect(run.out.join('\n')).toContain('created 1');
   });
 
+  it('brings back a unit that was deleted', async () => {
+    const file = path.join(dataDir, 'cli-more.csv');
+    const doc = await directory().get('unit:96004');
+    await directory().destroy('unit:96004', doc._rev);
+    const run = capture();
+    expect(await main([file], { COUCHDB_URL: server.store.couch.config.url }, run.io)).toBe(0);
+    expect(run.out.join('\n')).toContain('created 1');
+    expect(await directory().get('unit:96004')).toMatchObject({ name: 'Xã Hai', parent: '96' });
+  });
+
   it('writes nothing when the file has errors, and lists them with line numbers', async () => {
     const file = path.join(dataDir, 'bad.csv');
     writeFileSync(file, 'code,name,level,parent\n96,Tỉnh Dòng Lệnh Đổi Tên,province,\n96007,,commune,96\n96010,Xã Bốn,commune,95\n');
