@@ -19,7 +19,7 @@ async function codesIn(frame: GreyFrame): Promise<string[]> {
   // The reader takes RGBA pixels; a grey picture has R = G = B = Y.
   const rgba = new Uint8ClampedArray(frame.width * frame.height * 4);
   frame.luma.forEach((y, i) => rgba.set([y, y, y, 255], i * 4));
-  const results = await readBarcodes({ data: rgba, width: frame.width, height: frame.height }, { formats: ['QRCode'] });
+  const results = await readBarcodes({ data: rgba, width: frame.width, height: frame.height, colorSpace: 'srgb' }, { formats: ['QRCode'] });
   return results.filter((r) => r.isValid).map((r) => r.text);
 }
 
