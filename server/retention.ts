@@ -12,6 +12,7 @@ import { DAY } from '../src/lib/core/time';
 import { DB, type Store } from './store/couch';
 import type { PublishedExposureDoc } from './publisher';
 import type { ShareCodeDoc } from './diary-share';
+import { purgeAllExpiredSessionRecords } from './sessions';
 
 const PAGE = 2000;
 /** Casework documents are read whole (the time is in the body): smaller pages. */
@@ -143,14 +144,22 @@ export async function purgeExpiredExposures(store: Store, now = Date.now()): Pro
 /** Runs the purge now and then every few hours, for as long as the server runs. */
 export function scheduleRetention(store: Store, retentionDays: number, log: (msg: string) => void): () => void {
   const run = () =>
-    Promise.all([purgeExpiredEntries(store, retentionDays), purgeExpiredExposures(store), purgeExpiredCasework(store, retentionDays), purgeExpiredShareCodes(store)]).then(
-      ([entries, exposures, casework, codes]) => {
+    Promise.all([
+      purgeExpiredEntries(store, retentionDays),
+      purgeExpiredExposures(store),
+      purgeExpiredCasework(store, retentionDays),
+      purgeExpiredShareCodes(store),
+      // Records of sessions past their expiry, of accounts that never signed in again to sweep their own.
+      purgeAllExpiredSessionRecords(store)
+    ]).then(
+      ([entries, exposures, casework, codes, sessions]) => {
         if (entries) log(`retention: deleted ${entries} station entries older than ${retentionDays} days`);
         if (exposures) log(`retention: deleted ${exposures} exposure events that ended over 28 days ago`);
         if (casework.diaryShares || casework.followups || casework.cases) {
           log(`retention: deleted ${casework.diaryShares} shared diaries, ${casework.followups} follow-ups and ${casework.cases} closed cases past the retention period`);
         }
         if (codes) log(`retention: deleted ${codes} expired diary-share codes`);
+        if (sessions) log(`retention: deleted ${sessions} expired session records`);
       },
       (err: Error) => log(`retention failed: ${err.message}`)
     );

@@ -98,9 +98,11 @@ async function upsertBatch<T extends Writable>(db: DocumentScope<T>, batch: read
       const { _rev: _ignored, ...body } = doc;
       const current = stored.get(doc._id);
       if (current?.doc && content(current.doc) === content(body)) counts.unchanged++;
-      // A deleted document comes back on top of its tombstone: a creation as far as anyone sees.
       else if (current?.doc) writes.push({ doc: { ...body, _rev: current.rev } as T, kind: 'updated' });
-      else writes.push({ doc: (current ? { ...body, _rev: current.rev } : body) as T, kind: 'created' });
+      // New, or deleted: written without a _rev. A deleted document comes back on top of its
+      // tombstone as a creation; CouchDB refuses the tombstone's _rev there as a conflict (PouchDB
+      // takes either).
+      else writes.push({ doc: body as T, kind: 'created' });
     }
     if (!writes.length) return;
     const results = await db.bulk({ docs: writes.map((w) => w.doc) });

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../../playwright.config';
 import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue-token';
+import { writeCameraVideo } from '../tools/fake-camera';
 
 export interface DemoVenue {
   venueId: string;
@@ -28,13 +27,9 @@ export async function forgedVenueUrl(request: APIRequestContext, baseURL: string
   return checkinUrl(baseURL, token);
 }
 
-/** A .y4m video of a QR code for Chromium's fake camera, made by the shared tool. */
+/** A .y4m video of the text as a QR code, for Chromium's fake camera (tests/tools/fake-camera.ts). */
 export function cameraFile(name: string, text: string): string {
-  const dir = path.resolve('tmp', 'camera');
-  mkdirSync(dir, { recursive: true });
-  const out = path.join(dir, `${name}.y4m`);
-  execFileSync(process.execPath, [path.resolve('..', 'shared', 'tools', 'fake-camera.mjs'), '--text', text, '--out', out, '--module', '6']);
-  return out;
+  return writeCameraVideo(path.resolve('tmp', 'camera', `${name}.y4m`), text, { moduleSize: 6 });
 }
 
 /** A browser whose camera shows the given video, with camera permission granted. */

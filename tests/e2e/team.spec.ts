@@ -63,11 +63,15 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await a.getByTestId('checkpoint-add').click();
     await expect(a.getByTestId('checkpoint-current')).toHaveText('Chốt cầu Linh Cảm');
     await a.goto(`/venue/station?c=${COMMUNE}&id=${MARKET}`);
+    // The station saves nothing until the market's record has reached this device's copy of the
+    // commune (the first pull after login may still be running): wait for it before typing.
+    await expect(a.getByTestId('station-venue')).toHaveText(market.name);
     await a.getByTestId('manual-button').click();
     await a.getByLabel('Họ tên').fill('Lê Thị Bình');
     await a.getByLabel('Số điện thoại').fill('0987654321');
     await a.getByTestId('manual-entry').getByRole('button').first().click();
-    await expect(a.getByTestId('station-count')).toContainText('1');
+    // The whole text, not a '1' anywhere in it: the count this entry makes.
+    await expect(a.getByTestId('station-count')).toHaveText('Hôm nay: 1 lượt vào');
     await a.goto('/team');
     await synced(a);
 

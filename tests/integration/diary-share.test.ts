@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../server/config';
+import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { Store, type CouchResponse } from '../../server/store/couch';
 import { createUser } from '../../server/users';
@@ -39,7 +39,7 @@ let ownerCookie: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-share-'));
   const env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-diary-share-0123456789abcdef' };
-  server = await startServer(readConfig({ ...env, SHARE_CODE_FAILURES_PER_10_MIN: '10' }));
+  server = await startServer(await testServerConfig({ ...env, SHARE_CODE_FAILURES_PER_10_MIN: '10' }));
   storeUrl = String((server.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
   await createUser(server.store, { phone: '0912000101', password: 'mat-khau-dai', role: 'team', communes: [COMMUNE] });
   teamCookie = (await login(server.url, '0912000101', 'mat-khau-dai')).cookie;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync as gunzipBuffer } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../server/config';
+import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { purgeExpiredExposures } from '../../server/retention';
@@ -117,7 +117,7 @@ beforeAll(async () => {
   const staticDir = path.join(dataDir, 'build');
   mkdirSync(staticDir, { recursive: true });
   writeFileSync(path.join(staticDir, '200.html'), 'x');
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
+  server = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
   base = server.url;
   await createUser(server.store, { phone: '0911000301', password: 'mat-khau-dai', role: 'team', communes: [COMMUNE] });
   const { cookie } = await login(base, '0911000301', 'mat-khau-dai');

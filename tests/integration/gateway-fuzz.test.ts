@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../server/config';
+import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { entryDocId } from '../../src/lib/core/documents';
 import { login, register } from './sync-helpers';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   const staticDir = path.join(dataDir, 'build');
   mkdirSync(staticDir, { recursive: true });
   writeFileSync(path.join(staticDir, '200.html'), 'x');
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir, DEMO_TEAM_PASSWORD: PASSWORD }));
+  server = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir, DEMO_TEAM_PASSWORD: PASSWORD }));
   team = (await login(server.url, server.demoTeam!.phone, PASSWORD)).cookie;
   owner = await register(server.url, '0911000077');
   const res = await push(owner.cookie, JSON.stringify({ docs: [venue(OWNER_VENUE, owner.userId)] }));

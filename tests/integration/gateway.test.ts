@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../server/config';
+import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { entryDocId, type DiaryShareRecord, type StationEntryRecord } from '../../src/lib/core/documents';
@@ -82,7 +82,7 @@ beforeAll(async () => {
   const staticDir = path.join(dataDir, 'build');
   mkdirSync(staticDir, { recursive: true });
   writeFileSync(path.join(staticDir, '200.html'), 'x');
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
+  server = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
   base = server.url;
   await server.store.ensureCommuneDb(OTHER_COMMUNE);
   const a = await register(base, '0911000001');

@@ -9,7 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../server/config';
+import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { loggedPath, sameOrigin } from '../../server/http';
@@ -117,7 +117,7 @@ beforeAll(async () => {
   const staticDir = path.join(dataDir, 'build');
   mkdirSync(staticDir, { recursive: true });
   writeFileSync(path.join(staticDir, '200.html'), 'x');
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
+  server = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
   base = server.url;
   await server.store.ensureCommuneDb(OTHER);
   const owner = await register(base, '0933000001');
@@ -321,7 +321,7 @@ describe('clients waiting for changes', () => {
   let smallDir: string;
   beforeAll(async () => {
     smallDir = mkdtempSync(path.join(os.tmpdir(), 'lv-wait-'));
-    small = await startServer(readConfig({ PORT: '0', DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40' }));
+    small = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40' }));
   });
   afterAll(async () => {
     await small?.close();

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../server/config';
+import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import { classifyScan } from '../../src/lib/core/scan';
@@ -23,7 +23,7 @@ beforeAll(async () => {
   writeFileSync(path.join(staticDir, 'c.html'), '<title>checkin</title>');
   writeFileSync(path.join(staticDir, '_app', 'immutable', 'a.js'), 'export {}');
   env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir };
-  server = await startServer(readConfig(env));
+  server = await startServer(await testServerConfig(env));
 });
 
 afterAll(async () => {
@@ -64,7 +64,7 @@ describe('server on the embedded store', () => {
     const before = await (await fetch(`${server.url}/api/keys`)).json();
     const demoBefore = server.demoVenues;
     await server.close();
-    server = await startServer(readConfig(env));
+    server = await startServer(await testServerConfig(env));
     expect(await (await fetch(`${server.url}/api/keys`)).json()).toEqual(before);
     expect(server.demoVenues).toEqual(demoBefore);
   });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../server/config';
+import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { importUnits, loadUnits, seedDemoUnits } from '../../server/units';
 import { main } from '../../server/units-import';
@@ -43,7 +43,7 @@ beforeAll(async () => {
   mkdirSync(staticDir, { recursive: true });
   writeFileSync(path.join(staticDir, '200.html'), '<title>fallback</title>');
   writeFileSync(path.join(staticDir, 'index.html'), '<title>home</title>');
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
+  server = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
 });
 
 afterAll(async () => {
@@ -143,6 +143,16 @@ describe('npm run units:import', () => {
     const run = capture();
     expect(await main([file], { COUCHDB_URL: server.store.couch.config.url }, run.io)).toBe(0);
     expect(run.out.join('\n')).toContain('created 1');
+  });
+
+  it('brings back a unit that was deleted', async () => {
+    const file = path.join(dataDir, 'cli-more.csv');
+    const doc = await directory().get('unit:96004');
+    await directory().destroy('unit:96004', doc._rev);
+    const run = capture();
+    expect(await main([file], { COUCHDB_URL: server.store.couch.config.url }, run.io)).toBe(0);
+    expect(run.out.join('\n')).toContain('created 1');
+    expect(await directory().get('unit:96004')).toMatchObject({ name: 'Xã Hai', parent: '96' });
   });
 
   it('writes nothing when the file has errors, and lists them with line numbers', async () => {
