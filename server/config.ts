@@ -24,7 +24,7 @@ export interface ServerConfig {
   staticDir: string;
   log: boolean;
   /** Abuse limits of the anonymous tallies (server/tallies.ts); 0 turns a limit off, for benchmarks only. */
-  tallies: { clientReportsPerMinute: number; venueCountsPerMinute: number };
+  tallies: { clientReportsPerMinute: number; venueCountsPerMinute: number; clientVenueDayMax: number };
   /** Guessing limit of diary-share codes (server/diary-share.ts): wrong codes per client address per ten minutes; 0 = no limit. */
   diaryShare: { clientFailuresPerTenMinutes: number };
   /** Clients waiting for changes (server/sync/longpoll.ts): the longest wait, and how many at once. */
@@ -49,7 +49,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     log: env.LOG !== '0',
     tallies: {
       clientReportsPerMinute: limit(env, 'TALLY_CLIENT_PER_MINUTE', 60),
-      venueCountsPerMinute: limit(env, 'TALLY_VENUE_PER_MINUTE', 1200)
+      venueCountsPerMinute: limit(env, 'TALLY_VENUE_PER_MINUTE', 1200),
+      clientVenueDayMax: limit(env, 'TALLY_CLIENT_VENUE_DAY_MAX', 300)
     },
     diaryShare: {
       clientFailuresPerTenMinutes: limit(env, 'SHARE_CODE_FAILURES_PER_10_MIN', 10)

@@ -52,10 +52,25 @@ export interface TallyLimits {
   venueCountsPerMinute: number;
   /** Ceiling of one venue-day: above the busiest real places (a wholesale market, a bus station). */
   venueDayMax?: number;
+  /**
+   * Check-ins one client address may add to one venue-day, over the whole day (plausibility, not
+   * rate): a phone reports at most TALLY_MAX_COUNT for a venue-day, and even a carrier's shared
+   * address sees few of the same venue's visitors. Without it, one address could add the venue's
+   * whole burst (12,000) to a venue-day in seconds. Default CLIENT_VENUE_DAY_MAX; 0 = no limit.
+   */
+  clientVenueDayMax?: number;
   now?: () => number;
 }
 
 export const VENUE_DAY_MAX = 100_000;
+/**
+ * Six phones' worth at the per-report maximum (48), or 300 phones checking in once: more than one
+ * address plausibly contributes to one venue's day, even behind carrier-grade NAT, whose pools
+ * spread a province's phones over many addresses.
+ */
+export const CLIENT_VENUE_DAY_MAX = 300;
+/** (client, venue, day) counters kept at most; a flood of keys forgets the oldest. */
+const MAX_CLIENT_VENUE_DAYS = 500_000;
 /** Phones' clocks drift, and a cheap phone's may be set a little ahead: allowed at the day window's edges. */
 const CLOCK_SKEW = HOUR;
 /** A retried POST (same batch id) within this time is acknowledged without counting again. */
@@ -269,6 +284,8 @@ interface Ignored {
   venueLimit: number;
   /** counts that would take a venue-day past its ceiling */
   venueDayFull: number;
+  /** counts beyond what one address plausibly adds to one venue-day */
+  clientVenueDay: number;
 }
 
 interface Outcome {
@@ -292,6 +309,9 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
   const clientKeys = new ClientKeys();
   const clients = new Buckets(limits.clientReportsPerMinute);
   const venueRate = new Buckets(limits.venueCountsPerMinute);
+  const clientVenueDayMax = limits.clientVenueDayMax ?? CLIENT_VENUE_DAY_MAX;
+  // Counts per (client key, venue, day), for today's salt only: replaced with it (see limitClient).
+  const clientVenueDays = new Map<string, number>();
 
   // Active venues per commune, as `/api/communes/:code/venues` serves them; a venue registered
   // minutes ago has no complete day of check-ins yet, so a few minutes of staleness costs nothing.
@@ -323,7 +343,21 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     }
   }
 
-  async function count(report: TallyReport): Promise<Outcome> {
+  /** Takes up to `want` of what this client may still add to a venue-day; returns how many it got. */
+  function takeClientVenueDay(client: string, venueId: string, day: string, want: number): number {
+    if (clientVenueDayMax <= 0) return want;
+    const key = `${client}|${venueId}|${day}`;
+    const used = clientVenueDays.get(key) ?? 0;
+    const got = Math.max(0, Math.min(want, clientVenueDayMax - used));
+    if (got) {
+      clientVenueDays.delete(key);
+      if (clientVenueDays.size >= MAX_CLIENT_VENUE_DAYS) clientVenueDays.delete(clientVenueDays.keys().next().value!);
+      clientVenueDays.set(key, used + got);
+    }
+    return got;
+  }
+
+  async function count(report: TallyReport, client: string): Promise<Outcome> {
     const memory = batches.get(report.batch)?.partial;
     // Looked up together: one round of store reads for a report's uncached communes.
     const communes = [...new Set(report.days.flatMap((d) => d.venues.map((x) => x.communeCode)))];
@@ -345,14 +379,17 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
           continue;
         }
         let ignored = ignoredByDoc.get(docId);
-        if (!ignored) ignoredByDoc.set(docId, (ignored = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0 }));
+        if (!ignored) ignoredByDoc.set(docId, (ignored = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 }));
         if (!active.get(communeCode)?.has(venueId)) {
           ignored.unknownVenue += n;
           unknownVenues.add(venueId);
           continue;
         }
-        const granted = venueRate.take(venueId, n, t);
-        ignored.venueLimit += n - granted;
+        const plausible = takeClientVenueDay(client, venueId, day, n);
+        ignored.clientVenueDay += n - plausible;
+        if (!plausible) continue;
+        const granted = venueRate.take(venueId, plausible, t);
+        ignored.venueLimit += plausible - granted;
         if (!granted) continue;
         let c = contributions.get(docId);
         if (!c) contributions.set(docId, (c = { docId, communeCode, day, counts: new Map() }));
@@ -364,17 +401,18 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     for (const c of list) {
       if (!c.committed || !c.result) continue;
       let i = ignoredByDoc.get(c.docId);
-      if (!i) ignoredByDoc.set(c.docId, (i = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0 }));
+      if (!i) ignoredByDoc.set(c.docId, (i = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 }));
       i.venueDayFull += c.result.overCap;
     }
     // Documents settled by this request: stored, or nothing to store (every count ignored).
     const settled = [...ignoredByDoc.keys()].filter((docId) => !contributions.has(docId) || contributions.get(docId)!.committed);
-    const ignored = memory ? { ...memory.ignored } : { unknownVenue: 0, venueLimit: 0, venueDayFull: 0 };
+    const ignored = memory ? { ...memory.ignored } : { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 };
     for (const docId of settled) {
       const i = ignoredByDoc.get(docId)!;
       ignored.unknownVenue += i.unknownVenue;
       ignored.venueLimit += i.venueLimit;
       ignored.venueDayFull += i.venueDayFull;
+      ignored.clientVenueDay += i.clientVenueDay;
     }
     const accepted = (memory?.accepted ?? 0) + list.reduce((a, c) => a + (c.committed && c.result ? c.result.accepted : 0), 0);
     if (problem) {
@@ -389,7 +427,7 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       });
       return { status: 503, body: { error: 'store_unavailable', reason: `${problem}; send the same report again later` } };
     }
-    const ignoredTotal = ignored.unknownVenue + ignored.venueLimit + ignored.venueDayFull;
+    const ignoredTotal = ignored.unknownVenue + ignored.venueLimit + ignored.venueDayFull + ignored.clientVenueDay;
     remember(report.batch, { at: now(), done: { accepted, ignored: ignoredTotal } });
     return {
       status: 200,
@@ -397,9 +435,14 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     };
   }
 
+  const clientKeyOf = new WeakMap<FastifyRequest, string>();
   async function limitClient(req: FastifyRequest, reply: FastifyReply) {
     const { key, rotated } = clientKeys.keyOf(req.ip, now());
-    if (rotated) clients.clear();
+    if (rotated) {
+      clients.clear();
+      clientVenueDays.clear();
+    }
+    clientKeyOf.set(req, key);
     if (clients.take(key, 1, now()) === 0) {
       const wait = clients.waitSeconds(key);
       return reply
@@ -427,7 +470,7 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     if (writer.queued >= MAX_QUEUED_REPORTS) {
       return reply.status(503).header('Retry-After', '60').send({ error: 'busy', reason: 'the server is busy storing reports: send again later' });
     }
-    const outcome = count(check.report).catch((err: Error): Outcome => {
+    const outcome = count(check.report, clientKeyOf.get(req) ?? '').catch((err: Error): Outcome => {
       api.log.warn(`reading venues for tallies failed: ${err.message}`);
       return { status: 503, body: { error: 'store_unavailable', reason: 'the venue list could not be read; send the same report again later' } };
     });

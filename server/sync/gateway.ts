@@ -509,6 +509,19 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       }
     }
 
+    // A venue the commune team suspended stays suspended until the team resumes it: an owner may
+    // edit it, not lift (or take over) the team's suspension.
+    const teamSuspended = new Set<string>();
+    if (owned) {
+      const ids = valid.filter((d) => d.type === 'venue' && !d._deleted).map((d) => d._id as string);
+      if (ids.length) {
+        const res = await store.request('POST', `${ctx.db.name}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids } });
+        if (res.status !== 200) return relay(reply, res);
+        for (const row of (res.body as { rows?: { key: string; doc?: { status?: string; suspendedBy?: string } | null }[] }).rows ?? [])
+          if (row.doc?.status === 'suspended' && row.doc.suspendedBy !== 'owner') teamSuspended.add(row.key);
+      }
+    }
+
     // Exposure events name a venue: it must be a live venue of this commune's database (or of this
     // batch), or the server would sign and serve an event for a place that is not there.
     const exposureVenues = new Set(valid.filter((d) => d.type === 'exposure' && !d._deleted).map((d) => d.venueId as string));
@@ -534,6 +547,10 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         const ok = isOwnerDocId(c.id) && owned.has(venueIdOfDocId(c.id)!) && (doc.type !== 'venue' || doc._deleted === true || doc.owner === ctx.session!.userId);
         if (!ok) {
           results.push({ id: c.id, error: 'forbidden', reason: 'not a venue of this account' });
+          continue;
+        }
+        if (teamSuspended.has(c.id) && (doc.status !== 'suspended' || doc.suspendedBy === 'owner')) {
+          results.push({ id: c.id, error: 'forbidden', reason: 'the commune team suspended this venue: only the team can resume it' });
           continue;
         }
       }

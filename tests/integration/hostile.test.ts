@@ -316,6 +316,28 @@ describe('stored documents are the normalised ones', () => {
   });
 });
 
+describe("a team's suspension", () => {
+  it('only the team lifts it; the owner may still edit the venue, and lift its own suspension', async () => {
+    const id = 'hostilesusp2';
+    const get = async (who: 'owner' | 'team') => (await call(who, 'GET', `/sync/${DB_C}/venue:${id}`)).json as Record<string, unknown>;
+    expect((await push('owner', [venue(id, ownerId)])).json).toEqual([expect.objectContaining({ ok: true })]);
+    // The owner's own suspension, and its own resume.
+    expect((await push('owner', [{ ...(await get('owner')), status: 'suspended', suspendedBy: 'owner' }])).json).toEqual([expect.objectContaining({ ok: true })]);
+    expect((await push('owner', [{ ...(await get('owner')), status: 'active', suspendedBy: undefined }])).json).toEqual([expect.objectContaining({ ok: true })]);
+    // The team suspends it.
+    expect((await push('team', [{ ...(await get('team')), status: 'suspended', suspendedBy: 'team' }])).json).toEqual([expect.objectContaining({ ok: true })]);
+    const suspended = await get('owner');
+    for (const attempt of [{ status: 'active' }, { status: 'suspended', suspendedBy: 'owner' }]) {
+      const res = await push('owner', [{ ...suspended, ...attempt }]);
+      expect(res.json).toEqual([expect.objectContaining({ error: 'forbidden', reason: expect.stringMatching(/only the team/) })]);
+    }
+    expect((await push('owner', [{ ...suspended, address: 'Khối 3' }])).json).toEqual([expect.objectContaining({ ok: true })]);
+    expect(await get('owner')).toMatchObject({ status: 'suspended', suspendedBy: 'team', address: 'Khối 3' });
+    expect((await push('team', [{ ...(await get('team')), status: 'active', suspendedBy: undefined }])).json).toEqual([expect.objectContaining({ ok: true })]);
+    expect(await get('owner')).toMatchObject({ status: 'active' });
+  });
+});
+
 describe('clients waiting for changes', () => {
   let small: RunningServer;
   let smallDir: string;

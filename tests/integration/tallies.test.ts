@@ -236,6 +236,26 @@ describe('anonymous tallies', () => {
     expect(neighbour.status).toBe(200);
   });
 
+  it('one address adds no more than is plausible to a venue-day, however fast it sends', async () => {
+    const venueId = venueIds[4]!;
+    const day = daysAgo(14);
+    const from = '127.0.8.1';
+    let accepted = 0;
+    let capped = 0;
+    // 40 reports of 48 check-ins each (1,920): the per-minute limits alone would let them all through.
+    for (let i = 0; i < 40; i++) {
+      const res = await send(serverA.url, tally([{ day, venues: [{ venueId, count: 48 }] }]), from);
+      expect(res.status).toBe(200);
+      accepted += res.json.accepted as number;
+      capped += (res.json.ignoredBy as { clientVenueDay: number }).clientVenueDay;
+    }
+    expect(accepted).toBe(300);
+    expect(capped).toBe(40 * 48 - 300);
+    // Another address, another venue or another day is not held back by it.
+    expect((await send(serverA.url, tally([{ day, venues: [{ venueId, count: 5 }] }]), '127.0.8.2')).json).toMatchObject({ accepted: 5 });
+    expect((await send(serverA.url, tally([{ day: daysAgo(15), venues: [{ venueId, count: 5 }] }]), from)).json).toMatchObject({ accepted: 5 });
+  });
+
   it('caps the counts one venue takes per minute, and reports the rest as ignored', async () => {
     const venueId = venueIds[2]!;
     const first = await send(serverC.url, tally([{ day: daysAgo(12), venues: [{ venueId, count: 8 }] }]), '127.0.7.1');

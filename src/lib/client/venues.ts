@@ -59,8 +59,15 @@ export async function createVenue(input: VenueInput, owner: string | undefined):
 }
 
 /** Edits keep the venue's id and commune (the code on its poster names both). */
-export async function updateVenue(venue: VenueRecord, changes: Partial<Omit<VenueInput, 'communeCode'>> & { status?: 'active' | 'suspended' }): Promise<VenueRecord> {
-  const doc = { ...venue, ...clean({ ...venue, ...changes }), status: changes.status ?? venue.status, updatedAt: new Date().toISOString() };
+export async function updateVenue(
+  venue: VenueRecord,
+  changes: Partial<Omit<VenueInput, 'communeCode'>> & { status?: 'active' | 'suspended'; suspendedBy?: 'owner' | 'team' }
+): Promise<VenueRecord> {
+  const { suspendedBy: _was, ...rest } = venue;
+  const status = changes.status ?? venue.status;
+  // Who suspended it stays with the suspension, and goes when the venue is resumed.
+  const suspendedBy = status === 'suspended' ? (changes.status === 'suspended' ? changes.suspendedBy : venue.suspendedBy) : undefined;
+  const doc = { ...rest, ...clean({ ...venue, ...changes }), status, ...(suspendedBy ? { suspendedBy } : {}), updatedAt: new Date().toISOString() };
   return (await saveCommuneDoc(venue.communeCode, doc)) as VenueRecord;
 }
 

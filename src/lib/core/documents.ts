@@ -42,6 +42,11 @@ export const VenueDocSchema = v.object({
   /** Minutes; overrides the venue type's default stay for visits without a check-out. */
   defaultStayMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(24 * 60))),
   status: v.picklist(['active', 'suspended']),
+  /**
+   * Who suspended it: an owner may resume a venue it suspended itself, not one the commune team
+   * suspended (the gateway holds that rule). Absent on a suspension from before this field: the team's.
+   */
+  suspendedBy: v.optional(v.picklist(['owner', 'team'])),
   /** user id of the venue owner; absent for venues a commune team registered */
   owner: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]{1,40}$/))),
   createdAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME))),
