@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import Nano, { type DocumentScope, type ServerScope } from 'nano';
+import { guardNano, storeError } from './unavailable';
 
 // The gateway relays every replication request: pooled keep-alive sockets spare a connection per call.
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -44,7 +45,8 @@ export class Store {
   readonly #auth: string | null;
 
   constructor(url: string) {
-    this.couch = Nano({ url });
+    // A store that is not there (restarting, down) fails every call with StoreUnavailableError (503).
+    this.couch = guardNano(Nano({ url }));
     const parsed = new URL(url);
     this.#auth = parsed.username ? 'Basic ' + Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64') : null;
     parsed.username = '';
@@ -73,9 +75,9 @@ export class Store {
         let body = '';
         res.on('data', (chunk: string) => (body += chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 502, text: body }));
-        res.on('error', reject);
+        res.on('error', (err) => reject(storeError(err)));
       });
-      req.on('error', reject);
+      req.on('error', (err) => reject(storeError(err)));
       req.end(payload);
     });
     let body: unknown = null;
