@@ -4,7 +4,7 @@
  * prints when it cannot start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -16,8 +16,12 @@ let bundled: Promise<string> | null = null;
 export function serverBundle(): Promise<string> {
   bundled ??= (async () => {
     // Inside the project, so that the bundle's imports of packages resolve from node_modules.
-    const outdir = path.join(ROOT, 'node_modules', '.cache', 'lv-test-server', String(process.pid));
+    const dir = path.join(ROOT, 'node_modules', '.cache', 'lv-test-server', String(process.pid));
+    const outdir = path.join(dir, 'dist');
     mkdirSync(outdir, { recursive: true });
+    // The server reads its demo data at ../server/data from its bundle, as from dist/.
+    mkdirSync(path.join(dir, 'server'), { recursive: true });
+    symlinkSync(path.join(ROOT, 'server', 'data'), path.join(dir, 'server', 'data'));
     await build({
       entryPoints: { server: path.join(ROOT, 'server/main.ts'), store: path.join(ROOT, 'server/store/embedded-child.ts') },
       bundle: true,
@@ -29,7 +33,7 @@ export function serverBundle(): Promise<string> {
       outExtension: { '.js': '.mjs' },
       logLevel: 'warning'
     });
-    process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return path.join(outdir, 'server.mjs');
   })();
   return bundled;
@@ -55,6 +59,9 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   return { proc, output: () => ({ stdout, stderr }), exited };
 }
 
+/** Thrown by a probe of until(): stop waiting at once. */
+export class GiveUp extends Error {}
+
 /** Polls until probe answers something other than undefined; fails after `tries` rounds of `everyMs`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, tries = 400, everyMs = 50): Promise<T> {
   let lastError: unknown;
@@ -63,6 +70,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
       const value = await probe();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       lastError = err;
     }
     await new Promise((r) => setTimeout(r, everyMs));
