@@ -31,6 +31,10 @@ try {
   if (typeof mod.main !== 'function') throw new Error(`${entry} exports no main(argv)`);
   const code = await mod.main(args);
   process.exitCode = typeof code === 'number' ? code : 0;
+} catch (err) {
+  // A command that fails says why in words (a store in use, a folder it cannot write), not with a stack.
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
 } finally {
   rmSync(outdir, { recursive: true, force: true });
 }

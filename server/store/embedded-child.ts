@@ -29,6 +29,9 @@ if (!process.send) {
 // Never outlive the server, even one killed with SIGKILL: a leftover store would hold the LevelDB
 // lock and the next server could not open DATA_DIR. The IPC channel closes when the server ends.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal signals the whole process group: the server stops this store itself, in
+// order, and would otherwise see it end as if it had failed.
+process.on('SIGINT', () => {});
 
 let server: Server | null = null;
 let ready = false;

@@ -5,8 +5,8 @@
  * password, so the store URL the server holds stays valid.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromStore, StartStore, StoreFailure } from './child-protocol';
@@ -60,19 +60,23 @@ export async function superviseEmbeddedStore(dataDir: string, opts: SuperviseOpt
   let closing = false;
   let backoff = FIRST_BACKOFF_MS;
   let restartTimer: ReturnType<typeof setTimeout> | null = null;
+  /** A store process started and not yet ready. */
+  let starting: ChildProcess | null = null;
 
   /** Starts one store process; resolves once it listens, rejects with the reason it could not. */
   function spawnOnce(): Promise<ChildProcess> {
     return new Promise((resolve, reject) => {
       // No argv of ours, no inherited Node flags (a test runner's loaders), stdin closed; the
       // store's stderr is the server's.
-      const proc = fork(entry, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+      const proc = fork(entry, [], { execArgv: [], env: storeEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
       running.add(proc);
+      starting = proc;
       let settled = false;
       const timer = setTimeout(() => fail('other', 'the embedded store did not start in time'), START_TIMEOUT_MS);
       const fail = (failure: StoreFailure, message: string) => {
         if (settled) return;
         settled = true;
+        if (starting === proc) starting = null;
         clearTimeout(timer);
         proc.kill('SIGKILL');
         reject(new StoreStartError(failure, inWords(failure, message, dataDir)));
@@ -80,6 +84,7 @@ export async function superviseEmbeddedStore(dataDir: string, opts: SuperviseOpt
       proc.on('message', (msg: FromStore) => {
         if (msg.type === 'ready' && !settled) {
           settled = true;
+          if (starting === proc) starting = null;
           clearTimeout(timer);
           port = msg.port;
           resolve(proc);
@@ -151,6 +156,14 @@ export async function superviseEmbeddedStore(dataDir: string, opts: SuperviseOpt
     async close() {
       closing = true;
       if (restartTimer) clearTimeout(restartTimer);
+      const pending = starting;
+      if (pending && pending.exitCode === null && pending.signalCode === null) {
+        // A restart under way: it holds the LevelDB lock as soon as it opens the databases.
+        await new Promise<void>((resolve) => {
+          pending.once('exit', () => resolve());
+          pending.kill('SIGKILL');
+        });
+      }
       const proc = child;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
       await new Promise<void>((resolve) => {
@@ -166,11 +179,18 @@ export async function superviseEmbeddedStore(dataDir: string, opts: SuperviseOpt
   };
 }
 
+/** The server's environment without its secrets: the store needs none of them. */
+function storeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['SESSION_SECRET', 'SIGNING_KEYS', 'COUCHDB_URL', 'DEMO_TEAM_PASSWORD']) delete env[name];
+  return env;
+}
+
 /** What the operator reads when the store cannot start: what happened and what to do. */
 function inWords(failure: StoreFailure, message: string, dataDir: string): string {
   switch (failure) {
     case 'locked':
-      return `the data folder ${dataDir} is in use by another running Lưu Vết server (or a command such as units:import): stop it first, or give this server another folder with DATA_DIR`;
+      return `the data folder ${dataDir} is in use by another running Lưu Vết server (or a command such as units:import): stop it first, or use another folder with DATA_DIR`;
     case 'not_writable':
       return `the embedded store cannot write in the data folder ${dataDir} (${message}): give the server a folder it may write to with DATA_DIR, or set COUCHDB_URL`;
     case 'port_taken':
@@ -200,13 +220,18 @@ function childEntry(): Promise<string> {
 
 async function bundleChild(source: string, projectRoot: string): Promise<string> {
   const { build } = await import('esbuild');
-  // Inside the project, so that the bundle's imports of packages resolve from node_modules.
+  const out = await build({ entryPoints: [source], bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', write: false, outfile: 'store.mjs', logLevel: 'warning' });
+  const code = out.outputFiles[0]!.contents;
+  // Named by its content: every test process of one version of the sources shares one file, and
+  // a file once written never changes under a running store. Inside the project, so that the
+  // bundle's imports of packages resolve from node_modules.
   const dir = path.join(projectRoot, 'node_modules', '.cache', 'lv-store');
-  mkdirSync(dir, { recursive: true });
-  const outfile = path.join(dir, `store-${process.pid}.mjs`);
-  const partial = `${outfile}.${randomBytes(4).toString('hex')}.tmp.mjs`;
-  await build({ entryPoints: [source], bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', outfile: partial, logLevel: 'warning' });
-  renameSync(partial, outfile);
-  process.once('exit', () => rmSync(outfile, { force: true }));
-  return outfile;
+  const file = path.join(dir, `store-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(partial, code);
+    renameSync(partial, file);
+  }
+  return file;
 }

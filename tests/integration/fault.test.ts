@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { entryDocId } from '../../src/lib/core/documents';
-import { childrenOf, GiveUp, isRunning, spawnServer, until, type ServerProcess } from './server-process';
+import { childrenOf, GiveUp, isRunning, killServers, removeServerBundle, spawnServer, until, type ServerProcess } from './server-process';
 import { localDb, login, register, remoteDb } from './sync-helpers';
 
 const COMMUNE = '18070';
@@ -81,7 +81,9 @@ afterAll(async () => {
     server.proc.kill('SIGTERM');
     await server.exited;
   }
+  killServers();
   rmSync(tmp, { recursive: true, force: true });
+  removeServerBundle();
 });
 
 it('loses and doubles no entry when the server, then the store alone, is killed with SIGKILL', async () => {

@@ -4,6 +4,7 @@
  * prints when it cannot start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -11,12 +12,21 @@ import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let bundled: Promise<string> | null = null;
+let bundleDir: string | null = null;
+
+/** Removes the bundle of serverBundle() (call in afterAll). */
+export function removeServerBundle(): void {
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+  bundleDir = null;
+  bundled = null;
+}
 
 /** dist/server.mjs and dist/store.mjs as scripts/build-server.mjs makes them, in a folder of this test process. */
 export function serverBundle(): Promise<string> {
   bundled ??= (async () => {
     // Inside the project, so that the bundle's imports of packages resolve from node_modules.
-    const dir = path.join(ROOT, 'node_modules', '.cache', 'lv-test-server', String(process.pid));
+    const dir = path.join(ROOT, 'node_modules', '.cache', 'lv-test-server', `${process.pid}-${randomBytes(4).toString('hex')}`);
+    bundleDir = dir;
     const outdir = path.join(dir, 'dist');
     mkdirSync(outdir, { recursive: true });
     // The server reads its demo data at ../server/data from its bundle, as from dist/.
@@ -33,7 +43,6 @@ export function serverBundle(): Promise<string> {
       outExtension: { '.js': '.mjs' },
       logLevel: 'warning'
     });
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return path.join(outdir, 'server.mjs');
   })();
   return bundled;
@@ -45,12 +54,22 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+const live = new Set<ChildProcess>();
+
+/** Kills every server this test process started and that still runs (call in afterAll): a test that failed or timed out leaves none behind. */
+export function killServers(): void {
+  for (const proc of live) proc.kill('SIGKILL');
+}
+process.once('exit', killServers);
+
 /** Starts `node server.mjs` with env added to this process's environment. */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const entry = await serverBundle();
   // As scripts/start.mjs (npm start) runs it: import the bundle, call runFromCli().
   const script = `import(${JSON.stringify(pathToFileURL(entry).href)}).then((m) => m.runFromCli())`;
   const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   let stdout = '';
   let stderr = '';
   proc.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));

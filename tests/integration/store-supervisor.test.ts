@@ -15,7 +15,7 @@ import { Store } from '../../server/store/couch';
 import { createUser } from '../../server/users';
 import { entryDocId } from '../../src/lib/core/documents';
 import { localDb, login, register, remoteDb } from './sync-helpers';
-import { isRunning, spawnServer, until } from './server-process';
+import { isRunning, killServers, removeServerBundle, spawnServer, until } from './server-process';
 
 const COMMUNE = '18070';
 const DB_C = `lv_c_${COMMUNE}`;
@@ -78,7 +78,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  killServers();
   rmSync(tmp, { recursive: true, force: true });
+  removeServerBundle();
 });
 
 describe('the embedded store in its own process', () => {
@@ -115,7 +117,7 @@ describe('the embedded store in its own process', () => {
     const pushed = await local.replicate.to(remoteDb(base, DB_C, cookies.owner));
     expect(pushed.docs_written).toBe(1);
     expect(await teamPull()).toEqual(expect.arrayContaining(entryIds));
-  });
+  }, 60_000);
 
   it('a store that is not there fails every call with a 503 error the HTTP layer can tell from a bug', async () => {
     // A port nobody listens on: what the server meets between a store's end and its restart.
@@ -172,17 +174,17 @@ describe('the embedded store in its own process', () => {
     const before = server.storePid()!;
     const read = await get(`/sync/${other}/_changes?style=all_docs&include_docs=true`, cookies.poisonTeam);
     expect(read.status).toBeLessThan(600);
-    const crashed = await until('the store to end', () => (isRunning(before) ? undefined : true), 100);
+    const crashed = await until('the store to end', () => (isRunning(before) ? undefined : true), 200);
     expect(crashed).toBe(true);
     await until('the store to be back', async () => {
       const pid = server.storePid();
       return pid !== null && pid !== before && (await get('/api/health')).status === 200 ? true : undefined;
     });
     expect(await teamPull()).toEqual(expect.arrayContaining([`venue:${VENUE}`, ...entryIds]));
-  });
+  }, 60_000);
 });
 
-describe('start errors, in words', () => {
+describe('start errors, in words', { timeout: 60_000 }, () => {
   async function startError(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
     const server = await spawnServer({ LOG: '0', STATIC_DIR: path.join(tmp, 'build'), ...env });
     const { code } = await server.exited;
