@@ -6,6 +6,7 @@ import { readConfig, prepareDataDir, type ServerConfig } from './config';
 export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
+import { StoreUnavailableError } from './store/unavailable';
 import { loadKeyring } from './keys';
 import { DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
 import { buildApp } from './http';
@@ -39,6 +40,9 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
     return await startOnStore(config, couchUrl, embedded);
   } catch (err) {
     await embedded?.close();
+    if (config.couchdbUrl && err instanceof StoreUnavailableError) {
+      throw new Error('the CouchDB at COUCHDB_URL does not answer: start it or correct the URL, or unset COUCHDB_URL to use the embedded store');
+    }
     throw err;
   }
 }

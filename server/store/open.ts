@@ -15,7 +15,7 @@ export async function openStore(config: ServerConfig): Promise<{ store: Store; c
   let embedded: EmbeddedCouch;
   try {
     prepareDataDir(config);
-    // Restarts are the server's concern; a command that loses its store fails and says so.
+    // A command's store is started again quietly if it stops; the command's own errors say what failed.
     embedded = await startEmbeddedCouch(config.dataDir, { log: () => {} });
   } catch (err) {
     if (err instanceof StoreStartError && err.failure === 'locked') {
