@@ -1,14 +1,17 @@
-// Bundles server/ (with the shared src/lib/core it imports) into dist/server.mjs; packages stay external.
+// Bundles server/ (with the shared src/lib/core it imports) into dist/server.mjs, and the embedded
+// store's own process (server/store/embedded-child.ts, started by the server) into dist/store.mjs
+// beside it; packages stay external.
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['server/main.ts'],
+  entryPoints: { server: 'server/main.ts', store: 'server/store/embedded-child.ts' },
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
   packages: 'external',
-  outfile: 'dist/server.mjs',
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
   sourcemap: true,
   logLevel: 'warning'
 });

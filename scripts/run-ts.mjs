@@ -10,14 +10,31 @@ if (!entry) {
   console.error('usage: node scripts/run-ts.mjs server/<command>.ts [args…]');
   process.exit(2);
 }
-// Inside the project, so that the bundle's imports of packages resolve from node_modules.
-const outfile = path.join(process.cwd(), 'node_modules', '.cache', 'lv-cmd', `${path.basename(entry, '.ts')}-${process.pid}.mjs`);
+// Inside the project, so that the bundle's imports of packages resolve from node_modules. The
+// embedded store's process (store.mjs) is bundled beside the command, where the command's
+// supervisor looks for it, as dist/server.mjs finds dist/store.mjs.
+const outdir = path.join(process.cwd(), 'node_modules', '.cache', 'lv-cmd', `${path.basename(entry, '.ts')}-${process.pid}`);
+const outfile = path.join(outdir, 'command.mjs');
 try {
-  await build({ entryPoints: [entry], bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', outfile, logLevel: 'warning' });
+  await build({
+    entryPoints: { command: entry, store: 'server/store/embedded-child.ts' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'warning'
+  });
   const mod = await import(pathToFileURL(outfile).href);
   if (typeof mod.main !== 'function') throw new Error(`${entry} exports no main(argv)`);
   const code = await mod.main(args);
   process.exitCode = typeof code === 'number' ? code : 0;
+} catch (err) {
+  // A command that fails says why in words (a store in use, a folder it cannot write), not with a stack.
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
 } finally {
-  rmSync(outfile, { force: true });
+  rmSync(outdir, { recursive: true, force: true });
 }

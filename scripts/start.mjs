@@ -18,7 +18,8 @@ function newest(p) {
   return max;
 }
 
-const built = existsSync(STAMP) && existsSync('build/200.html') ? statSync(STAMP).mtimeMs : 0;
+// dist/store.mjs is the embedded store's process, built with dist/server.mjs.
+const built = existsSync(STAMP) && existsSync('dist/store.mjs') && existsSync('build/200.html') ? statSync(STAMP).mtimeMs : 0;
 if (Math.max(...SOURCES.map(newest)) > built) {
   console.log('Building Lưu Vết (first start or sources changed)…');
   const result = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });

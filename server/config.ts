@@ -1,4 +1,5 @@
 /** Everything the server reads from its environment, read once, with the defaults of a newcomer's machine. */
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { clampRetentionDays } from '../src/lib/core/retention';
 
@@ -32,8 +33,9 @@ export interface ServerConfig {
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not "${env.PORT}"`);
+  const rawPort = env.PORT?.trim() || '3000';
+  const port = /^[0-9]{1,5}$/.test(rawPort) ? Number(rawPort) : NaN;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number from 0 to 65535, not "${env.PORT}": set PORT=3000, for example`);
   return {
     port,
     host: env.HOST ?? '127.0.0.1',
@@ -68,4 +70,27 @@ function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number ≥ 0 (0 = no limit), not "${raw}"`);
   return n;
+}
+
+/**
+ * Makes DATA_DIR (owner only: it will hold the signing key, the session secret and the embedded
+ * store) and checks that the server may write there, before anything starts, so that a wrong
+ * folder is said in words. An existing folder keeps its mode: it is the operator's.
+ * Nothing to do when every file it would hold comes from elsewhere (CouchDB, keys and secret given).
+ */
+export function prepareDataDir(config: ServerConfig): void {
+  if (config.couchdbUrl && config.signingKeys && config.sessionSecret && !config.demo) return;
+  const dir = config.dataDir;
+  const fix = 'give the server a folder it may write to with DATA_DIR';
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`DATA_DIR ${dir} is a file, not a folder: ${fix}`);
+  const probe = path.join(dir, `.write-test-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(probe, '', { mode: 0o600 });
+    rmSync(probe, { force: true });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code === 'ENOSPC' ? 'disk full' : code === 'ENOTDIR' ? 'a part of the path is a file' : (err as Error).message;
+    throw new Error(`the server cannot write in DATA_DIR ${dir} (${why}): ${fix}`);
+  }
 }

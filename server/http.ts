@@ -105,7 +105,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
     if (err.code === 'STORE_UNAVAILABLE') {
       app.log.warn({ path: loggedPath(req.url) }, 'store unavailable');
       reply.header('Retry-After', '5');
-      return reply.status(503).send({ error: 'store_unavailable', reason: err.message });
+      return reply.status(503).send({ error: 'store_unavailable', reason: err.reason ?? err.message });
     }
     // A client that went away (an aborted long-poll) is not a server error.
     if (err.name === 'AbortError' || req.raw.destroyed) return reply.status(499).send({ error: 'client_gone', reason: 'the client closed the request' });

@@ -1,9 +1,12 @@
 /** Starts Lưu Vết: the store (embedded unless COUCHDB_URL is set), the keyring, demo data, HTTP. */
-import { readConfig, type ServerConfig } from './config';
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { readConfig, prepareDataDir, type ServerConfig } from './config';
 
 export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
+import { StoreUnavailableError } from './store/unavailable';
 import { loadKeyring } from './keys';
 import { DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
 import { buildApp } from './http';
@@ -20,16 +23,31 @@ export interface RunningServer {
   demoVenues: DemoVenue[];
   /** the demo commune's team account (demo mode only) */
   demoTeam: { phone: string; password: string } | null;
+  /** The pid of the embedded store's process while it runs; null on CouchDB or while it restarts. */
+  storePid(): number | null;
   close(): Promise<void>;
 }
 
 export async function startServer(config: ServerConfig = readConfig()): Promise<RunningServer> {
+  prepareDataDir(config);
   let embedded: EmbeddedCouch | null = null;
   let couchUrl = config.couchdbUrl;
   if (!couchUrl) {
     embedded = await startEmbeddedCouch(config.dataDir);
     couchUrl = embedded.url;
   }
+  try {
+    return await startOnStore(config, couchUrl, embedded);
+  } catch (err) {
+    await embedded?.close();
+    if (config.couchdbUrl && err instanceof StoreUnavailableError) {
+      throw new Error('the CouchDB at COUCHDB_URL does not answer: start it or correct the URL, or unset COUCHDB_URL to use the embedded store');
+    }
+    throw err;
+  }
+}
+
+async function startOnStore(config: ServerConfig, couchUrl: string, embedded: EmbeddedCouch | null): Promise<RunningServer> {
   const store = new Store(couchUrl);
   await store.bootstrap();
   const keyring = loadKeyring(config);
@@ -41,7 +59,14 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
   const stopRetention = scheduleRetention(store, config.retentionDays, (msg) => console.error(msg));
-  const address = await app.listen({ port: config.port, host: config.host });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    stopRetention();
+    await app.close();
+    throw listenError(err, config);
+  }
   const port = new URL(address).port;
   return {
     app,
@@ -49,6 +74,7 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
     store,
     demoVenues,
     demoTeam,
+    storePid: () => embedded?.pid() ?? null,
     async close() {
       stopRetention();
       await app.close();
@@ -57,11 +83,28 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
   };
 }
 
+/** The HTTP port refused, in words. */
+function listenError(err: unknown, config: ServerConfig): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === 'EADDRINUSE') return new Error(`port ${config.port} on ${config.host} is in use by another program: stop it, or set PORT to a free port`);
+  if (code === 'EACCES') return new Error(`this user may not listen on port ${config.port}: set PORT to a port above 1023, or put a reverse proxy in front`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`HOST ${config.host} is not an address of this machine: set HOST to one of its addresses (0.0.0.0 for all)`);
+  return err;
+}
+
 /** Runs the server for `npm start` / `node dist/server.mjs`, printing what a newcomer can try. */
 export function runFromCli(): void {
-  const config = readConfig();
+  let config: ServerConfig;
+  try {
+    config = readConfig();
+  } catch (err) {
+    failToStart(err);
+  }
+  // Until the server listens, whatever goes wrong, even thrown in a callback, is a start that failed.
+  process.on('uncaughtException', failToStart);
   startServer(config).then(
     (server) => {
+      process.off('uncaughtException', failToStart);
       const where = config.couchdbUrl ? 'CouchDB at COUCHDB_URL' : `embedded store in ${config.dataDir}`;
       console.log(`\nLưu Vết is running at ${config.publicOrigin} (storage: ${where})`);
       if (server.demoVenues.length) {
@@ -76,11 +119,24 @@ export function runFromCli(): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     },
-    (err: Error) => {
-      console.error(`Lưu Vết could not start: ${err.message}`);
-      process.exit(1);
-    }
+    failToStart
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) runFromCli();
+/** One line in words, never a stack trace: the operator reads it, not a developer. */
+function failToStart(err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`Lưu Vết could not start: ${message.split('\n')[0]}`);
+  process.exit(1);
+}
+
+/** Whether this module is the script Node was started with (through a symlinked path too). */
+function isMainModule(): boolean {
+  try {
+    return !!process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) runFromCli();

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import Nano, { type DocumentScope, type ServerScope } from 'nano';
+import { guardNano, StoreUnavailableError } from './unavailable';
 
 // The gateway relays every replication request: pooled keep-alive sockets spare a connection per call.
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -18,14 +19,6 @@ const longpollHttpsAgent = new https.Agent({ keepAlive: true, maxSockets: Infini
 /** A store call that got no answer in time: the caller answers 503 rather than waiting for ever. */
 export const STORE_TIMEOUT_MS = 30_000;
 
-/** The store did not answer (down, restarting, or too slow): a 503 for the client, with a reason. */
-export class StoreUnavailable extends Error {
-  readonly statusCode = 503;
-  readonly code = 'STORE_UNAVAILABLE';
-  constructor(reason: string) {
-    super(`the database is not answering (${reason}): try again in a moment`);
-  }
-}
 
 export const DB = {
   directory: 'lv_directory',
@@ -61,7 +54,8 @@ export class Store {
   readonly #auth: string | null;
 
   constructor(url: string) {
-    this.couch = Nano({ url });
+    // A store that is not there (restarting, down) fails every call with StoreUnavailableError (503).
+    this.couch = guardNano(Nano({ url }));
     const parsed = new URL(url);
     this.#auth = parsed.username ? 'Basic ' + Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64') : null;
     parsed.username = '';
@@ -99,8 +93,7 @@ export class Store {
       const fail = (err: Error) => {
         // The caller's own abort (a client gone) stays an AbortError; anything else means no store.
         if (opts.signal?.aborted) reject(err);
-        else if (timeout.aborted) reject(new StoreUnavailable('no answer in time'));
-        else reject(new StoreUnavailable((err as { code?: string }).code ?? 'connection failed'));
+        else reject(new StoreUnavailableError(timeout.aborted ? new Error('no answer in time') : err));
       };
       const req = (secure ? https : http).request(url, { method, headers, agent, signal }, (res) => {
         // setEncoding decodes UTF-8 across chunk boundaries.

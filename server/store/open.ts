@@ -1,7 +1,10 @@
-/** The store for a command run beside (not inside) the server: COUCHDB_URL, or the embedded store. */
-import type { ServerConfig } from '../config';
+/**
+ * The store for a command run beside (not inside) the server: COUCHDB_URL, or the embedded store
+ * in its own process, as the server runs it (the same script, started and stopped by the command).
+ */
+import { prepareDataDir, type ServerConfig } from '../config';
 import { Store } from './couch';
-import { startEmbeddedCouch } from './embedded';
+import { startEmbeddedCouch, StoreStartError, type EmbeddedCouch } from './embedded';
 
 export async function openStore(config: ServerConfig): Promise<{ store: Store; close(): Promise<void> }> {
   if (config.couchdbUrl) {
@@ -9,16 +12,23 @@ export async function openStore(config: ServerConfig): Promise<{ store: Store; c
     await store.bootstrap();
     return { store, close: async () => {} };
   }
-  let embedded;
+  let embedded: EmbeddedCouch;
   try {
-    embedded = await startEmbeddedCouch(config.dataDir);
+    prepareDataDir(config);
+    // A command's store is started again quietly if it stops; the command's own errors say what failed.
+    embedded = await startEmbeddedCouch(config.dataDir, { log: () => {} });
   } catch (err) {
-    throw new Error(
-      `could not open the embedded database in ${config.dataDir} (${(err as Error).message}). ` +
-        'If the server is running, stop it first, or set COUCHDB_URL to use a CouchDB server.'
-    );
+    if (err instanceof StoreStartError && err.failure === 'locked') {
+      throw new Error(`${err.message}. Or set COUCHDB_URL to use a CouchDB server.`);
+    }
+    throw new Error(`could not open the embedded database in ${config.dataDir} (${(err as Error).message}).`);
   }
-  const store = new Store(embedded.url);
-  await store.bootstrap();
-  return { store, close: () => embedded.close() };
+  try {
+    const store = new Store(embedded.url);
+    await store.bootstrap();
+    return { store, close: () => embedded.close() };
+  } catch (err) {
+    await embedded.close();
+    throw err;
+  }
 }
