@@ -312,7 +312,23 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * the embedded store, kept by a phone, after a move to CouchDB, whose sequences are opaque
    * strings) is read again from the start: the client then skips, by revision, what it has.
    */
-  async function readChanges(ctx: Ctx, query: URLSearchParams, opts: { signal?: AbortSignal; pool?: 'longpoll'; timeoutMs?: number } = {}) {
+  // Whether the store's sequences are numbers (the embedded store) or opaque strings (CouchDB),
+  // read once from a database's update_seq. The embedded store answers an opaque sequence with an
+  // empty, successful read, which a client would take as "nothing new": it must never get one.
+  let numericSeqs: Promise<boolean> | null = null;
+  const storeSeqsAreNumbers = () => {
+    numericSeqs ??= store.request('GET', 'lv_directory').then((res) => typeof (res.body as { update_seq?: unknown })?.update_seq === 'number');
+    numericSeqs.catch(() => (numericSeqs = null));
+    return numericSeqs;
+  };
+
+  async function readChanges(ctx: Ctx, given: URLSearchParams, opts: { signal?: AbortSignal; pool?: 'longpoll'; timeoutMs?: number } = {}) {
+    let query = given;
+    const asked = given.get('since');
+    if (asked && asked !== '0' && asked !== 'now' && /^[0-9]+$/.test(asked) !== (await storeSeqsAreNumbers())) {
+      query = new URLSearchParams(given);
+      query.set('since', '0');
+    }
     let res = await store.request('GET', `${ctx.db.name}/_changes`, { query, ...opts });
     const since = query.get('since');
     if ((res.status === 400 || res.status === 500) && since && since !== '0' && since !== 'now') {
@@ -518,7 +534,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         const res = await store.request('POST', `${ctx.db.name}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids } });
         if (res.status !== 200) return relay(reply, res);
         for (const row of (res.body as { rows?: { key: string; doc?: { status?: string; suspendedBy?: string } | null }[] }).rows ?? [])
-          if (row.doc?.status === 'suspended' && row.doc.suspendedBy !== 'owner') teamSuspended.add(row.key);
+          if (row.doc?.status === 'suspended' && row.doc.suspendedBy === 'team') teamSuspended.add(row.key);
       }
     }
 
@@ -549,7 +565,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
           results.push({ id: c.id, error: 'forbidden', reason: 'not a venue of this account' });
           continue;
         }
-        if (teamSuspended.has(c.id) && (doc.status !== 'suspended' || doc.suspendedBy === 'owner')) {
+        if (teamSuspended.has(c.id) && (doc.status !== 'suspended' || doc.suspendedBy !== 'team')) {
           results.push({ id: c.id, error: 'forbidden', reason: 'the commune team suspended this venue: only the team can resume it' });
           continue;
         }

@@ -44,7 +44,8 @@ export const VenueDocSchema = v.object({
   status: v.picklist(['active', 'suspended']),
   /**
    * Who suspended it: an owner may resume a venue it suspended itself, not one the commune team
-   * suspended (the gateway holds that rule). Absent on a suspension from before this field: the team's.
+   * suspended (the gateway holds that rule). Absent: the owner's, as suspensions from before this
+   * field are taken (the team's venues page always says 'team').
    */
   suspendedBy: v.optional(v.picklist(['owner', 'team'])),
   /** user id of the venue owner; absent for venues a commune team registered */
