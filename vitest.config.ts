@@ -8,6 +8,13 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'server/**/*.test.ts', 'tests/integration/**/*.test.ts'],
     environment: 'node',
     testTimeout: 20_000,
-    hookTimeout: 60_000
+    hookTimeout: 60_000,
+    // The fault tests kill servers under real PouchDB clients, and PouchDB's HTTP adapter leaves a
+    // rejection of its own unhandled when a connection is reset at that moment (the replication
+    // itself fails and is retried by the test). Only that error is let pass; anything else fails the run.
+    onUnhandledError(error) {
+      const { name, code, message } = error as Error & { code?: string };
+      if (name === 'FetchError' && (code === 'ECONNRESET' || code === 'ECONNREFUSED') && /\/sync\//.test(message)) return false;
+    }
   }
 });

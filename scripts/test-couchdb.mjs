@@ -80,7 +80,8 @@ function runVitest(couchdbUrl) {
   const run = spawnSync('npx', ['vitest', 'run', ...targets, '--no-file-parallelism', '--reporter=default', '--reporter=json', `--outputFile.json=${json}`], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, LV_TEST_COUCHDB_URL: couchdbUrl }
+    // COUCHDB_URL is not passed on: test servers take LV_TEST_COUCHDB_URL, where a test wants it.
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'COUCHDB_URL')), LV_TEST_COUCHDB_URL: couchdbUrl }
   });
   let summary = '';
   try {

@@ -67,7 +67,10 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   const entry = await serverBundle();
   // As scripts/start.mjs (npm start) runs it: import the bundle, call runFromCli().
   const script = `import(${JSON.stringify(pathToFileURL(entry).href)}).then((m) => m.runFromCli())`;
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The store is what the test says: a COUCHDB_URL of the shell that runs the tests (npm run
+  // test:couchdb takes one) must not turn an embedded-store test into a CouchDB one.
+  const { COUCHDB_URL: _shell, LV_TEST_COUCHDB_URL: _suite, ...inherited } = process.env;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   let stdout = '';
