@@ -34,6 +34,7 @@ import {
 } from './sessions';
 import { createUser, findUserByPhone, getUser, PhoneTakenError, publicAccount, updateUser, type UserDoc } from './users';
 import { DB, getOrNull, type Store } from './store/couch';
+import { passwordTooShort } from '../src/lib/core/password';
 
 export type SessionOf = ReturnType<typeof sessionReader>;
 
@@ -209,7 +210,7 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
   app.post('/api/auth/register', async (req, reply) => {
     const input = parseCredentials(req.body, reply);
     if (!input) return reply;
-    if ([...input.password].length < PASSWORD_MIN_LENGTH) return reply.status(400).send({ error: 'weak_password', reason: `at least ${PASSWORD_MIN_LENGTH} characters` });
+    if (passwordTooShort(input.password)) return reply.status(400).send({ error: 'weak_password', reason: `at least ${PASSWORD_MIN_LENGTH} characters` });
     const refusal = limits.registrationRefusal(req.ip);
     if (refusal) return refuse(reply, refusal);
     // A taken number counts too: registering is also a way to learn which numbers have accounts.
@@ -267,7 +268,7 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
     const parsed = v.safeParse(PasswordChange, req.body);
     if (!parsed.success) return reply.status(400).send({ error: 'bad_request', reason: 'currentPassword and newPassword are required' });
     const { currentPassword, newPassword } = parsed.output;
-    if ([...newPassword].length < PASSWORD_MIN_LENGTH) return reply.status(400).send({ error: 'weak_password', reason: `the new password needs at least ${PASSWORD_MIN_LENGTH} characters` });
+    if (passwordTooShort(newPassword)) return reply.status(400).send({ error: 'weak_password', reason: `the new password needs at least ${PASSWORD_MIN_LENGTH} characters` });
     const user = await getUser(store, session.userId);
     if (!user) return reply.status(401).send({ error: 'not_logged_in', reason: 'account gone' });
     // A stolen cookie must not turn into a way of guessing the password.

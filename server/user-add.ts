@@ -11,6 +11,7 @@ import { readConfig } from './config';
 import { communeDbName } from './store/couch';
 import { openStore } from './store/open';
 import { createUser, PhoneTakenError } from './users';
+import { passwordTooShort } from '../src/lib/core/password';
 
 const USAGE = 'usage: npm run user:add -- --phone 09xxxxxxxx --role team|admin|owner [--communes 18070,18073] [--unit 42] [--name "Họ tên"] [--password …]';
 
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const password = values.password ?? randomBytes(9).toString('base64url');
-  if ([...password].length < PASSWORD_MIN_LENGTH) {
+  if (passwordTooShort(password)) {
     console.error(`the password needs at least ${PASSWORD_MIN_LENGTH} characters`);
     return 2;
   }
