@@ -42,7 +42,7 @@ const CONTACT = /^[0-9+ .()-]{3,20}$/;
 /** The English words for a problem, for the gateway's refusals (the form shows its own translated texts). */
 export const EXPOSURE_PROBLEM_REASONS: Record<ExposureProblem, string> = {
   'ends-before-start': 'an exposure window must end after it starts',
-  'in-future': 'an exposure window cannot be in the future',
+  'in-future': 'an exposure window cannot start in the future',
   'too-long': 'an exposure window is at most 24 hours',
   'too-old': 'an exposure window older than 28 days matches no diary: it can be withdrawn, not published',
   'no-contact': 'an exposure needs a contact phone number',
@@ -52,7 +52,7 @@ export const EXPOSURE_PROBLEM_REASONS: Record<ExposureProblem, string> = {
 /**
  * The rules of an exposure event, for the team's form and for the gateway alike (one place, so a
  * hand-made push cannot publish what the form would refuse): a window that ends after it starts,
- * lasts at most 24 h, is not in the future and is at most 28 days old, a margin the form offers,
+ * lasts at most 24 h, does not start in the future and is at most 28 days old, a margin the form offers,
  * a contact number. A withdrawal is checked only for a window that ends after it starts: a team
  * must be able to withdraw any event it published, however old or however it was made, and a
  * withdrawn event warns nobody.
@@ -64,7 +64,10 @@ export function exposureProblem(
   if (e.state === 'withdrawn') return e.to < e.from ? 'ends-before-start' : null;
   if (e.to <= e.from) return 'ends-before-start';
   if (e.to - e.from > MAX_EXPOSURE_LENGTH) return 'too-long';
-  if (e.to > now + CLOCK_SKEW) return 'in-future';
+  // The start, not the end: a case's visit without a check-out ends at the venue's default stay,
+  // which may still be ahead when the team publishes (a case confirmed mid-visit); warning those
+  // who are there now is the point. A window that starts later is a mistake or a fabrication.
+  if (e.from > now + CLOCK_SKEW) return 'in-future';
   if (e.to < now - MAX_EXPOSURE_AGE) return 'too-old';
   if (!CONTACT.test(e.contactPhone.trim())) return 'no-contact';
   if (e.widenMinutes < 0 || e.widenMinutes > MAX_WIDEN_MINUTES) return 'margin-too-wide';
