@@ -113,6 +113,10 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
   const longpollMaxMs = waitingOpts?.maxMs ?? LONGPOLL_MAX_MS;
   const waiting = new WaitingClients(waitingOpts?.maxOpen ?? WAITING_MAX_OPEN);
   const anonymousCheckpoints = new Map<string, Record<string, unknown>>();
+  // At shutdown every waiting client is answered at once (as at its bound), so that closing the
+  // server does not wait out long-polls, nor a replicator that keeps reconnecting its feed.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
 
   // Answers in gzip for clients that take it: on a 1 Mbit/s village link a commune's first sync is
   // mostly bytes (bench/replica.mjs). Request bodies stay plain: browsers do not compress them.
@@ -345,7 +349,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * Null when the client went away.
    */
   async function waitForChanges(ctx: Ctx, query: URLSearchParams, waitMs: number, clientGone: AbortSignal) {
-    const timer = AbortSignal.timeout(waitMs);
+    const timer = AbortSignal.any([AbortSignal.timeout(waitMs), closing.signal]);
     const waitQuery = new URLSearchParams(query);
     waitQuery.set('feed', 'longpoll');
     waitQuery.set('timeout', String(waitMs));
@@ -395,6 +399,8 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       if (feed === 'longpoll') {
         const res = await waitForChanges(ctx, query, waitMs, gone.signal);
         if (!res) return reply; // nobody to answer
+        // Shutting down: the connection goes with this answer, or it would hold the close open.
+        if (closing.signal.aborted) reply.header('connection', 'close');
         if (res.status !== 200) return relay(reply, res);
         return filterChanges(ctx, res.body as ChangesBody, docIds);
       }
@@ -409,7 +415,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const until = Date.now() + longpollMaxMs;
       let since = query.get('since') ?? '0';
       try {
-        while (!gone.signal.aborted && Date.now() < until) {
+        while (!gone.signal.aborted && !closing.signal.aborted && Date.now() < until) {
           const step = new URLSearchParams(query);
           step.set('since', since);
           const res = await waitForChanges(ctx, step, Math.max(1, until - Date.now()), gone.signal);
@@ -422,7 +428,11 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         // The store failed mid-feed: end the feed where it got to; the replicator resumes from there.
       } finally {
         clearInterval(heartbeat);
-        if (!gone.signal.aborted) out.end(JSON.stringify({ last_seq: /^[0-9]+$/.test(since) ? Number(since) : since }) + '\n');
+        if (!gone.signal.aborted) {
+          out.end(JSON.stringify({ last_seq: /^[0-9]+$/.test(since) ? Number(since) : since }) + '\n', () => {
+            if (closing.signal.aborted) req.raw.socket?.destroy();
+          });
+        }
       }
       return reply;
     } catch (err) {

@@ -48,7 +48,6 @@ describe.skipIf(!couchUrl)("CouchDB's replicator mirrors the public databases th
   });
 
   afterAll(async () => {
-    await couch('DELETE', '_replicator/mirror-exposures').catch(() => {});
     const doc = await couch('GET', '_replicator/mirror-exposures');
     if (doc.status === 200) await couch('DELETE', `_replicator/mirror-exposures?rev=${String(doc.json._rev)}`);
     for (const db of ['mirror_directory', 'mirror_exposures']) await couch('DELETE', db);

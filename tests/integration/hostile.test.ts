@@ -391,6 +391,20 @@ describe('clients waiting for changes', () => {
     expect(body.results.map((r) => r.id)).toContain(doc._id);
   });
 
+  it('closing the server answers its waiting clients instead of waiting them out', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-close-'));
+    const closing = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: dir, LOG: '0', STATIC_DIR: dir, SYNC_LONGPOLL_MS: '120000' }));
+    try {
+      const poll = fetch(`${closing.url}/sync/lv_directory/_changes?feed=longpoll&since=now`).then(async (r) => ({ status: r.status, body: (await r.json()) as { results: unknown[] } }));
+      await new Promise((r) => setTimeout(r, 300));
+      // Two minutes of bound, and the test's own timeout is 20 s: only an answer at close passes.
+      await closing.close();
+      expect(await poll).toMatchObject({ status: 200, body: { results: [] } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('70 long-polls held open do not take the connections other requests need', async () => {
     const abort = new AbortController();
     const polls = Array.from({ length: 70 }, () => fetch(`${base}/sync/lv_directory/_changes?feed=longpoll&since=now`, { signal: abort.signal }).catch(() => null));
