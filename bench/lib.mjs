@@ -26,15 +26,17 @@ export const failer = (name) => (message) => {
 
 /**
  * The command-line options, `--name value` or `--name=value`: `spec` maps each option (camelCase of
- * its name) to how its value is read, 'number' (≥ 0), 'whole' (≥ 0, rounded down), 'path' (resolved)
- * or 'switch' (no value); `check(opts)` throws on values that do not go together. --help or -h
+ * its name) to how its value is read, 'number' (≥ 0), 'whole' (≥ 0, rounded down), 'path' (resolved),
+ * 'text' (as given, not empty) or 'switch' (no value); `check(opts)` throws on values that do not go together. --help or -h
  * prints `usage: <usage>` and exits 0; a bad option prints `<name> bench: <why>` and exits 2.
  */
 export function parseFlags(name, { usage, spec, defaults, check = () => {} }, argv = process.argv.slice(2)) {
   const opts = { ...defaults };
   try {
     for (let i = 0; i < argv.length; i++) {
-      const [flag, inline] = argv[i].split('=', 2);
+      // Split at the first '=' only: a value (a URL with a password) may hold more.
+      const eq = argv[i].indexOf('=');
+      const [flag, inline] = eq < 0 ? [argv[i], undefined] : [argv[i].slice(0, eq), argv[i].slice(eq + 1)];
       if (flag === '--help' || flag === '-h') {
         console.log(`usage: ${usage}`);
         process.exit(0);
@@ -44,6 +46,11 @@ export function parseFlags(name, { usage, spec, defaults, check = () => {} }, ar
       if (!kind) throw new Error(`unknown option ${argv[i]}`);
       if (kind === 'switch') opts[key] = true;
       else if (kind === 'path') opts[key] = path.resolve(inline ?? argv[++i] ?? '');
+      else if (kind === 'text') {
+        const v = inline ?? argv[++i];
+        if (!v) throw new Error(`${flag} needs a value`);
+        opts[key] = v;
+      }
       else {
         const v = inline ?? argv[++i];
         const n = Number(v);
@@ -262,7 +269,12 @@ export function workerChannel(worker, label) {
   };
 }
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
+/** Clock ticks per second of /proc's CPU times (USER_HZ): `getconf CLK_TCK`, 100 when it cannot say. */
+export const CLOCK_TICKS = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return r.status === 0 && Number.isInteger(n) && n > 0 ? n : 100;
+})();
 
 /** CPU ms (user + system) of a thread or process so far, from its /proc stat file; NaN without /proc. */
 export function procCpuMs(statFile) {
