@@ -384,3 +384,97 @@ export async function withTimeout(promise, ms, what) {
     clearTimeout(timer);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The server under test, in a child process
+// ---------------------------------------------------------------------------------------------
+
+/** What the child runs: startServer from the bundle, its address and pids by IPC, close on demand. */
+const SERVER_CHILD = `
+const { startServer, readConfig } = await import(process.env.LV_BENCH_BUNDLE);
+const server = await startServer(readConfig(JSON.parse(process.env.LV_BENCH_CONFIG)));
+const storePid = () => (typeof server.storePid === 'function' ? server.storePid() : null);
+process.on('message', async (m) => {
+  if (m?.cmd === 'storePid') process.send({ type: 'storePid', id: m.id, pid: storePid() });
+  if (m?.cmd === 'close') {
+    await server.close().catch(() => {});
+    process.exit(0);
+  }
+});
+process.send({ type: 'ready', url: server.url, storePid: storePid() });
+`;
+
+/**
+ * startServer from `bundle` in a child process of its own, configured as startBenchServer does: a
+ * bench that provokes it can see it die (and its store's process, by pid) without dying itself, and
+ * its clients do not share its event loop. The child's stderr is kept (the last 200 lines, `log()`);
+ * `exited` is null while it runs, else its exit code or signal. `storePid()` asks it for its store's
+ * pid (null for an in-process store or a build without one). `close()` ends it.
+ */
+export async function spawnBenchServer(bundle, env, { startMs = 60_000 } = {}) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER_CHILD], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: {
+      ...process.env,
+      LV_BENCH_BUNDLE: pathToFileURL(bundle).href,
+      LV_BENCH_CONFIG: JSON.stringify({ PORT: '0', HOST: '127.0.0.1', LOG: '0', PUBLIC_ORIGIN: 'http://127.0.0.1', ...env })
+    }
+  });
+  const lines = [];
+  let partial = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop();
+    lines.push(...parts);
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  });
+  const handle = { pid: child.pid, url: null, firstStorePid: null, exited: null, log: () => [...lines, partial].filter(Boolean) };
+  const waiting = new Map();
+  let nextId = 0;
+  child.on('message', (m) => {
+    if (m?.type === 'storePid') {
+      waiting.get(m.id)?.(m.pid);
+      waiting.delete(m.id);
+    }
+  });
+  const gone = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      handle.exited = signal ?? code;
+      for (const w of waiting.values()) w(null);
+      waiting.clear();
+      resolve();
+    })
+  );
+  handle.gone = gone;
+  const ready = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start within ${startMs / 1000} s`)), startMs);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+    gone.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited at start (${handle.exited}): ${handle.log().slice(-5).join(' | ')}`));
+    });
+  });
+  handle.url = ready.url;
+  handle.firstStorePid = ready.storePid;
+  handle.storePid = () =>
+    handle.exited !== null
+      ? Promise.resolve(null)
+      : new Promise((resolve) => {
+          const id = ++nextId;
+          waiting.set(id, resolve);
+          child.send({ cmd: 'storePid', id });
+        });
+  handle.close = async () => {
+    if (handle.exited !== null) return;
+    child.send({ cmd: 'close' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(timer);
+  };
+  return handle;
+}
