@@ -395,13 +395,23 @@ const { startServer, readConfig } = await import(process.env.LV_BENCH_BUNDLE);
 const server = await startServer(readConfig(JSON.parse(process.env.LV_BENCH_CONFIG)));
 const storePid = () => (typeof server.storePid === 'function' ? server.storePid() : null);
 process.on('message', async (m) => {
-  if (m?.cmd === 'storePid') process.send({ type: 'storePid', id: m.id, pid: storePid() });
+  if (m?.cmd === 'storePid') process.send({ type: 'reply', id: m.id, value: storePid() });
+  if (m?.cmd === 'store') {
+    // A fixture written straight to the store (a venue of another commune), as the server's own code would.
+    try {
+      if (m.commune) await server.store.ensureCommuneDb(m.commune);
+      const r = m.path ? await server.store.request(m.method, m.path, { body: m.body }) : null;
+      process.send({ type: 'reply', id: m.id, value: r });
+    } catch (err) {
+      process.send({ type: 'reply', id: m.id, value: { error: String(err?.message ?? err) } });
+    }
+  }
   if (m?.cmd === 'close') {
     await server.close().catch(() => {});
     process.exit(0);
   }
 });
-process.send({ type: 'ready', url: server.url, storePid: storePid() });
+process.send({ type: 'ready', url: server.url, storePid: storePid(), demoTeam: server.demoTeam ?? null });
 `;
 
 /**
@@ -409,7 +419,8 @@ process.send({ type: 'ready', url: server.url, storePid: storePid() });
  * bench that provokes it can see it die (and its store's process, by pid) without dying itself, and
  * its clients do not share its event loop. The child's stderr is kept (the last 200 lines, `log()`);
  * `exited` is null while it runs, else its exit code or signal. `storePid()` asks it for its store's
- * pid (null for an in-process store or a build without one). `close()` ends it.
+ * pid (null for an in-process store or a build without one); `storeRequest()` writes a fixture
+ * through its Store; `demoTeam` is the demo team's phone and password. `close()` ends it.
  */
 export async function spawnBenchServer(bundle, env, { startMs = 60_000 } = {}) {
   const { spawn } = await import('node:child_process');
@@ -434,8 +445,8 @@ export async function spawnBenchServer(bundle, env, { startMs = 60_000 } = {}) {
   const waiting = new Map();
   let nextId = 0;
   child.on('message', (m) => {
-    if (m?.type === 'storePid') {
-      waiting.get(m.id)?.(m.pid);
+    if (m?.type === 'reply') {
+      waiting.get(m.id)?.(m.value);
       waiting.delete(m.id);
     }
   });
@@ -461,14 +472,18 @@ export async function spawnBenchServer(bundle, env, { startMs = 60_000 } = {}) {
   });
   handle.url = ready.url;
   handle.firstStorePid = ready.storePid;
-  handle.storePid = () =>
+  handle.demoTeam = ready.demoTeam;
+  const ask = (msg) =>
     handle.exited !== null
       ? Promise.resolve(null)
       : new Promise((resolve) => {
           const id = ++nextId;
           waiting.set(id, resolve);
-          child.send({ cmd: 'storePid', id });
+          child.send({ ...msg, id });
         });
+  handle.storePid = () => ask({ cmd: 'storePid' });
+  /** A raw store request made by the server's Store (after making commune `commune`'s database, if given). */
+  handle.storeRequest = (method, path, body, commune) => ask({ cmd: 'store', method, path, body, commune });
   handle.close = async () => {
     if (handle.exited !== null) return;
     child.send({ cmd: 'close' });
