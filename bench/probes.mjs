@@ -237,7 +237,7 @@ function docsStored(res) {
 }
 
 const describe = (p) => {
-  const body = p.body === undefined ? '' : Buffer.isBuffer(p.body) ? ` body ${p.body.length} bytes` : ` body ${p.body.length > 300 ? `${JSON.stringify(p.body.slice(0, 300))}… (${p.body.length} chars)` : JSON.stringify(p.body)}`;
+  const body = p.body === undefined ? '' : Buffer.isBuffer(p.body) ? ` body ${p.body.length} bytes` : ` body ${p.body.length > 400 ? `${JSON.stringify(p.body.slice(0, 200))}…${JSON.stringify(p.body.slice(-150))} (${p.body.length} chars)` : JSON.stringify(p.body)}`;
   const headers = p.headers ? ` headers ${JSON.stringify(p.headers).slice(0, 300)}` : '';
   return `${p.method ?? 'GET'} ${p.path.length > 200 ? p.path.slice(0, 200) + '…' : p.path} as ${p.who ?? 'anonymous'}${headers}${body}`;
 };
@@ -723,7 +723,7 @@ async function main() {
           if (k === 2) {
             row.s2xx++;
             row.docsStored += docsStored(res);
-            if (cls.listAccepted || opts.verbose) accepted.push(`[${cls.name}] ${res.status} ${res.text.slice(0, 160)}\n      ← ${describe(probe).slice(0, 400)}`);
+            if (cls.listAccepted || opts.verbose) accepted.push(`[${cls.name}] ${res.status} ${res.text.slice(0, 160)}\n      ← ${describe(probe).slice(0, 600)}`);
           }
           else if (k === 4) row.s4xx++;
           else if (k === 5) {
