@@ -28,7 +28,7 @@ import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { exitWith, parseFlags, percentile, printFigures, printResult, round, serverBundle, spawnBenchServer, tempDirs } from './lib.mjs';
+import { exitWith, parseFlags, percentile, printFigures, printResult, procCpuMs, round, serverBundle, spawnBenchServer, tempDirs } from './lib.mjs';
 
 const OPTIONS = {
   usage: 'node bench/longpoll.mjs [--polls 200] [--seconds 30] [--rate 20] [--timeout 5] [--longpoll-ms N] [--bundle dist/server.mjs]',
@@ -144,7 +144,7 @@ function startLongPolls(base, n) {
 /** /api/keys at `rate` per second, open loop, and /api/health once a second, for `seconds`. */
 async function measureApi(base, { seconds, rate, timeoutMs }, polls) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const keys = { ms: [], status: {}, errors: {}, sent: 0 };
+  const keys = { ms: [], status: {}, errors: {}, sent: 0, timeline: [] };
   const health = { status: {}, errors: {}, ms: [] };
   const openSeen = [];
   const pending = [];
@@ -157,8 +157,10 @@ async function measureApi(base, { seconds, rate, timeoutMs }, polls) {
     const wait = at - performance.now();
     if (wait > 0) await sleep(wait);
     keys.sent++;
+    const sentAt = performance.now() - start;
     pending.push(
       get(`${base}/api/keys`, { agent, timeoutMs }).then((r) => {
+        keys.timeline.push([sentAt, r.error ? Infinity : r.ms]);
         if (r.error) keys.errors[r.error] = (keys.errors[r.error] ?? 0) + 1;
         else {
           keys.status[r.status] = (keys.status[r.status] ?? 0) + 1;
@@ -204,21 +206,35 @@ async function main() {
     // Warm the path once (first store reads, JIT).
     await measureApi(base, { seconds: 1, rate: opts.rate, timeoutMs }, null);
 
+    // CPU seconds of the server's and the store's processes over each timed part (from /proc).
+    const storePid = server.firstStorePid;
+    const cpuNow = () => ({ server: procCpuMs(`/proc/${server.pid}/stat`), store: storePid ? procCpuMs(`/proc/${storePid}/stat`) : NaN });
+    const cpuSince = (c0) => {
+      const c1 = cpuNow();
+      return { server: round((c1.server - c0.server) / 1000, 1), store: round((c1.store - c0.store) / 1000, 1) };
+    };
+
     process.stdout.write('  phase baseline (0 long-polls)…');
+    let c0 = cpuNow();
     const baseline = await measureApi(base, { seconds: opts.seconds, rate: opts.rate, timeoutMs }, null);
+    const baselineCpu = cpuSince(c0);
     loads.push({ when: 'after baseline', load: os.loadavg()[0] });
     console.log(' done');
 
     process.stdout.write(`  phase load (${opts.polls} long-polls): opening…`);
+    c0 = cpuNow();
     polls = startLongPolls(base, opts.polls);
     // All sent and none answered yet: give the server a moment to take them in.
     for (let i = 0; i < 50 && polls.stats.open < opts.polls; i++) await sleep(100);
     await sleep(2000);
     const openAtStart = polls.stats.open;
+    const openingCpu = cpuSince(c0);
+    c0 = cpuNow();
     polls.reset();
     process.stdout.write(` ${openAtStart} open, measuring…`);
     const load = await measureApi(base, { seconds: opts.seconds, rate: opts.rate, timeoutMs }, polls);
     const openAtEnd = polls.stats.open;
+    const loadCpu = cpuSince(c0);
     const lp = { ...polls.stats, answeredMs: polls.stats.answeredMs };
     loads.push({ when: 'after load', load: os.loadavg()[0] });
     await polls.stop();
@@ -262,6 +278,7 @@ async function main() {
         [`  timeouts (> ${opts.timeout} s)`, b.timeouts, l.timeouts],
         ['  network errors', b.otherErrors, l.otherErrors],
         ['/api/health 200 / not (p95 ms)', `${b.health200} / ${b.healthOther} (${b.healthP95 ?? '—'})`, `${l.health200} / ${l.healthOther} (${l.healthP95 ?? '—'})`],
+        ['CPU s: server / store process', `${baselineCpu.server} / ${baselineCpu.store ?? '—'}`, `${loadCpu.server} / ${loadCpu.store ?? '—'}`],
         ['long-polls open at start', 0, openAtStart],
         ['  open, min / max seen', '—', `${Math.min(...load.openSeen)} / ${lp.maxOpen}`],
         ['  open at end', 0, openAtEnd],
@@ -274,6 +291,17 @@ async function main() {
       ],
       ['0 long-polls', `${opts.polls} long-polls`]
     );
+    // Where the slow answers fall: p95 per 5 s window of the timed part (∞: a timeout).
+    const windows = (m) => {
+      const out = [];
+      for (let w = 0; w * 5000 < opts.seconds * 1000; w++) {
+        const xs = m.keys.timeline.filter(([t]) => t >= w * 5000 && t < (w + 1) * 5000).map(([, ms]) => ms);
+        out.push(xs.length ? (Number.isFinite(percentile(xs, 95)) ? Math.round(percentile(xs, 95)) : '∞') : '—');
+      }
+      return out.join(' ');
+    };
+    console.log(`opening the long-polls (until all sent, + 2 s) took CPU s: server ${openingCpu.server}, store ${openingCpu.store ?? '—'}`);
+    console.log(`/api/keys p95 (ms) by 5 s window: baseline ${windows(baseline)}; with long-polls ${windows(load)}`);
     const restarted = server.firstStorePid !== null && storeNow !== server.firstStorePid;
     console.log(`server process: ${died ? `DIED (${server.exited})` : 'alive'}; store process: ${server.firstStorePid === null ? 'in the server process' : restarted ? `RESTARTED (pid ${server.firstStorePid} → ${storeNow})` : `same pid ${storeNow}`}`);
     const met = openAtStart >= opts.polls && l.p95 !== null && l.p95 < 200 && !l.timeouts && !l.non200;
