@@ -560,7 +560,6 @@ function classes(ctx, opts) {
           exposure('demochoducth', now - 3 * HOUR, now - 2 * HOUR, { level: 'apocalyptic' }),
           exposure('demochoducth', now - 3 * HOUR, now - 2 * HOUR, { message: 'x'.repeat(100_000) }),
           exposure('demochoducth', now - 3 * HOUR, now - 2 * HOUR, { state: 'signed' }),
-          exposure('demochoducth', now - 3 * HOUR, now - 2 * HOUR, { signature: 'forged', token: 'x' }),
           { ...exposure('demochoducth', now - 3 * HOUR, now - 2 * HOUR), _id: 'exposure:demochoducth:other-id' },
           { ...exposure('demochoducth', now - 3 * HOUR, now - 2 * HOUR), _id: `exposure:${OTHER_VENUE}:x${unique(15)}` }
         ];
