@@ -28,6 +28,7 @@
  * Prints a table, every 5xx and crash with the request that caused it, and a final `RESULT {json}`
  * line; exits 0 when there was no 5xx and no crash, 1 otherwise.
  */
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -71,7 +72,8 @@ function venue(venueId, owner, communeCode = COMMUNE) {
 
 function entry(venueId, time = Date.now() - 60_000 - (serial % 1000) * 1000) {
   return {
-    _id: `entry:${venueId}:${String(time).padStart(13, '0')}:${unique(8)}`,
+    // A random tail, as a station makes one: entries of one millisecond must not share an id.
+    _id: `entry:${venueId}:${String(time).padStart(13, '0')}:${randomBytes(6).toString('hex')}`,
     type: 'entry',
     schema: 1,
     venueId,
