@@ -3,10 +3,11 @@
  * Gateway ingest: how many station entries per second the sync gateway stores, and what it costs
  * compared with pushing straight to the store.
  *
- * The server runs in this process (dist/server.mjs, embedded store, a temp DATA_DIR, 127.0.0.1 only),
- * exactly as `npm start` runs it: Fastify, the gateway and the embedded CouchDB share the main thread.
- * The simulated station devices run in a worker thread, so the load generator does not take the
- * server's event loop (the machine has 2 cores: one for the server, one for the devices).
+ * The server runs in this process (dist/server.mjs, a temp DATA_DIR, 127.0.0.1 only), exactly as
+ * `npm start` runs it. Its store is the embedded one, which runs in a child process of its own
+ * (dist/store.mjs; builds before the store was supervised ran it on the server's main thread), or
+ * with --couchdb a real CouchDB. The simulated station devices run in a worker thread, so the load
+ * generator does not take the server's event loop.
  *
  * Each device is a venue owner's station: its own account, its own venue in commune 18070, and its
  * own in-memory PouchDB. In a closed loop it writes a batch of entries locally, then pushes them with
@@ -20,22 +21,31 @@
  * each phase every entry written locally (warm-up included) is looked up on the server: lost = written
  * but not stored, duplicated = stored twice (same venue, person and time) or stored but never written.
  * entries/s = entries of the timed loop found on the server / its duration (until the last push ends).
- * Besides throughput it prints server CPU time per stored entry (the process minus the device thread,
- * from /proc): throughput moves with whatever else the machine runs, CPU per entry much less.
+ * Besides throughput it prints CPU time per stored entry, from /proc: the server's (this process
+ * minus the device thread) and the store's (the embedded store's child process, or CouchDB's
+ * beam.smp when it runs on this machine), apart and together: throughput moves with whatever else
+ * the machine runs, CPU per entry much less. An in-process store (an older --bundle) is in the
+ * server's figure and has no store figure of its own.
  *
  * Owners register from 127.0.0.2, 127.0.0.3, … (loopback still): the login limiter counts per source
  * address only, 10 per 15 minutes, whatever the number (its key is computed before the body is read).
  *
- * Usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle file]
+ * Phone numbers and venue ids carry a tag drawn for the run, so runs against one CouchDB do not meet;
+ * the bench's own database lv_c_99999 is deleted at the end there (the bench venues stay in
+ * lv_c_18070: use a CouchDB kept for benchmarks).
+ *
+ * Usage: node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle file] [--couchdb URL]
  *   --profile  samples the server thread with the V8 profiler in each phase and prints where the
  *              time goes (it slows the server a little: take throughput figures from a run without it).
  *   --bundle   another build of the server to measure (default dist/server.mjs), e.g. a candidate
  *              fix bundled with esbuild elsewhere, beside a node_modules link to this project's.
+ *              A build without dist/store.mjs beside it runs its store in-process.
+ *   --couchdb  the admin URL of a CouchDB to run on (COUCHDB_URL in the environment does the same).
  * Prints a table and a final `RESULT {json}` line; exits 0 when both phases stored every entry
  * exactly once, non-zero with a reason otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -51,6 +61,7 @@ import {
   percentile,
   printFigures,
   printResult,
+  CLOCK_TICKS,
   procCpuMs,
   remotePouch,
   round,
@@ -85,6 +96,10 @@ function person() {
 }
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+/** Two letters drawn for this run: phone numbers and venue ids of two runs on one CouchDB do not meet. */
+const RUN_TAG = Array.from(randomBytes(2), (b) => B32[b % 32]).join('');
+const RUN_PHONE = String(randomBytes(2).readUInt16BE() % 1000).padStart(3, '0');
+
 function venueIdFor(prefix, i) {
   let s = '';
   for (let n = i, k = 0; k < 6; k++, n = Math.floor(n / 32)) s = B32[n % 32] + s;
@@ -206,7 +221,7 @@ async function workerMain() {
     for (let i = 0; i < 3 && !ok; i++) ok = await push(dev, false);
   }
 
-  async function run({ seconds, warmup, batch }) {
+  async function run({ seconds, warmup, batch, storePid }) {
     if (warmup > 0) {
       const until = performance.now() + warmup * 1000;
       await Promise.all(devices.map((d) => loop(d, until, batch, false)));
@@ -214,12 +229,12 @@ async function workerMain() {
     for (const d of devices) d.measuredIds = d.written.length; // index where the timed part begins
     reqStats = new Map();
     const elu0 = performance.eventLoopUtilization();
-    const cpu0 = cpuNow();
+    const cpu0 = cpuNow(storePid);
     const start = performance.now();
     const until = start + seconds * 1000;
     await Promise.all(devices.map((d) => loop(d, until, batch, true)));
     const durationMs = performance.now() - start;
-    const cpu1 = cpuNow();
+    const cpu1 = cpuNow(storePid);
     const elu = performance.eventLoopUtilization(elu0).utilization;
     return {
       durationMs,
@@ -227,7 +242,8 @@ async function workerMain() {
       // CPU time over the timed part: this (device) thread, the server's main thread, and the rest of
       // the process (libuv pool doing LevelDB I/O, GC helpers). Unlike throughput, CPU per entry
       // hardly moves when other programs compete for the cores.
-      cpuMs: { devices: cpu1.self - cpu0.self, serverMain: cpu1.main - cpu0.main, process: cpu1.process - cpu0.process },
+      // The store's process (its pid, read at both ends: a restart in between voids the figure).
+      cpuMs: { devices: cpu1.self - cpu0.self, serverMain: cpu1.main - cpu0.main, process: cpu1.process - cpu0.process, store: cpu1.store - cpu0.store },
       devices: devices.map((d) => ({
         venueId: d.venueId,
         warmupIds: d.written.slice(0, d.measuredIds),
@@ -264,20 +280,24 @@ async function workerMain() {
   parentPort.postMessage({ type: 'loaded' });
 }
 
-/** CPU ms so far: the process, the calling thread (/proc/thread-self: sync reads run on it) and the main thread. */
-function cpuNow() {
+/**
+ * CPU ms so far: the process, the calling thread (/proc/thread-self: sync reads run on it), the main
+ * thread, and the store's process when it has a pid here (NaN otherwise).
+ */
+function cpuNow(storePid) {
   const u = process.cpuUsage();
-  return { process: (u.user + u.system) / 1000, self: procCpuMs('/proc/thread-self/stat'), main: mainThreadCpuMs() };
+  return { process: (u.user + u.system) / 1000, self: procCpuMs('/proc/thread-self/stat'), main: mainThreadCpuMs(), store: storePid ? procCpuMs(`/proc/${storePid}/stat`) : NaN };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main thread: the server, accounts, verification, profiling, report
 // ---------------------------------------------------------------------------------------------
 const OPTIONS = {
-  usage: 'node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle dist/server.mjs]',
-  spec: { seconds: 'number', devices: 'whole', batch: 'whole', warmup: 'number', profile: 'switch', bundle: 'path' },
-  defaults: { seconds: 60, devices: 50, batch: 20, warmup: 5, profile: false, bundle: null },
+  usage: 'node bench/ingest.mjs [--seconds 60] [--devices 50] [--batch 20] [--warmup 5] [--profile] [--bundle dist/server.mjs] [--couchdb URL]',
+  spec: { seconds: 'number', devices: 'whole', batch: 'whole', warmup: 'number', profile: 'switch', bundle: 'path', couchdb: 'text' },
+  defaults: { seconds: 60, devices: 50, batch: 20, warmup: 5, profile: false, bundle: null, couchdb: process.env.COUCHDB_URL || null },
   check(opts) {
+    if (opts.couchdb && !/^https?:\/\/[^/@]+@[^/]+\/?$/.test(opts.couchdb)) throw new Error('--couchdb: an admin URL, http://user:password@host:port');
     if (opts.seconds <= 0 || opts.devices < 1 || opts.batch < 1) throw new Error('--seconds, --devices and --batch must be positive');
     if (opts.devices > 500) throw new Error('--devices: at most 500');
   }
@@ -418,19 +438,21 @@ async function main() {
   const dirs = tempDirs('lv-ingest-');
   let server = null;
   let client = null;
+  let dropDirectDb = null;
   const cleanup = async () => {
     await client?.worker.terminate().catch(() => {});
+    await dropDirectDb?.();
     await server?.close().catch(() => {});
     dirs.remove();
   };
   fail.cleanup = cleanup;
 
   try {
-    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static });
+    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static, COUCHDB_URL: opts.couchdb ?? '' });
     const base = server.url;
     // The store's admin URL: RunningServer has no field for it, but the Store's nano client keeps it.
-    const storeUrl = server.store?.couch?.config?.url;
-    if (!storeUrl || !/^http:\/\/[^@]+@127\.0\.0\.1:\d+$/.test(storeUrl.replace(/\/+$/, ''))) {
+    const storeUrl = opts.couchdb ?? server.store?.couch?.config?.url;
+    if (!storeUrl || !/^https?:\/\/[^@]+@[^/]+$/.test(storeUrl.replace(/\/+$/, ''))) {
       throw new Error(
         'the embedded store URL is not reachable from the bench (server.store.couch.config.url). ' +
           'Expose it in server/main.ts: add `storeUrl: couchUrl,` to the object startServer returns (and `storeUrl: string` to RunningServer).'
@@ -438,22 +460,24 @@ async function main() {
     }
     const storeBase = storeUrl.replace(/\/+$/, '');
     await server.store.ensureCommuneDb(DIRECT_COMMUNE);
+    if (opts.couchdb) dropDirectDb = () => server.store.request('DELETE', `lv_c_${DIRECT_COMMUNE}`).catch(() => {});
+    const store = storeProcess(server, opts.couchdb);
 
     console.log(`Lưu Vết gateway ingest: ${opts.devices} station devices, ${opts.batch} entries per push, ${opts.warmup} s warm-up + ${opts.seconds} s per phase`);
-    console.log(`  server ${base} (in-process${opts.bundle ? ` from ${opts.bundle}` : ''}, embedded store), devices in a worker thread; ${os.cpus().length} CPUs, Node ${process.version}`);
+    console.log(`  server ${base} (in-process${opts.bundle ? ` from ${opts.bundle}` : ''}), store: ${store.label}; devices in a worker thread; ${os.cpus().length} CPUs, Node ${process.version}`);
 
     loads.push({ when: 'at start', load: os.loadavg()[0] });
     const t0 = performance.now();
     const owners = [];
-    for (let i = 0; i < opts.devices; i++) owners.push(await register(base, `0912${String(i).padStart(6, '0')}`, `127.0.0.${2 + Math.floor(i / 8)}`));
+    for (let i = 0; i < opts.devices; i++) owners.push(await register(base, `091${RUN_PHONE}${String(i).padStart(4, '0')}`, `127.0.0.${2 + Math.floor(i / 8)}`));
     console.log(`  registered ${owners.length} owner accounts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     client = workerChannel(new Worker(fileURLToPath(import.meta.url), { workerData: { role: 'devices' } }), 'device worker');
     await client.next(); // loaded
 
     const phaseDefs = [
-      { key: 'gateway', label: 'through the gateway', db: `lv_c_${GATEWAY_COMMUNE}`, communeCode: GATEWAY_COMMUNE, remoteUrl: `${base}/sync/lv_c_${GATEWAY_COMMUNE}`, prefix: 'benchg', viaGateway: true },
-      { key: 'direct', label: 'straight to the store', db: `lv_c_${DIRECT_COMMUNE}`, communeCode: DIRECT_COMMUNE, remoteUrl: `${storeBase}/lv_c_${DIRECT_COMMUNE}`, prefix: 'benchd', viaGateway: false }
+      { key: 'gateway', label: 'through the gateway', db: `lv_c_${GATEWAY_COMMUNE}`, communeCode: GATEWAY_COMMUNE, remoteUrl: `${base}/sync/lv_c_${GATEWAY_COMMUNE}`, prefix: `bn${RUN_TAG}gw`, viaGateway: true },
+      { key: 'direct', label: 'straight to the store', db: `lv_c_${DIRECT_COMMUNE}`, communeCode: DIRECT_COMMUNE, remoteUrl: `${storeBase}/lv_c_${DIRECT_COMMUNE}`, prefix: `bn${RUN_TAG}dr`, viaGateway: false }
     ];
     const results = {};
     for (const ph of phaseDefs) {
@@ -466,7 +490,7 @@ async function main() {
         deviceId: `station-${ph.key}-${String(i + 1).padStart(3, '0')}`
       }));
       await client.call({ cmd: 'setup', phase: ph.key, remoteUrl: ph.remoteUrl, devs });
-      if (ph.viaGateway) await waitSigned(server.store, ph.db, devs.length);
+      if (ph.viaGateway) await waitSigned(server.store, ph.db, `venue:${ph.prefix}`, devs.length);
       await settle();
 
       process.stdout.write(`  phase ${ph.key} (${ph.label}): running…`);
@@ -475,7 +499,9 @@ async function main() {
       const elu0 = performance.eventLoopUtilization();
       const cpu0 = process.cpuUsage();
       const wall0 = performance.now();
-      const { stats } = await client.call({ cmd: 'run', seconds: opts.seconds, warmup: opts.warmup, batch: opts.batch });
+      const pidBefore = store.pid();
+      const { stats } = await client.call({ cmd: 'run', seconds: opts.seconds, warmup: opts.warmup, batch: opts.batch, storePid: pidBefore });
+      const storeRestarted = pidBefore !== store.pid();
       const wallMs = performance.now() - wall0;
       loads.push({ when: `after ${ph.key}`, load: os.loadavg()[0] });
       const cpu = process.cpuUsage(cpu0);
@@ -513,6 +539,11 @@ async function main() {
         // Server CPU per stored entry, timed part: the whole process minus the device thread.
         serverCpuMsPerEntry: round3((stats.cpuMs.process - stats.cpuMs.devices) / check.storedMeasured),
         serverMainThreadCpuMsPerEntry: round3(stats.cpuMs.serverMain / check.storedMeasured),
+        // The store's own process (null when it runs in the server's process, is not on this
+        // machine, or restarted during the run), and the two together.
+        storeCpuMsPerEntry: storeRestarted ? null : round3(stats.cpuMs.store / check.storedMeasured),
+        totalCpuMsPerEntry: round3((stats.cpuMs.process - stats.cpuMs.devices + (store.separate ? stats.cpuMs.store : 0)) / check.storedMeasured),
+        ...(storeRestarted ? { storeRestarted } : {}),
         deviceCpuMsPerEntry: round3(stats.cpuMs.devices / check.storedMeasured),
         requests: stats.requests,
         ...(lastError ? { lastError } : {}),
@@ -528,7 +559,7 @@ async function main() {
     const g = results.gateway;
     const d = results.direct;
     const overheadPct = round1(100 * (1 - g.entriesPerSec / d.entriesPerSec));
-    printTable(g, d, overheadPct, opts);
+    printTable(g, d, overheadPct, opts, store);
 
     const problems = [];
     for (const [k, r] of Object.entries(results)) {
@@ -537,7 +568,8 @@ async function main() {
       if (!r.pushes) problems.push(`${k}: no push finished`);
     }
     const strip = ({ requests, profile, lostSamples, ...rest }) => rest;
-    printResult({ ingest: { gateway: strip(g), direct: strip(d), overheadPct, devices: opts.devices, batch: opts.batch, seconds: opts.seconds } });
+    for (const [k, r] of Object.entries(results)) if (r.storeRestarted) problems.push(`${k}: the store's process restarted during the run`);
+    printResult({ ingest: { gateway: strip(g), direct: strip(d), overheadPct, store: store.kind, bundle: opts.bundle ?? 'dist/server.mjs', devices: opts.devices, batch: opts.batch, seconds: opts.seconds } });
     await cleanup();
     exitWith('ingest', problems);
   } catch (err) {
@@ -564,9 +596,9 @@ function loadNote() {
 const settle = () => new Promise((r) => setTimeout(r, 1000));
 
 /** The signer re-writes each pushed venue once; let it finish before timing. */
-async function waitSigned(store, db, n) {
+async function waitSigned(store, db, prefix, n) {
   for (let i = 0; i < 300; i++) {
-    const res = await store.request('GET', `${db}/_all_docs`, { query: new URLSearchParams({ startkey: JSON.stringify('venue:benchg'), endkey: JSON.stringify('venue:benchg\ufff0'), include_docs: 'true' }) });
+    const res = await store.request('GET', `${db}/_all_docs`, { query: new URLSearchParams({ startkey: JSON.stringify(prefix), endkey: JSON.stringify(`${prefix}\ufff0`), include_docs: 'true' }) });
     const rows = res.body?.rows ?? [];
     if (rows.length >= n && rows.every((r) => r.doc?.token)) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -591,7 +623,46 @@ async function stopProfiler(session) {
   return profile;
 }
 
-function printTable(g, d, overheadPct, opts) {
+/**
+ * Where the store runs and how its CPU time is read: the embedded store's child process (its pid
+ * from the server), an in-process store (an older build: its time is in the server's), or CouchDB,
+ * whose beam.smp is found by its node name `n<port>@` when it runs on this machine.
+ */
+function storeProcess(server, couchdb) {
+  if (couchdb) {
+    const port = new URL(couchdb).port || '5984';
+    const pid = beamPid(port);
+    return {
+      kind: 'couchdb',
+      separate: pid !== null,
+      pid: () => pid,
+      label: pid ? `CouchDB at port ${port} (beam.smp pid ${pid}, its CPU measured)` : `CouchDB at port ${port} (no beam.smp of this machine found for it: its CPU is not measured)`
+    };
+  }
+  if (typeof server.storePid === 'function' && server.storePid()) {
+    return { kind: 'embedded-child', separate: true, pid: () => server.storePid(), label: `embedded, own process (pid ${server.storePid()}; CPU from /proc, ${CLOCK_TICKS} ticks/s)` };
+  }
+  return { kind: 'embedded-in-process', separate: false, pid: () => null, label: "embedded, in the server's process (its CPU is in the server's)" };
+}
+
+/** The pid of the beam.smp whose command line names the node `n<port>@` (couchdb.sh's naming), else null. */
+function beamPid(port) {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd;
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!cmd[0]?.endsWith('beam.smp')) continue;
+    const name = cmd[cmd.indexOf('-name') + 1] ?? '';
+    if (cmd.includes('-name') && name.startsWith(`n${port}@`)) return Number(entry);
+  }
+  return null;
+}
+
+function printTable(g, d, overheadPct, opts, store) {
   const rows = [
     ['entries/s stored', g.entriesPerSec, d.entriesPerSec],
     ['push latency p50 (ms)', g.pushP50Ms, d.pushP50Ms],
@@ -605,13 +676,16 @@ function printTable(g, d, overheadPct, opts) {
     ['server thread busy %', g.serverThreadBusyPct, d.serverThreadBusyPct],
     ['device thread busy %', g.clientThreadBusyPct, d.clientThreadBusyPct],
     ['process CPU (cores)', g.processCpuCores, d.processCpuCores],
-    ['server CPU ms/entry', g.serverCpuMsPerEntry, d.serverCpuMsPerEntry],
+    [store.kind === 'embedded-in-process' ? 'server (with store) CPU ms/entry' : 'server CPU ms/entry', g.serverCpuMsPerEntry, d.serverCpuMsPerEntry],
     ['  of which main thread', g.serverMainThreadCpuMsPerEntry, d.serverMainThreadCpuMsPerEntry],
+    ['store CPU ms/entry', g.storeCpuMsPerEntry, d.storeCpuMsPerEntry],
+    ['server + store CPU ms/entry', g.totalCpuMsPerEntry, d.totalCpuMsPerEntry],
     ['device CPU ms/entry', g.deviceCpuMsPerEntry, d.deviceCpuMsPerEntry]
   ];
   console.log('');
   printFigures(rows, ['gateway', 'direct']);
-  console.log(`gateway overhead: ${overheadPct} % (1 - gateway/direct entries per second); by server CPU per entry: ${round1(100 * (1 - d.serverCpuMsPerEntry / g.serverCpuMsPerEntry))} % (1 - direct/gateway)`);
+  console.log(`gateway overhead: ${overheadPct} % (1 - gateway/direct entries per second); by server + store CPU per entry: ${round1(100 * (1 - d.totalCpuMsPerEntry / g.totalCpuMsPerEntry))} % (1 - direct/gateway)`);
+  console.log(`store: ${store.label}${store.separate ? '' : '; "store CPU" is not measured apart'}`);
   console.log(`machine load (1-min average): ${loadNote()}; peak RSS of this process ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
   console.log(`targets: ≥ 1000 entries/s through the gateway: ${g.entriesPerSec >= 1000 ? 'met' : 'NOT met'}; overhead ≤ 25 %: ${overheadPct <= 25 ? 'met' : 'NOT met'}`);
 

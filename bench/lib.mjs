@@ -26,15 +26,17 @@ export const failer = (name) => (message) => {
 
 /**
  * The command-line options, `--name value` or `--name=value`: `spec` maps each option (camelCase of
- * its name) to how its value is read, 'number' (≥ 0), 'whole' (≥ 0, rounded down), 'path' (resolved)
- * or 'switch' (no value); `check(opts)` throws on values that do not go together. --help or -h
+ * its name) to how its value is read, 'number' (≥ 0), 'whole' (≥ 0, rounded down), 'path' (resolved),
+ * 'text' (as given, not empty) or 'switch' (no value); `check(opts)` throws on values that do not go together. --help or -h
  * prints `usage: <usage>` and exits 0; a bad option prints `<name> bench: <why>` and exits 2.
  */
 export function parseFlags(name, { usage, spec, defaults, check = () => {} }, argv = process.argv.slice(2)) {
   const opts = { ...defaults };
   try {
     for (let i = 0; i < argv.length; i++) {
-      const [flag, inline] = argv[i].split('=', 2);
+      // Split at the first '=' only: a value (a URL with a password) may hold more.
+      const eq = argv[i].indexOf('=');
+      const [flag, inline] = eq < 0 ? [argv[i], undefined] : [argv[i].slice(0, eq), argv[i].slice(eq + 1)];
       if (flag === '--help' || flag === '-h') {
         console.log(`usage: ${usage}`);
         process.exit(0);
@@ -44,6 +46,11 @@ export function parseFlags(name, { usage, spec, defaults, check = () => {} }, ar
       if (!kind) throw new Error(`unknown option ${argv[i]}`);
       if (kind === 'switch') opts[key] = true;
       else if (kind === 'path') opts[key] = path.resolve(inline ?? argv[++i] ?? '');
+      else if (kind === 'text') {
+        const v = inline ?? argv[++i];
+        if (!v) throw new Error(`${flag} needs a value`);
+        opts[key] = v;
+      }
       else {
         const v = inline ?? argv[++i];
         const n = Number(v);
@@ -262,7 +269,12 @@ export function workerChannel(worker, label) {
   };
 }
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
+/** Clock ticks per second of /proc's CPU times (USER_HZ): `getconf CLK_TCK`, 100 when it cannot say. */
+export const CLOCK_TICKS = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return r.status === 0 && Number.isInteger(n) && n > 0 ? n : 100;
+})();
 
 /** CPU ms (user + system) of a thread or process so far, from its /proc stat file; NaN without /proc. */
 export function procCpuMs(statFile) {
@@ -371,4 +383,113 @@ export async function withTimeout(promise, ms, what) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server under test, in a child process
+// ---------------------------------------------------------------------------------------------
+
+/** What the child runs: startServer from the bundle, its address and pids by IPC, close on demand. */
+const SERVER_CHILD = `
+const { startServer, readConfig } = await import(process.env.LV_BENCH_BUNDLE);
+const server = await startServer(readConfig(JSON.parse(process.env.LV_BENCH_CONFIG)));
+const storePid = () => (typeof server.storePid === 'function' ? server.storePid() : null);
+process.on('message', async (m) => {
+  if (m?.cmd === 'storePid') process.send({ type: 'reply', id: m.id, value: storePid() });
+  if (m?.cmd === 'store') {
+    // A fixture written straight to the store (a venue of another commune), as the server's own code would.
+    try {
+      if (m.commune) await server.store.ensureCommuneDb(m.commune);
+      const r = m.path ? await server.store.request(m.method, m.path, { body: m.body }) : null;
+      process.send({ type: 'reply', id: m.id, value: r });
+    } catch (err) {
+      process.send({ type: 'reply', id: m.id, value: { error: String(err?.message ?? err) } });
+    }
+  }
+  if (m?.cmd === 'close') {
+    await server.close().catch(() => {});
+    process.exit(0);
+  }
+});
+process.send({ type: 'ready', url: server.url, storePid: storePid(), demoTeam: server.demoTeam ?? null });
+`;
+
+/**
+ * startServer from `bundle` in a child process of its own, configured as startBenchServer does: a
+ * bench that provokes it can see it die (and its store's process, by pid) without dying itself, and
+ * its clients do not share its event loop. The child's stderr is kept (the last 200 lines, `log()`);
+ * `exited` is null while it runs, else its exit code or signal. `storePid()` asks it for its store's
+ * pid (null for an in-process store or a build without one); `storeRequest()` writes a fixture
+ * through its Store; `demoTeam` is the demo team's phone and password. `close()` ends it.
+ */
+export async function spawnBenchServer(bundle, env, { startMs = 60_000 } = {}) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER_CHILD], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: {
+      ...process.env,
+      LV_BENCH_BUNDLE: pathToFileURL(bundle).href,
+      LV_BENCH_CONFIG: JSON.stringify({ PORT: '0', HOST: '127.0.0.1', LOG: '0', PUBLIC_ORIGIN: 'http://127.0.0.1', ...env })
+    }
+  });
+  const lines = [];
+  let partial = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop();
+    lines.push(...parts);
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  });
+  const handle = { pid: child.pid, url: null, firstStorePid: null, exited: null, log: () => [...lines, partial].filter(Boolean) };
+  const waiting = new Map();
+  let nextId = 0;
+  child.on('message', (m) => {
+    if (m?.type === 'reply') {
+      waiting.get(m.id)?.(m.value);
+      waiting.delete(m.id);
+    }
+  });
+  const gone = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      handle.exited = signal ?? code;
+      for (const w of waiting.values()) w(null);
+      waiting.clear();
+      resolve();
+    })
+  );
+  handle.gone = gone;
+  const ready = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start within ${startMs / 1000} s`)), startMs);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+    gone.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited at start (${handle.exited}): ${handle.log().slice(-5).join(' | ')}`));
+    });
+  });
+  handle.url = ready.url;
+  handle.firstStorePid = ready.storePid;
+  handle.demoTeam = ready.demoTeam;
+  const ask = (msg) =>
+    handle.exited !== null
+      ? Promise.resolve(null)
+      : new Promise((resolve) => {
+          const id = ++nextId;
+          waiting.set(id, resolve);
+          child.send({ ...msg, id });
+        });
+  handle.storePid = () => ask({ cmd: 'storePid' });
+  /** A raw store request made by the server's Store (after making commune `commune`'s database, if given). */
+  handle.storeRequest = (method, path, body, commune) => ask({ cmd: 'store', method, path, body, commune });
+  handle.close = async () => {
+    if (handle.exited !== null) return;
+    child.send({ cmd: 'close' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(timer);
+  };
+  return handle;
 }

@@ -7,7 +7,8 @@ if (status !== 0) process.exit(status);
 // The commune replica at full size (50,000 documents over a throttled link) takes about 6 minutes,
 // up to half an hour if the sync gets slow again: here it runs at 10,000 (about 2) unless REPLICA_FULL=1.
 const replica = process.env.REPLICA_FULL === '1' ? ['bench/replica.mjs'] : ['bench/replica.mjs', '--docs', '10000'];
-for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], replica]) {
+// The server against crowds and hostile clients: long-polls beside /api/keys, probes by class.
+for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], ['bench/longpoll.mjs'], ['bench/probes.mjs'], replica]) {
   console.log(`\n=== ${args.join(' ')}`);
   status ||= run(args);
 }
