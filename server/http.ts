@@ -75,6 +75,18 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
   const app = Fastify({
     // Bodies are parsed by json-body.ts; the router takes ids with dots and long paths as they are.
     routerOptions: { maxParamLength: 600 },
+    // Requests Node's parser refuses before Fastify sees them (headers over 16 KB: a huge cookie, a
+    // URL of 10,000 ids) get the same JSON {error, reason} as every other refusal.
+    clientErrorHandler(err: Error & { code?: string }, socket) {
+      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify(
+        tooLarge ? { error: 'headers_too_large', reason: 'request headers (cookies or the address) are too large' } : { error: 'bad_request', reason: 'malformed HTTP request' }
+      );
+      socket.end(
+        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+      );
+    },
     bodyLimit: API_BODY_LIMIT,
     trustProxy: false,
     logger: config.log

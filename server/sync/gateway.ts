@@ -13,6 +13,7 @@ import { acceptsGzip } from '../http-cache';
 import type { Store } from '../store/couch';
 import { classifyDb, pullAccess, pushAccess, type Access, type DbKind } from './access';
 import { WaitingClients } from './longpoll';
+import { ChangeWatch } from './change-watch';
 import { checkReplicationMeta, REV_PATTERN } from './replication-meta';
 
 export interface GatewayDeps {
@@ -343,23 +344,41 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     return res;
   }
 
+  const watch = new ChangeWatch(store, longpollMaxMs, closing.signal);
+  const seqText = (seq: unknown) => (typeof seq === 'string' ? seq : String(seq));
+
   /**
-   * Waits for changes up to the gateway's own bound (the store may ignore `timeout`), then reads
-   * once more without waiting, so the answer carries a real `last_seq` even when nothing came.
-   * Null when the client went away.
+   * A long-poll: answered as soon as the caller may see something after its `since`, else at
+   * `waitMs` with nothing and the sequence it read up to. The store is never long-polled per
+   * client: the shared watch of the database wakes every waiting client at a change, and each
+   * reads what it may see with a plain read. Null when the client went away.
    */
-  async function waitForChanges(ctx: Ctx, query: URLSearchParams, waitMs: number, clientGone: AbortSignal) {
-    const timer = AbortSignal.any([AbortSignal.timeout(waitMs), closing.signal]);
-    const waitQuery = new URLSearchParams(query);
-    waitQuery.set('feed', 'longpoll');
-    waitQuery.set('timeout', String(waitMs));
-    try {
-      return await readChanges(ctx, waitQuery, { signal: AbortSignal.any([timer, clientGone]), pool: 'longpoll', timeoutMs: waitMs + 10_000 });
-    } catch (err) {
-      if (clientGone.aborted) return null;
-      if (!timer.aborted) throw err;
+  async function longpoll(ctx: Ctx, query: URLSearchParams, docIds: Set<string> | null, waitMs: number, clientGone: AbortSignal) {
+    const deadline = AbortSignal.any([AbortSignal.timeout(waitMs), closing.signal, clientGone]);
+    let step = query;
+    for (;;) {
+      // Registered before the read: a change between the read and the wait wakes it all the same.
+      const waiting = watch.wait(ctx.db.name, deadline);
+      let res: { status: number; body: unknown };
+      try {
+        res = await readChanges(ctx, step);
+      } catch (err) {
+        waiting.cancel();
+        throw err;
+      }
+      if (res.status !== 200) {
+        waiting.cancel();
+        return res;
+      }
+      const body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+      // Something to answer, or the deadline passed, or it passes while waiting for the next change.
+      if (body.results.length > 0 || deadline.aborted || !(await waiting.changed)) {
+        waiting.cancel();
+        return clientGone.aborted ? null : { status: 200, body };
+      }
+      step = new URLSearchParams(step);
+      step.set('since', seqText(body.last_seq));
     }
-    return readChanges(ctx, query);
   }
 
   const changes = async (req: FastifyRequest<{ Params: Params; Querystring: Record<string, string>; Body: unknown }>, reply: FastifyReply) => {
@@ -397,12 +416,12 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     const waitMs = Math.min(Number(req.query.timeout ?? longpollMaxMs) || longpollMaxMs, longpollMaxMs);
     try {
       if (feed === 'longpoll') {
-        const res = await waitForChanges(ctx, query, waitMs, gone.signal);
+        const res = await longpoll(ctx, query, docIds, waitMs, gone.signal);
         if (!res) return reply; // nobody to answer
         // Shutting down: the connection goes with this answer, or it would hold the close open.
         if (closing.signal.aborted) reply.header('connection', 'close');
         if (res.status !== 200) return relay(reply, res);
-        return filterChanges(ctx, res.body as ChangesBody, docIds);
+        return res.body;
       }
       // Continuous (CouchDB's replicator, mirroring a public database): rows as they come, one JSON
       // line each, for at most the long-poll bound; then the last_seq line, and the replicator
@@ -418,11 +437,11 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         while (!gone.signal.aborted && !closing.signal.aborted && Date.now() < until) {
           const step = new URLSearchParams(query);
           step.set('since', since);
-          const res = await waitForChanges(ctx, step, Math.max(1, until - Date.now()), gone.signal);
+          const res = await longpoll(ctx, step, docIds, Math.max(1, until - Date.now()), gone.signal);
           if (!res || res.status !== 200) break;
-          const body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+          const body = res.body as ChangesBody;
           for (const row of body.results) out.write(JSON.stringify(row) + '\n');
-          since = typeof body.last_seq === 'string' ? body.last_seq : String(body.last_seq);
+          since = seqText(body.last_seq);
         }
       } catch {
         // The store failed mid-feed: end the feed where it got to; the replicator resumes from there.
@@ -496,6 +515,8 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     if (ctx.push === 'none' || ctx.db.kind !== 'commune') return deny(reply, 403, 'forbidden', 'this database is read-only for you');
     const docs = req.body?.docs;
     if (!Array.isArray(docs)) return deny(reply, 400, 'bad_request', 'docs must be a list');
+    // The app pushes 1,000 at a time; a bound keeps one request's work (and its checks) in proportion.
+    if (docs.length > 10_000) return deny(reply, 400, 'bad_request', 'at most 10,000 documents a request');
     const newEdits = req.body?.new_edits ?? true;
     if (typeof newEdits !== 'boolean') return deny(reply, 400, 'bad_request', 'new_edits must be true or false');
     const communeCode = ctx.db.communeCode;

@@ -227,6 +227,15 @@ describe('bad bodies and queries get 400 with a reason, never 5xx', () => {
     }
   );
 
+  it('headers too large for the HTTP parser, and too many documents in one push', async () => {
+    const huge = await fetch(`${base}/api/auth/me`, { headers: { cookie: `lv_session=${'a'.repeat(100_000)}` } });
+    expect(huge.status).toBe(431);
+    expect(await huge.json()).toMatchObject({ error: 'headers_too_large', reason: expect.any(String) });
+    const many = await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, { docs: Array.from({ length: 10_001 }, () => ({})) });
+    expect(many.status).toBe(400);
+    expect(many.json).toMatchObject({ reason: expect.stringMatching(/10,000/) });
+  });
+
   it('a malformed JSON body, an empty body and a wrong content type', async () => {
     const bad = await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, '{"docs": [');
     expect(bad.status).toBe(400);
@@ -389,6 +398,40 @@ describe('clients waiting for changes', () => {
     await push('owner', [doc]);
     const body = await poll;
     expect(body.results.map((r) => r.id)).toContain(doc._id);
+  });
+
+  it('one change wakes every client waiting on the database, each with what it may see', async () => {
+    const info = (await (await fetch(`${base}/sync/${DB_C}`, { headers: { cookie: cookie.team } })).json()) as { update_seq: unknown };
+    const since = encodeURIComponent(String(info.update_seq));
+    const poll = (who: 'team' | 'owner') =>
+      fetch(`${base}/sync/${DB_C}/_changes?feed=longpoll&since=${since}&timeout=20000`, { headers: { cookie: cookie[who] } }).then((r) => r.json() as Promise<{ results: { id: string }[] }>);
+    const teams = Array.from({ length: 30 }, () => poll('team'));
+    const owner = poll('owner');
+    await new Promise((r) => setTimeout(r, 300));
+    // A case document: the team's to see, not the owner's.
+    const doc = { ...entry(OWNED) };
+    const res = await push('team', [doc]);
+    expect(res.json).toEqual([expect.objectContaining({ ok: true })]);
+    for (const body of await Promise.all(teams)) expect(body.results.map((r) => r.id)).toContain(doc._id);
+    // The owner sees its own venue's entry too (an entry of its venue): woken with it.
+    expect((await owner).results.map((r) => r.id)).toContain(doc._id);
+  });
+
+  it("a change the caller may not see does not answer its long-poll", async () => {
+    const info = (await (await fetch(`${base}/sync/${DB_C}`, { headers: { cookie: cookie.team } })).json()) as { update_seq: unknown };
+    const started = Date.now();
+    const owner = fetch(`${base}/sync/${DB_C}/_changes?feed=longpoll&since=${encodeURIComponent(String(info.update_seq))}&timeout=1500`, { headers: { cookie: cookie.owner } }).then(
+      (r) => r.json() as Promise<{ results: unknown[]; last_seq: unknown }>
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    // Another venue's document, pushed by the team: nothing the owner may see.
+    const other = venue('hostileteam2', undefined);
+    expect((await push('team', [other])).json).toEqual([expect.objectContaining({ ok: true })]);
+    const body = await owner;
+    expect(body.results).toEqual([]);
+    expect(body.last_seq).toBeDefined();
+    // It waited out its own timeout instead of answering at the other venue's change.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
   });
 
   it('closing the server answers its waiting clients instead of waiting them out', async () => {
