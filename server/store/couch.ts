@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import Nano, { type DocumentScope, type ServerScope } from 'nano';
 import { guardNano, StoreUnavailableError } from './unavailable';
+import { deadline } from '../deadline';
 
 // The gateway relays every replication request: pooled keep-alive sockets spare a connection per call.
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -87,13 +88,13 @@ export class Store {
     const url = new URL(`${this.#base}/${path}${qs}`);
     const secure = url.protocol === 'https:';
     const agent = opts.pool === 'longpoll' ? (secure ? longpollHttpsAgent : longpollHttpAgent) : secure ? httpsAgent : httpAgent;
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? STORE_TIMEOUT_MS);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const limit = deadline(opts.timeoutMs ?? STORE_TIMEOUT_MS, opts.signal);
+    const signal = limit.signal;
     const text = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const fail = (err: Error) => {
         // The caller's own abort (a client gone) stays an AbortError; anything else means no store.
         if (opts.signal?.aborted) reject(err);
-        else reject(new StoreUnavailableError(timeout.aborted ? new Error('no answer in time') : err));
+        else reject(new StoreUnavailableError(limit.expired ? new Error('no answer in time') : err));
       };
       const req = (secure ? https : http).request(url, { method, headers, agent, signal }, (res) => {
         // setEncoding decodes UTF-8 across chunk boundaries.
@@ -105,7 +106,7 @@ export class Store {
       });
       req.on('error', fail);
       req.end(payload);
-    });
+    }).finally(() => limit.clear());
     let body: unknown = null;
     try {
       body = text.text ? JSON.parse(text.text) : null;

@@ -9,6 +9,7 @@
  * each reads what it may see with a plain read.
  */
 import type { Store } from '../store/couch';
+import { deadline } from '../deadline';
 
 export interface Waiting {
   /** True when the database changed, false at the deadline (or when the wait was given up). */
@@ -91,7 +92,8 @@ export class ChangeWatch {
     }
     try {
       while (watch.waiters.size > 0 && !this.closing.aborted) {
-        const bound = AbortSignal.any([AbortSignal.timeout(this.boundMs), this.closing]);
+        const limit = deadline(this.boundMs, this.closing);
+        const bound = limit.signal;
         try {
           const res = await this.store.request('GET', `${db}/_changes`, {
             query: new URLSearchParams({ feed: 'longpoll', since, timeout: String(this.boundMs) }),
@@ -107,6 +109,8 @@ export class ChangeWatch {
           // At the bound the long-poll is opened again (the store may have ignored its timeout);
           // a failing store is tried again shortly, while each client keeps its own deadline.
           if (!bound.aborted) await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        } finally {
+          limit.clear();
         }
       }
     } finally {

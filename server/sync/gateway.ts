@@ -13,6 +13,7 @@ import { acceptsGzip } from '../http-cache';
 import type { Store } from '../store/couch';
 import { classifyDb, pullAccess, pushAccess, type Access, type DbKind } from './access';
 import { WaitingClients } from './longpoll';
+import { deadline } from '../deadline';
 import { ChangeWatch } from './change-watch';
 import { checkReplicationMeta, REV_PATTERN } from './replication-meta';
 
@@ -354,7 +355,16 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * reads what it may see with a plain read. Null when the client went away.
    */
   async function longpoll(ctx: Ctx, query: URLSearchParams, docIds: Set<string> | null, waitMs: number, clientGone: AbortSignal) {
-    const deadline = AbortSignal.any([AbortSignal.timeout(waitMs), closing.signal, clientGone]);
+    const limit = deadline(waitMs, closing.signal, clientGone);
+    try {
+      return await waitAndRead(ctx, query, docIds, limit.signal, clientGone);
+    } finally {
+      limit.clear();
+    }
+  }
+
+  /** The loop of a long-poll: read, and if nothing may be answered yet, wait for the next change of the database. */
+  async function waitAndRead(ctx: Ctx, query: URLSearchParams, docIds: Set<string> | null, deadline: AbortSignal, clientGone: AbortSignal) {
     let step = query;
     for (;;) {
       // Registered before the read: a change between the read and the wait wakes it all the same.
@@ -411,8 +421,12 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       return deny(reply, 429, 'too_many_waiting', 'too many clients are waiting for changes: try again in a few seconds');
     }
     const gone = new AbortController();
-    req.raw.once('close', () => gone.abort());
-    reply.raw.once('close', () => gone.abort());
+    // The client is gone when the connection closes before the answer is out. Not the request's
+    // own 'close': Node emits it once a request without a body has been read, at the start of the
+    // wait, and such a long-poll was then never answered (bench/longpoll.mjs, keep-alive clients).
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
     const waitMs = Math.min(Number(req.query.timeout ?? longpollMaxMs) || longpollMaxMs, longpollMaxMs);
     try {
       if (feed === 'longpoll') {
