@@ -430,7 +430,9 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     const waitMs = Math.min(Number(req.query.timeout ?? longpollMaxMs) || longpollMaxMs, longpollMaxMs);
     try {
       if (feed === 'longpoll') {
-        const res = await longpoll(ctx, query, docIds, waitMs, gone.signal);
+        // Spread over the last fifth of the bound: phones that opened together (an announcement,
+        // the evening) would otherwise all come back, and read, at the same instant.
+        const res = await longpoll(ctx, query, docIds, Math.round(waitMs * (0.8 + 0.2 * Math.random())), gone.signal);
         if (!res) return reply; // nobody to answer
         // Shutting down: the connection goes with this answer, or it would hold the close open.
         if (closing.signal.aborted) reply.header('connection', 'close');
