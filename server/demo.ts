@@ -5,7 +5,8 @@
  * re-signs venues whose key is no longer the active one.
  */
 import { checkinUrl, shortLinkText, signVenueToken } from '../src/lib/core/venue-token';
-import { venueDocId, type DemoVenue, type VenueDoc, type VenueType } from '../src/lib/core/venue';
+import { venueDocId, type DemoVenue, type VenueType } from '../src/lib/core/venue';
+import type { VenueRecord as VenueDoc } from '../src/lib/core/documents';
 import { getOrNull, type Store } from './store/couch';
 import type { Keyring } from './keys';
 import { randomBytes } from 'node:crypto';

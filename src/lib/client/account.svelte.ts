@@ -3,6 +3,8 @@
  * member's device keeps working offline on the data it has; the session itself is an httpOnly
  * cookie the page never sees.
  */
+import { onSessionExpired } from './session-expiry';
+
 export interface Account {
   userId: string;
   phone: string;
@@ -155,3 +157,5 @@ async function forgetLocalData(): Promise<void> {
 }
 
 export const accountManager = new AccountManager();
+// A sync refused for want of a session (replicas hear the 401) asks for a login here.
+onSessionExpired(() => accountManager.markSessionExpired());

@@ -5,6 +5,7 @@
  */
 import PouchDB from 'pouchdb-browser';
 import { readable, type Readable } from 'svelte/store';
+import { reportSessionExpired } from './session-expiry';
 
 /** Sync and one-way replication emit the same events; one shape for both. */
 interface Emitter {
@@ -135,7 +136,7 @@ export class Replica<T extends object = Record<string, unknown>> {
         this.#error = (err as { message?: string }).message ?? String(err);
         this.#problem = syncProblemOf(err);
         this.#handle = null;
-        if (status === 401) void import('./account.svelte').then(({ accountManager }) => accountManager.markSessionExpired());
+        if (status === 401) reportSessionExpired();
       });
     void this.countPending();
   }

@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot';
 import { EXPOSURE_FIELDS } from './exposure';
-import { CLOCK_SKEW, EXPOSURE_PROBLEM_REASONS, exposureProblem } from './exposure-draft';
+import { CLOCK_SKEW, EXPOSURE_PROBLEM_REASONS, exposureProblem } from './exposure-rules';
 import { MAX_TRAVEL_UNITS, MAX_VACCINE_DOSES } from './personal-qr';
 import { cleanLine, cleanText } from './text';
 import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN, VENUE_NAME_MAX, VENUE_TYPES, venueDocId } from './venue';

@@ -63,9 +63,6 @@ export function newVenueId(random: (n: number) => Uint8Array): string {
 
 export type VenueStatus = 'active' | 'suspended';
 
-/** A venue document of a commune database; its schema is in documents.ts. */
-export type VenueDoc = import('./documents').VenueRecord;
-
 export function venueDocId(venueId: string): string {
   return `venue:${venueId}`;
 }
