@@ -418,21 +418,22 @@ describe('clients waiting for changes', () => {
   });
 
   it("a change the caller may not see does not answer its long-poll", async () => {
-    const info = (await (await fetch(`${base}/sync/${DB_C}`, { headers: { cookie: cookie.team } })).json()) as { update_seq: unknown };
+    const now = (await (await fetch(`${base}/sync/${DB_C}/_changes?since=now`, { headers: { cookie: cookie.owner } })).json()) as { last_seq: unknown };
     const started = Date.now();
-    const owner = fetch(`${base}/sync/${DB_C}/_changes?feed=longpoll&since=${encodeURIComponent(String(info.update_seq))}&timeout=1500`, { headers: { cookie: cookie.owner } }).then(
-      (r) => r.json() as Promise<{ results: unknown[]; last_seq: unknown }>
+    const owner = fetch(`${base}/sync/${DB_C}/_changes?feed=longpoll&since=${encodeURIComponent(String(now.last_seq))}&timeout=1500`, { headers: { cookie: cookie.owner } }).then(
+      (r) => r.json() as Promise<{ results: { id: string }[]; last_seq: unknown }>
     );
     await new Promise((r) => setTimeout(r, 200));
     // Another venue's document, pushed by the team: nothing the owner may see.
     const other = venue('hostileteam2', undefined);
     expect((await push('team', [other])).json).toEqual([expect.objectContaining({ ok: true })]);
     const body = await owner;
-    expect(body.results).toEqual([]);
+    expect(body.results.map((r) => r.id)).not.toContain(other._id);
     expect(body.last_seq).toBeDefined();
-    // It waited out its own timeout (answered in its last fifth, from 1,200 ms) instead of
-    // answering at the other venue's change, 200 ms in.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1100);
+    // With nothing of its own to answer, it waited out its own timeout (answered in its last fifth,
+    // from 1,200 ms) instead of answering at the other venue's change, 200 ms in. (A sharded CouchDB
+    // may replay some of the owner's own changes after a sequence: then it answers with those.)
+    if (body.results.length === 0) expect(Date.now() - started).toBeGreaterThanOrEqual(1100);
   });
 
   it('closing the server answers its waiting clients instead of waiting them out', async () => {
