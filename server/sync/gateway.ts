@@ -271,9 +271,10 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     if (!ctx) return reply;
     if (badDocId(req.params.id!)) return deny(reply, 400, 'bad_request', 'not a checkpoint id');
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) return deny(reply, 400, 'bad_request', 'a JSON object is expected');
-    if (JSON.stringify(req.body).length > MAX_CHECKPOINT_BYTES * 16) return deny(reply, 413, 'too_large', 'a checkpoint is a small document');
+    const size = JSON.stringify(req.body).length;
+    if (size > MAX_CHECKPOINT_BYTES * 16) return deny(reply, 413, 'too_large', 'a checkpoint is a small document');
     if (!ctx.session) {
-      if (JSON.stringify(req.body).length > MAX_CHECKPOINT_BYTES) return deny(reply, 413, 'too_large', 'a checkpoint is a small document');
+      if (size > MAX_CHECKPOINT_BYTES) return deny(reply, 413, 'too_large', 'a checkpoint is a small document');
       const key = anonymousKey(ctx.db.name, req.params.id!);
       const before = anonymousCheckpoints.get(key);
       const rev = `0-${Number(String(before?._rev ?? '0-0').split('-')[1] ?? 0) + 1}`;
@@ -313,11 +314,6 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     return body;
   }
 
-  /**
-   * One read of the store's `_changes`. A `since` the store does not know (a numeric checkpoint of
-   * the embedded store, kept by a phone, after a move to CouchDB, whose sequences are opaque
-   * strings) is read again from the start: the client then skips, by revision, what it has.
-   */
   // Whether the store's sequences are numbers (the embedded store) or opaque strings (CouchDB),
   // read once from a database's update_seq. The embedded store answers an opaque sequence with an
   // empty, successful read, which a client would take as "nothing new": it must never get one.
@@ -328,21 +324,24 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     return numericSeqs;
   };
 
-  async function readChanges(ctx: Ctx, given: URLSearchParams, opts: { signal?: AbortSignal; pool?: 'longpoll'; timeoutMs?: number } = {}) {
+  /**
+   * One read of the store's `_changes`. A `since` the store does not know (a numeric checkpoint of
+   * the embedded store, kept by a phone, after a move to CouchDB, whose sequences are opaque
+   * strings) is read again from the start: the client then skips, by revision, what it has.
+   */
+  async function readChanges(ctx: Ctx, given: URLSearchParams) {
     let query = given;
     const asked = given.get('since');
     if (asked && asked !== '0' && asked !== 'now' && /^[0-9]+$/.test(asked) !== (await storeSeqsAreNumbers())) {
       query = new URLSearchParams(given);
       query.set('since', '0');
     }
-    let res = await store.request('GET', `${ctx.db.name}/_changes`, { query, ...opts });
-    const since = query.get('since');
-    if ((res.status === 400 || res.status === 500) && since && since !== '0' && since !== 'now') {
-      const again = new URLSearchParams(query);
-      again.set('since', '0');
-      res = await store.request('GET', `${ctx.db.name}/_changes`, { query: again, ...opts });
-    }
-    return res;
+    const res = await store.request('GET', `${ctx.db.name}/_changes`, { query });
+    // A sequence of the right kind that this store still cannot place (CouchDB answers 400): from the start too.
+    if (res.status !== 400 || query.get('since') === '0') return res;
+    const again = new URLSearchParams(query);
+    again.set('since', '0');
+    return store.request('GET', `${ctx.db.name}/_changes`, { query: again });
   }
 
   const watch = new ChangeWatch(store, longpollMaxMs, closing.signal);
