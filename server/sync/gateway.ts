@@ -7,7 +7,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkCommuneDoc, isCommuneDocId, isOwnerDocId, venueIdOfDocId } from '../../src/lib/core/documents';
+import { checkCommuneDoc, isCommuneDocId, isOwnerDocId, ownerKeepsTeamSuspension, venueIdOfDocId, type VenueRecord } from '../../src/lib/core/documents';
 import type { Session } from '../auth';
 import { acceptsGzip } from '../http-cache';
 import type { Store } from '../store/couch';
@@ -573,14 +573,13 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
 
     // A venue the commune team suspended stays suspended until the team resumes it: an owner may
     // edit it, not lift (or take over) the team's suspension.
-    const teamSuspended = new Set<string>();
+    const current = new Map<string, VenueRecord>();
     if (owned) {
       const ids = valid.filter((d) => d.type === 'venue' && !d._deleted).map((d) => d._id as string);
       if (ids.length) {
         const res = await store.request('POST', `${ctx.db.name}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids } });
         if (res.status !== 200) return relay(reply, res);
-        for (const row of (res.body as { rows?: { key: string; doc?: { status?: string; suspendedBy?: string } | null }[] }).rows ?? [])
-          if (row.doc?.status === 'suspended' && row.doc.suspendedBy === 'team') teamSuspended.add(row.key);
+        for (const row of (res.body as { rows?: { key: string; doc?: VenueRecord | null }[] }).rows ?? []) if (row.doc) current.set(row.key, row.doc);
       }
     }
 
@@ -611,7 +610,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
           results.push({ id: c.id, error: 'forbidden', reason: 'not a venue of this account' });
           continue;
         }
-        if (teamSuspended.has(c.id) && (doc.status !== 'suspended' || doc.suspendedBy !== 'team')) {
+        if (doc.type === 'venue' && !doc._deleted && !ownerKeepsTeamSuspension(current.get(c.id), doc as unknown as VenueRecord)) {
           results.push({ id: c.id, error: 'forbidden', reason: 'the commune team suspended this venue: only the team can resume it' });
           continue;
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCommuneDoc, entryDocId, EARLIEST_ENTRY_TIME, MAX_DOC_BYTES, type CaseRecord, type DiaryShareRecord, type ExposureDraftRecord, type FollowupRecord, type StationEntryRecord, type VenueRecord } from './documents';
+import { checkCommuneDoc, entryDocId, EARLIEST_ENTRY_TIME, ownerKeepsTeamSuspension, suspendedByTeam, MAX_DOC_BYTES, type CaseRecord, type DiaryShareRecord, type ExposureDraftRecord, type FollowupRecord, type StationEntryRecord, type VenueRecord } from './documents';
 import { at } from './testing';
 import { DAY, HOUR, MINUTE } from './time';
 
@@ -192,5 +192,21 @@ describe('exposure events at the gateway', () => {
   it('lets a team correct an event 27 days old', () => {
     const late = { ...exposure, from: now - 27 * DAY, to: now - 27 * DAY + HOUR };
     expect(ok({ ...late, message: 'Sửa lại' }).message).toBe('Sửa lại');
+  });
+});
+
+describe("a team's suspension of a venue", () => {
+  it('only the team lifts it; an owner may edit the venue, and lift its own suspension', () => {
+    const team = { status: 'suspended', suspendedBy: 'team' } as const;
+    const owner = { status: 'suspended', suspendedBy: 'owner' } as const;
+    const active = { status: 'active' } as const;
+    expect(suspendedByTeam(team)).toBe(true);
+    expect(suspendedByTeam(owner)).toBe(false);
+    expect(suspendedByTeam({ status: 'suspended' })).toBe(false); // from before the field: the owner's
+    expect(ownerKeepsTeamSuspension(team, team)).toBe(true);
+    expect(ownerKeepsTeamSuspension(team, active)).toBe(false);
+    expect(ownerKeepsTeamSuspension(team, owner)).toBe(false);
+    expect(ownerKeepsTeamSuspension(owner, active)).toBe(true);
+    expect(ownerKeepsTeamSuspension(null, active)).toBe(true);
   });
 });

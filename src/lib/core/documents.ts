@@ -265,6 +265,19 @@ function expectedIdOf(doc: CommuneDoc): { exact: string } | { prefix: string } {
   }
 }
 
+/** Whether the commune team suspended this venue: then only the team may resume it. */
+export function suspendedByTeam(venue: Pick<VenueRecord, 'status' | 'suspendedBy'> | null | undefined): boolean {
+  return venue?.status === 'suspended' && venue.suspendedBy === 'team';
+}
+
+/**
+ * Whether an owner's new version of its venue keeps the team's suspension, where there is one:
+ * an owner may edit a venue the team suspended, not resume it nor make the suspension its own.
+ */
+export function ownerKeepsTeamSuspension(current: Pick<VenueRecord, 'status' | 'suspendedBy'> | null | undefined, next: Pick<VenueRecord, 'status' | 'suspendedBy'>): boolean {
+  return !suspendedByTeam(current) || suspendedByTeam(next);
+}
+
 /** Whether an id is of a kind a venue owner may see: `venue:` and `entry:` documents. */
 export function isOwnerDocId(id: string): boolean {
   return /^(?:venue|entry):/.test(id);
