@@ -6,6 +6,7 @@ import type { TimesProblem } from '$lib/core/visit';
 import { SYMPTOMS, type Symptom } from '$lib/core/personal-qr';
 import type { FollowupStage } from '$lib/core/casework';
 import type { TEST_RESULTS } from '$lib/core/documents';
+import type { AuthError, PasswordChangeError } from '$lib/client/account.svelte';
 
 type TestResult = (typeof TEST_RESULTS)[number];
 
@@ -108,4 +109,20 @@ export function stageLabel(stage: FollowupStage): string {
     positive: m.stage_positive,
     closed: m.stage_closed
   }[stage]();
+}
+
+/** What went wrong with a login, a registration or a password change, in words. */
+export function accountErrorText(error: AuthError | PasswordChangeError): string {
+  const words: Record<AuthError | PasswordChangeError, () => string> = {
+    phone_taken: m.auth_phone_taken,
+    wrong_credentials: m.auth_wrong_credentials,
+    bad_phone: m.auth_bad_phone,
+    wrong_password: m.account_password_wrong,
+    weak_password: m.auth_weak_password,
+    too_many_attempts: m.auth_too_many,
+    not_logged_in: m.account_not_logged_in,
+    offline: m.auth_offline,
+    server: m.auth_server
+  };
+  return words[error]();
 }
