@@ -52,3 +52,13 @@ describe('report periods', () => {
     expect(reportingRates(['not_due']).rate).toBeNull();
   });
 });
+
+describe('report schedules', () => {
+  it('a commune takes its district’s day, else its province’s, else the default', async () => {
+    const { scheduleFor, DEFAULT_SCHEDULE } = await import('./period');
+    const path = [{ code: '42' }, { code: '440' }, { code: '18070' }];
+    expect(scheduleFor(path, new Map([['42', { weekday: 5, monthDay: 5 }], ['440', { weekday: 4, monthDay: 5 }]])).weekday).toBe(4);
+    expect(scheduleFor(path, new Map([['42', { weekday: 3, monthDay: 6 }]]))).toEqual({ weekday: 3, monthDay: 6 });
+    expect(scheduleFor(path, new Map())).toEqual(DEFAULT_SCHEDULE);
+  });
+});

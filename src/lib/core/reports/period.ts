@@ -132,3 +132,33 @@ export function reportingRates(timings: readonly SubmissionTiming[]): { expected
   const expected = counted.length;
   return { expected, received, onTime, rate: expected ? received / expected : null, onTimeRate: expected ? onTime / expected : null };
 }
+
+/**
+ * `schedule:<code>` in lv_directory (public, so that a team's device knows its due days offline):
+ * a unit's report days. Set by an admin; units below without their own take it.
+ */
+export interface ScheduleDoc {
+  _id: `schedule:${string}`;
+  _rev?: string;
+  type: 'schedule';
+  schema: 1;
+  code: string;
+  weekday: Weekday;
+  monthDay: number;
+}
+
+export function scheduleDocId(code: string): `schedule:${string}` {
+  return `schedule:${code}`;
+}
+
+/**
+ * The schedule that applies to a unit: its own, else its nearest ancestor's, else the default.
+ * `path` is the unit and its ancestors, root first (units.ts unitPath).
+ */
+export function scheduleFor(path: readonly { code: string }[], schedules: ReadonlyMap<string, Pick<ScheduleDoc, 'weekday' | 'monthDay'>>): ReportSchedule {
+  for (let i = path.length - 1; i >= 0; i--) {
+    const own = schedules.get(path[i]!.code);
+    if (own) return { weekday: own.weekday, monthDay: own.monthDay };
+  }
+  return DEFAULT_SCHEDULE;
+}
