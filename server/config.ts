@@ -19,6 +19,8 @@ export interface ServerConfig {
   retentionDays: number;
   /** Seed the demo commune and its venues on first start. */
   demo: boolean;
+  /** Three weeks of made-up activity in the demo district (server/demo-activity.ts); DEMO_ACTIVITY=0 leaves it out. */
+  demoActivity: boolean;
   /** Password of the demo commune team; null = a random one kept in dataDir. */
   demoTeamPassword: string | null;
   /** Folder of the built PWA. */
@@ -46,6 +48,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     sessionSecret: env.SESSION_SECRET || null,
     retentionDays: clampRetentionDays(env.RETENTION_DAYS ?? 21),
     demo: env.DEMO !== '0',
+    demoActivity: env.DEMO !== '0' && env.DEMO_ACTIVITY !== '0',
     demoTeamPassword: env.DEMO_TEAM_PASSWORD || null,
     staticDir: path.resolve(env.STATIC_DIR ?? './build'),
     log: env.LOG !== '0',

@@ -69,21 +69,27 @@ export async function seedDemo(store: Store, keyring: Keyring, origin: string): 
 export const DEMO_TEAM_PHONE = '0912000070';
 /** A second member of the same demo team (same password). */
 export const DEMO_TEAM_PHONE_2 = '0912000071';
+/** The officials above the demo team (same password): Huyện Đức Thọ's and Tỉnh Hà Tĩnh's administrators. */
+export const DEMO_DISTRICT_ADMIN_PHONE = '0912000440';
+export const DEMO_PROVINCE_ADMIN_PHONE = '0912000042';
 
 export async function seedDemoTeam(store: Store, dataDir: string, password: string | undefined): Promise<{ phone: string; password: string }> {
   const file = path.join(dataDir, 'demo-team.json');
   const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { phone: string; password: string }) : null;
-  if (saved && (!password || saved.password === password) && (await findUserByPhone(store, DEMO_TEAM_PHONE_2))) return saved;
+  if (saved && (!password || saved.password === password) && (await findUserByPhone(store, DEMO_TEAM_PHONE_2)) && (await findUserByPhone(store, DEMO_PROVINCE_ADMIN_PHONE))) return saved;
   const account = { phone: DEMO_TEAM_PHONE, password: saved && !password ? saved.password : (password ?? randomBytes(9).toString('base64url')) };
   // Two members of one team, so that working together offline (and their conflicts) can be tried.
+  // And the district and province officials who watch it (DESIGN §12).
   const members = [
-    { phone: DEMO_TEAM_PHONE, name: 'Tổ COVID thị trấn Đức Thọ (demo)' },
-    { phone: DEMO_TEAM_PHONE_2, name: 'Tổ COVID thị trấn Đức Thọ, thành viên 2 (demo)' }
+    { phone: DEMO_TEAM_PHONE, name: 'Tổ COVID thị trấn Đức Thọ (demo)', role: 'team' as const, communes: [DEMO_COMMUNE.code] },
+    { phone: DEMO_TEAM_PHONE_2, name: 'Tổ COVID thị trấn Đức Thọ, thành viên 2 (demo)', role: 'team' as const, communes: [DEMO_COMMUNE.code] },
+    { phone: DEMO_DISTRICT_ADMIN_PHONE, name: 'Phòng Y tế huyện Đức Thọ (demo)', role: 'admin' as const, unit: '440' },
+    { phone: DEMO_PROVINCE_ADMIN_PHONE, name: 'Sở Y tế tỉnh Hà Tĩnh (demo)', role: 'admin' as const, unit: '42' }
   ];
-  for (const member of members) {
-    const existing = await findUserByPhone(store, member.phone);
+  for (const { phone, ...member } of members) {
+    const existing = await findUserByPhone(store, phone);
     if (existing) await updateUser(store, { ...existing, passwordHash: await hashPassword(account.password), sessionVersion: existing.sessionVersion + 1 });
-    else await createUser(store, { phone: member.phone, password: account.password, name: member.name, role: 'team', communes: [DEMO_COMMUNE.code] });
+    else await createUser(store, { phone, password: account.password, ...member });
   }
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(account), { mode: 0o600 });

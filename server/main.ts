@@ -8,7 +8,8 @@ import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
 import { StoreUnavailableError } from './store/unavailable';
 import { loadKeyring } from './keys';
-import { DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
+import { DEMO_DISTRICT_ADMIN_PHONE, DEMO_PROVINCE_ADMIN_PHONE, DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
+import { seedDemoActivity, seedDemoSchedules } from './demo-activity';
 import { buildApp } from './http';
 import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
@@ -55,6 +56,8 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   if (config.demo) await seedDemoUnits(store);
   const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
   const demoTeam = config.demo ? await seedDemoTeam(store, config.dataDir, config.demoTeamPassword ?? undefined) : null;
+  if (config.demo) await seedDemoSchedules(store);
+  if (config.demo && config.demoActivity) await seedDemoActivity(store, keyring);
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
@@ -112,7 +115,10 @@ export function runFromCli(): void {
         for (const v of server.demoVenues) console.log(`  ${v.name}\n    ${v.url}`);
         console.log(`\nAll demo codes as QR posters: ${config.publicOrigin}/demo`);
         console.log(`Venue owners register and run a scan station at ${config.publicOrigin}/venue`);
-        if (server.demoTeam) console.log(`Demo commune team (publish exposure events at ${config.publicOrigin}/team): phones ${server.demoTeam.phone} and ${DEMO_TEAM_PHONE_2}, password ${server.demoTeam.password}`);
+        if (server.demoTeam) {
+          console.log(`Demo commune team (publish exposure events at ${config.publicOrigin}/team): phones ${server.demoTeam.phone} and ${DEMO_TEAM_PHONE_2}, password ${server.demoTeam.password}`);
+          console.log(`Demo officials (accounts, zone levels, statistics at ${config.publicOrigin}/admin): district Đức Thọ ${DEMO_DISTRICT_ADMIN_PHONE}, province Hà Tĩnh ${DEMO_PROVINCE_ADMIN_PHONE}, same password`);
+        }
         console.log('Team and admin accounts: npm run user:add -- --phone 09xxxxxxxx --role team --communes 18070\n');
       }
       const stop = () => server.close().then(() => process.exit(0));

@@ -70,7 +70,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   // The store is what the test says: a COUCHDB_URL of the shell that runs the tests (npm run
   // test:couchdb takes one) must not turn an embedded-store test into a CouchDB one.
   const { COUCHDB_URL: _shell, LV_TEST_COUCHDB_URL: _suite, ...inherited } = process.env;
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { DEMO_ACTIVITY: '0', ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   let stdout = '';

@@ -62,7 +62,7 @@ beforeAll(async () => {
   writeFileSync(path.join(staticDir, '200.html'), 'x');
   // Not made here: the server makes it, and how is under test.
   dataDir = path.join(tmp, 'data');
-  server = await startServer(readConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: staticDir }));
+  server = await startServer(readConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: staticDir, DEMO_ACTIVITY: '0' }));
   base = server.url;
   const owner = await register(base, OWNER_PHONE);
   cookies.owner = owner.cookie;

@@ -23,7 +23,10 @@ export function testCouchdbUrl(): string | null {
  * readConfig for a test server: the test's own environment, plus COUCHDB_URL when the suite runs
  * against a CouchDB (unless the test points its server at a store itself).
  */
-export async function testServerConfig(env: NodeJS.ProcessEnv): Promise<ServerConfig> {
+export async function testServerConfig(input: NodeJS.ProcessEnv): Promise<ServerConfig> {
+  // The demo district's three weeks of activity only where a test asks for them: the others count
+  // documents in communes of that district.
+  const env: NodeJS.ProcessEnv = { DEMO_ACTIVITY: '0', ...input };
   const couchdb = testCouchdbUrl();
   if (!couchdb || env.COUCHDB_URL) return readConfig(env);
   const dataDir = path.resolve(env.DATA_DIR ?? './data');
