@@ -75,7 +75,7 @@ export function registerAdminAccounts(app: FastifyInstance, { store, sessionOf }
     const parsed = v.safeParse(ListQuery, req.query);
     if (!parsed.success) return reply.status(400).send({ error: 'bad_request', reason: 'q is text, role is team, admin or owner, status is active or disabled' });
     const { q, role, status } = parsed.output;
-    const words = foldVietnamese(q ?? '').split(' ').filter(Boolean);
+    const words = foldVietnamese(q ?? '').replace(/[^a-z0-9]+/g, ' ').split(' ').filter(Boolean);
     const digits = (q ?? '').replace(/[^0-9]/g, '');
     const { tree } = await loadUnitTree(store);
     const accounts: AccountRow[] = [];
@@ -85,9 +85,10 @@ export function registerAdminAccounts(app: FastifyInstance, { store, sessionOf }
       if (status && (status === 'disabled') !== !!user.disabled) return;
       if (!inAdminUnit(tree, admin.unit, user)) return;
       if (words.length) {
-        const text = foldVietnamese(`${user.name} ${user.position ?? ''} ${user.phone}`);
+        // Each word starts a word of the name or position, in any order, without diacritics ("hoa tran" finds Trần Thị Hoa).
+        const text = ' ' + foldVietnamese(`${user.name} ${user.position ?? ''}`).replace(/[^a-z0-9]+/g, ' ');
         const byPhone = digits.length >= 3 && user.phone.includes(digits.replace(/^84/, '0'));
-        if (!byPhone && !words.every((w) => text.includes(w))) return;
+        if (!byPhone && !words.every((w) => text.includes(' ' + w))) return;
       }
       if (accounts.length >= ACCOUNTS_MAX) {
         truncated = true;
