@@ -145,7 +145,8 @@ export async function endEverywhere(store: Store, sessionOf: SessionOf, userId: 
 }
 
 /** What a signed-in account with a one-time password may still call besides /api/auth/*: what anyone may, with or without a session. */
-const OPEN_TO_ANYONE = /^\/api\/(health|keys|demo|provinces|tallies|diary-share|exposures\/[^/]+|share-codes(\/[^/]+)?|communes\/[0-9]+\/venues)$/;
+const OPEN_TO_ANYONE_GET = /^\/api\/(health|keys|demo|provinces|exposures\/[^/]+|share-codes\/[^/]+|communes\/[0-9]+\/venues)$/;
+const OPEN_TO_ANYONE_POST = /^\/api\/(tallies|diary-share)$/;
 
 /**
  * An account signed in with a one-time password (made by an admin, or reset) may only change its
@@ -158,7 +159,9 @@ export function passwordGate(app: FastifyInstance, sessionOf: SessionOf): void {
     if (!req.cookies[SESSION_COOKIE]) return;
     const path = req.url.split('?')[0]!;
     if (!path.startsWith('/sync/') && !path.startsWith('/api/')) return;
-    if (path.startsWith('/api/auth/') || OPEN_TO_ANYONE.test(path)) return;
+    if (path.startsWith('/api/auth/')) return;
+    if ((req.method === 'GET' || req.method === 'HEAD') && OPEN_TO_ANYONE_GET.test(path)) return;
+    if (req.method === 'POST' && OPEN_TO_ANYONE_POST.test(path)) return;
     const { mustChangePassword } = await sessionOf(req);
     if (mustChangePassword) {
       return reply.status(403).send({ error: 'password_change_required', reason: 'this account has a one-time password: choose your own password first' });

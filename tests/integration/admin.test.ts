@@ -138,6 +138,8 @@ describe('accounts of an admin unit', () => {
     expect(blocked.json.error).toBe('password_change_required');
     expect((await call('GET', '/sync/lv_directory/_changes?since=0', { cookie: first.cookie })).json.error).toBe('password_change_required');
     expect((await call('GET', '/api/auth/me', { cookie: first.cookie })).json).toMatchObject({ mustChangePassword: true });
+    // What anyone may read stays open: the public keys.
+    expect((await call('GET', '/api/keys', { cookie: first.cookie })).status).toBe(200);
     // The one-time password itself is not a password of one's own.
     const same = await call('POST', '/api/auth/password', { cookie: first.cookie, body: { currentPassword: districtPassword, newPassword: districtPassword } });
     expect(same.json.error).toBe('same_password');
@@ -364,5 +366,19 @@ describe('units import from the browser', () => {
     const many = await call<UnitsPreview>('POST', '/api/admin/units/preview', { ...as('p42'), body: { csv: big } });
     expect(many.status).toBe(200);
     expect(many.json.added).toHaveLength(11_000);
+  });
+
+  it("a file with the admin's own unit is its whole subtree: what it leaves out is removed", async () => {
+    const directory = server.store.db<{ code: string; name: string; parent: string }>('lv_directory');
+    const inside = (await directory.list({ startkey: 'unit:18', endkey: 'unit:18\ufff0', include_docs: true })).rows
+      .map((r) => r.doc!)
+      .filter((u) => u.parent === '440');
+    expect(inside.map((u) => u.code)).toContain('18100');
+    const csv = ['code,name,level,parent', '440,Huyện Đức Thọ,district,42', ...inside.filter((u) => u.code !== '18100').map((u) => `${u.code},${u.name},commune,440`)].join('\n');
+    const res = await call<UnitsPreview & { written: Record<string, number> }>('POST', '/api/admin/units/import', { ...as('d440'), body: { csv } });
+    expect(res.status).toBe(200);
+    expect(res.json.removed.map((u) => u.code)).toEqual(['18100']);
+    expect(res.json.written.removed).toBe(1);
+    await expect(directory.get('unit:18100')).rejects.toMatchObject({ statusCode: 404 });
   });
 });
