@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
+import { loggedPath } from '../../server/http';
 import type { AccountRow, AuditEvent, UnitsPreview, ZoneHistoryRow, ZoneRow } from '../../src/lib/core/admin';
 
 const PASSWORD = 'mat-khau-dai';
@@ -227,6 +228,13 @@ describe('accounts of an admin unit', () => {
     // An admin resets within its unit.
     expect((await call('POST', `/api/admin/accounts/${ids.team18073}/reset-password`, as('d440'))).status).toBe(200);
     expect((await call('POST', `/api/admin/accounts/${ids.team18073}/reset-password`, as('p49'))).status).toBe(403);
+  });
+});
+
+describe('logs', () => {
+  it('log admin paths without account ids or search words', () => {
+    expect(loggedPath('/api/admin/accounts/u1234abcd/reset-password')).toBe('/api/admin/accounts/:user/reset-password');
+    expect(loggedPath('/api/admin/accounts?q=0912018073')).toBe('/api/admin/accounts');
   });
 });
 
