@@ -309,8 +309,11 @@ describe('zone levels', () => {
   });
 
   it('sets a report schedule in lv_directory, audited; refuses a bad weekday', async () => {
-    expect((await call('POST', '/api/admin/schedule', { ...as('d440'), body: { code: '440', weekday: 4, monthDay: 5 } })).status).toBe(200);
-    expect(await server.store.db('lv_directory').get('schedule:440')).toMatchObject({ type: 'schedule', weekday: 4, monthDay: 5 });
+    // (The demo data has Thursday, before the 5th, for 440.)
+    expect((await call('POST', '/api/admin/schedule', { ...as('d440'), body: { code: '440', weekday: 3, monthDay: 6 } })).status).toBe(200);
+    expect(await server.store.db('lv_directory').get('schedule:440')).toMatchObject({ type: 'schedule', weekday: 3, monthDay: 6 });
+    const audit = await call<{ events: AuditEvent[] }>('GET', '/api/admin/audit?limit=1', as('p42'));
+    expect(audit.json.events[0]).toMatchObject({ action: 'schedule.set', unit: '440', target: { kind: 'schedule', id: '440' } });
     expect((await call('POST', '/api/admin/schedule', { ...as('d440'), body: { code: '440', weekday: 8, monthDay: 5 } })).status).toBe(400);
     expect((await call('POST', '/api/admin/schedule', { ...as('d440'), body: { code: '49', weekday: 5, monthDay: 5 } })).status).toBe(403);
   });
