@@ -49,8 +49,9 @@ export function registerReportStats(
 ): void {
   let directory: Directory | null = null;
   let loading: Promise<Directory> | null = null;
-  const readDirectory = async (): Promise<Directory> => {
-    if (directory && now() - directory.at < DIRECTORY_CACHE_MS) return directory;
+  /** `knows`: a unit the cached tree must have, else it is read again (a unit imported a moment ago). */
+  const readDirectory = async (knows?: string): Promise<Directory> => {
+    if (directory && now() - directory.at < DIRECTORY_CACHE_MS && (knows === undefined || directory.tree.byCode.has(knows) || now() - directory.at < 1_000)) return directory;
     loading ??= (async () => {
       const [units, schedules] = await Promise.all([loadUnits(store), store.docsByPrefix<ScheduleDoc>(DB.directory, 'schedule:')]);
       const fresh = { at: now(), units, tree: unitTree(units), schedules: new Map((schedules ?? []).filter((s) => s.type === 'schedule').map((s) => [s.code, s])) };
@@ -72,7 +73,7 @@ export function registerReportStats(
       return bad(reply, `${v.getDotPath(issue) ?? 'query'}: ${issue.message}`);
     }
     const query = parsed.output;
-    const dir = await readDirectory();
+    const dir = await readDirectory(query.unit);
 
     // Whose unit: an admin's from its account as it is now; a team's from its communes.
     let code: string;
