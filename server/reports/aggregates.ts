@@ -124,8 +124,17 @@ export interface PassResult {
 const running = new Set<AggregatesJob>();
 
 /** Runs a pass of every aggregates job of this process now (tests and benches), after any pass under way. */
-export async function runAggregatesNow(): Promise<void> {
-  for (const job of running) await job.run();
+export async function runAggregatesNow(): Promise<(PassResult | null)[]> {
+  const out: (PassResult | null)[] = [];
+  for (const job of running) out.push(await job.run());
+  return out;
+}
+
+/** A full rebuild by every aggregates job of this process (benches; an operator's repair). */
+export async function rebuildAggregatesNow(): Promise<(PassResult | null)[]> {
+  const out: (PassResult | null)[] = [];
+  for (const job of running) out.push(await job.rebuild());
+  return out;
 }
 
 export class AggregatesJob {
@@ -251,7 +260,10 @@ export class AggregatesJob {
     let changes = 0;
     const queue = [...dbs];
     const worker = async () => {
-      for (let code = queue.shift(); code !== undefined; code = queue.shift()) changes += await this.#readCommune(code, now, rebuild ? { keepThrough: this.#communes.get(code)?.rev ? keepThrough : null } : undefined);
+      for (let code = queue.shift(); code !== undefined; code = queue.shift()) {
+        const read = await this.#readCommune(code, now, rebuild ? { keepThrough: this.#communes.get(code)?.rev ? keepThrough : null } : undefined);
+        changes += read;
+      }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
 
