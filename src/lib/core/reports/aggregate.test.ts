@@ -167,6 +167,10 @@ describe('commune ledger', () => {
     // Contacts open at the end of the period, not summed: the week ends with none, its first four days with one.
     expect(figuresOf(l)).toMatchObject({ cases: 1, contactsOpen: 0, exposures: 1 });
     expect(figuresOf(l, daysBetween('2021-08-12', '2021-08-15'))).toMatchObject({ contactsOpen: 1 });
+    // The stored ledger tells documents apart without the visit a follow-up's id names.
+    const stored = JSON.stringify(ledgerToJson(l));
+    expect(stored).not.toContain('1628834400000');
+    expect(stored).not.toContain('aaaaaaaaaaaaaaaa');
   });
 
   it('survives being stored and read back', () => {

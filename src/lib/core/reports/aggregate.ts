@@ -133,11 +133,11 @@ export interface CommuneLedger {
   venues: Map<string, VenueState>;
   station: Map<string, StationDay>;
   tallies: Map<string, TallyDay>;
-  /** case id → day confirmed */
+  /** case (by docKey) → day confirmed */
   cases: Map<string, string>;
-  /** contact follow-up id → [first day under follow-up, day closed (not included) or null] */
+  /** contact follow-up (by docKey) → [first day under follow-up, day closed (not included) or null] */
   contacts: Map<string, [string, string | null]>;
-  /** exposure draft id → day first seen published */
+  /** exposure draft (by docKey) → day first seen published */
   exposures: Map<string, string>;
 }
 
@@ -169,6 +169,22 @@ const isoDay = (iso: unknown, fallback: string): string => {
   const ms = typeof iso === 'string' ? Date.parse(iso) : NaN;
   return Number.isFinite(ms) ? dayKey(ms) : fallback;
 };
+
+/**
+ * The key a ledger files a case, follow-up or exposure draft under: a 64-bit FNV-1a hash of its id,
+ * not the id. A follow-up's id holds the entry that found the person (venue and time): the ledger,
+ * stored in lv_reports, needs to tell documents apart, not to know which visit they came from.
+ */
+export function docKey(id: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ id.length;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+  }
+  return h1.toString(36) + '.' + h2.toString(36);
+}
 
 function venueOf(ledger: CommuneLedger, venueId: string): VenueState {
   let v = ledger.venues.get(venueId);
@@ -218,6 +234,7 @@ export function applyChanges(ledger: CommuneLedger, changes: readonly DocChange[
     const doc = change.doc ?? null;
     const deleted = change.deleted === true || doc?._deleted === true;
     const kind = change.id.slice(0, change.id.indexOf(':'));
+    const key = docKey(change.id);
     if (kind === 'venue') {
       const venueId = change.id.slice('venue:'.length);
       if (deleted) {
@@ -245,7 +262,7 @@ export function applyChanges(ledger: CommuneLedger, changes: readonly DocChange[
     if (deleted || !doc) {
       // Deletions leave the past as it was; a contact's follow-up ends the day it disappears.
       if (kind === 'followup') {
-        const c = ledger.contacts.get(change.id);
+        const c = ledger.contacts.get(key);
         if (c && c[1] === null) {
           c[1] = today;
           touch(today);
@@ -282,9 +299,9 @@ export function applyChanges(ledger: CommuneLedger, changes: readonly DocChange[
       case 'case': {
         const day = str(doc.confirmedOn);
         if (!day || !DAY_TEXT.test(day)) break;
-        const before = ledger.cases.get(change.id);
+        const before = ledger.cases.get(key);
         if (before === day) break;
-        ledger.cases.set(change.id, day);
+        ledger.cases.set(key, day);
         touch(before !== undefined && before < day ? before : day);
         break;
       }
@@ -293,18 +310,18 @@ export function applyChanges(ledger: CommuneLedger, changes: readonly DocChange[
         const at = num(doc.at);
         if (at === null) break;
         const from = dayKey(at);
-        const before = ledger.contacts.get(change.id);
+        const before = ledger.contacts.get(key);
         const until = doc.state === 'closed' ? (before?.[1] ?? isoDay(doc.updatedAt, today)) : null;
         if (before && before[0] === from && before[1] === until) break;
-        ledger.contacts.set(change.id, [from, until]);
+        ledger.contacts.set(key, [from, until]);
         const days = [from, until, before?.[0], before?.[1]].filter((d): d is string => typeof d === 'string');
         touch(days.sort()[0]!);
         break;
       }
       case 'exposure': {
-        if ((doc.state !== 'published' && doc.state !== 'withdrawn') || ledger.exposures.has(change.id)) break;
+        if ((doc.state !== 'published' && doc.state !== 'withdrawn') || ledger.exposures.has(key)) break;
         const day = isoDay(doc.updatedAt, today);
-        ledger.exposures.set(change.id, day);
+        ledger.exposures.set(key, day);
         touch(day);
         break;
       }
