@@ -204,8 +204,12 @@ async function main() {
     const loadS = (performance.now() - t0) / 1000;
     console.log(`written in ${round(loadS, 0)} s (${round(written / loadS, 0)} entries/s)`);
 
-    // Full rebuild, alone, with the peaks reset first.
-    await server.run('run'); // let the minute's pass that may be under way finish
+    // Full rebuild, alone, with the peaks reset first. The minute's passes stop from here on (one
+    // under way ends first), so each figure below is one pass and nothing else.
+    await server.run('hold');
+    const catchUp0 = performance.now();
+    const caughtUp = await server.run('run');
+    const catchUpS = (performance.now() - catchUp0) / 1000;
     const storePid = await server.run('storePid');
     const peakReset = resetPeak(server.pid) && (storePid === null || resetPeak(storePid));
     const rssBefore = vmKb(server.pid, 'VmRSS');
@@ -225,6 +229,9 @@ async function main() {
     const p0 = performance.now();
     const pass = await server.run('run');
     const passS = (performance.now() - p0) / 1000;
+    const q0 = performance.now();
+    await server.run('run');
+    const idleS = (performance.now() - q0) / 1000;
 
     // The statistics, as an admin's browser asks for them.
     const login = async (phone) => {
@@ -272,6 +279,8 @@ async function main() {
     printFigures(
       [
         ['station entries in the store', written.toLocaleString('en')],
+        ['pass right after the load (catching up), s', round(catchUpS, 1)],
+        ['  commune changes read', caughtUp?.[0]?.changes?.toLocaleString('en')],
         ['full rebuild, s', round(rebuildS, 1)],
         ['  commune changes read', rebuilt?.[0]?.changes?.toLocaleString('en')],
         ['  aggregate docs written', rebuilt?.[0]?.written?.toLocaleString('en')],
@@ -281,7 +290,8 @@ async function main() {
         ['one more day written, s', round(dayWriteS, 1)],
         ['incremental pass, s', round(passS, 2)],
         ['  changes read', pass?.[0]?.changes?.toLocaleString('en')],
-        ['  aggregate docs written', pass?.[0]?.written?.toLocaleString('en')]
+        ['  aggregate docs written', pass?.[0]?.written?.toLocaleString('en')],
+        ['a pass with nothing new, s', round(idleS, 2)]
       ],
       ['']
     );
@@ -298,6 +308,8 @@ async function main() {
       serverPeakMb: mb(serverPeak),
       storePeakMb: Number.isFinite(storePeak) ? mb(storePeak) : null,
       incrementalS: round(passS, 2),
+      idlePassS: round(idleS, 2),
+      catchUpS: round(catchUpS, 1),
       stats: timings
     });
   } finally {
@@ -318,6 +330,7 @@ process.on('message', async (msg) => {
     else if (msg.cmd === 'storePid') reply(server.storePid());
     else if (msg.cmd === 'run') reply(await m.runAggregatesNow());
     else if (msg.cmd === 'rebuild') reply(await m.rebuildAggregatesNow());
+    else if (msg.cmd === 'hold') { m.holdAggregates(true); reply(true); }
     else if (msg.cmd === 'close') { await server.close(); process.exit(0); }
   } catch (err) { process.send({ id: msg.id, error: String(err?.message ?? err) }); }
 });

@@ -16,7 +16,7 @@ import { Signer } from './signer';
 import { seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
 import { startAggregates } from './reports/aggregates';
-export { rebuildAggregatesNow, runAggregatesNow } from './reports/aggregates';
+export { holdAggregates, rebuildAggregatesNow, runAggregatesNow } from './reports/aggregates';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {

@@ -14,7 +14,7 @@ import type { Session } from '../auth';
 import { DB, type Store } from '../store/couch';
 import { loadUnits } from '../units';
 import { getUser } from '../users';
-import { isWithin, periodFigures, unitTree, type DayAggregate, type UnitTree } from '../../src/lib/core/reports/aggregate';
+import { activeByCommune, isWithin, periodFigures, unitTree, type DayAggregate, type UnitTree } from '../../src/lib/core/reports/aggregate';
 import { zeroFigures, type StatsAnswer } from '../../src/lib/core/reports/figures';
 import { LOW_RULE, lowRuleText, rankRows, statsRow } from '../../src/lib/core/reports/low-activity';
 import { currentWeek, daysBetween, isReportDay, scheduleFor, type ScheduleDoc } from '../../src/lib/core/reports/period';
@@ -111,31 +111,22 @@ export function registerReportStats(
 
     // Rows: the unit's children by the current tree; each child's venues from its communes' bitmaps.
     const children = session.role === 'admin' ? (dir.tree.children.get(code) ?? []) : [];
+    const active = activeByCommune(aggs);
     const childOf = new Map<string, string>();
     if (children.length) {
       const kids = new Set(children.map((c) => c.code));
-      for (const a of aggs) {
-        for (const commune of Object.keys(a.active)) {
-          if (childOf.has(commune)) continue;
-          const child = commune === code ? null : [commune, ...ancestorsBelow(dir.tree, commune, code)].find((c) => kids.has(c));
-          if (child) childOf.set(commune, child);
-        }
+      for (const commune of active.keys()) {
+        const child = commune === code ? null : [commune, ...ancestorsBelow(dir.tree, commune, code)].find((c) => kids.has(c));
+        if (child) childOf.set(commune, child);
       }
     }
-    const rows = rankRows(
-      children.map((child) =>
-        statsRow(
-          child,
-          periodFigures(aggs, (d) => d.children[child.code], (commune) => childOf.get(commune) === child.code)
-        )
-      )
-    );
+    const rows = rankRows(children.map((child) => statsRow(child, periodFigures(aggs, (d) => d.children[child.code], (commune) => childOf.get(commune) === child.code, active))));
     const answer: StatsAnswer = {
       unit: { code: unit.code, name: unit.name, level: unit.level },
       from,
       to,
       updatedAt: job?.updatedAt ?? null,
-      totals: periodFigures(aggs),
+      totals: periodFigures(aggs, undefined, undefined, active),
       rows,
       days,
       lowRule: { minShareActive: LOW_RULE.minShareActive, text: lowRuleText(LOW_RULE) }

@@ -450,36 +450,45 @@ export function rollUpDay(day: string, children: ReadonlyMap<string, DayAggregat
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Figures of a period from its days (ascending; days with no aggregate may be missing): sums over
- * the days, except `venues` and `contactsOpen` (those of the last day there is) and `venuesActive`
- * (distinct venues active in the period: the bits of each commune ORed over the days, counted).
- * `dayFigures` picks the figures to sum (a child's, for a row), `communes` the communes whose
- * venues count (those under that child); both default to the whole unit.
+ * Distinct venues active over the days, per commune: the bits of each commune ORed over the days,
+ * counted. A venue is in one commune, so a unit's distinct count is the sum over its communes.
  */
-export function periodFigures(
-  days: readonly DayAggregate[],
-  dayFigures: (d: DayAggregate) => Figures | undefined = (d) => d.figures,
-  communes: (code: string) => boolean = () => true
-): Figures {
-  const out = zeroFigures();
-  let last: Figures | undefined;
+export function activeByCommune(days: readonly DayAggregate[]): Map<string, number> {
   const bits = new Map<string, Uint8Array>();
   for (const d of days) {
-    const f = dayFigures(d);
-    if (f) {
-      for (const k of FIGURE_KEYS) if (k !== 'venues' && k !== 'contactsOpen' && k !== 'venuesActive') out[k] += f[k];
-      last = f;
-    }
     for (const [code, b64] of Object.entries(d.active)) {
-      if (!communes(code)) continue;
       const b = bitsFromBase64(b64);
       const had = bits.get(code);
       bits.set(code, had ? orBits(had, b) : b);
     }
   }
+  return new Map([...bits].map(([code, b]) => [code, countBits(b)]));
+}
+
+/**
+ * Figures of a period from its days (ascending; days with no aggregate may be missing): sums over
+ * the days, except `venues` and `contactsOpen` (those of the last day there is) and `venuesActive`
+ * (distinct venues active in the period, activeByCommune). `dayFigures` picks the figures to sum (a
+ * child's, for a row), `communes` the communes whose venues count (those under that child); both
+ * default to the whole unit. `active` is activeByCommune(days), when the caller has it already.
+ */
+export function periodFigures(
+  days: readonly DayAggregate[],
+  dayFigures: (d: DayAggregate) => Figures | undefined = (d) => d.figures,
+  communes: (code: string) => boolean = () => true,
+  active: ReadonlyMap<string, number> = activeByCommune(days)
+): Figures {
+  const out = zeroFigures();
+  let last: Figures | undefined;
+  for (const d of days) {
+    const f = dayFigures(d);
+    if (!f) continue;
+    for (const k of FIGURE_KEYS) if (k !== 'venues' && k !== 'contactsOpen' && k !== 'venuesActive') out[k] += f[k];
+    last = f;
+  }
   out.venues = last?.venues ?? 0;
   out.contactsOpen = last?.contactsOpen ?? 0;
-  for (const b of bits.values()) out.venuesActive += countBits(b);
+  for (const [code, n] of active) if (communes(code)) out.venuesActive += n;
   return out;
 }
 
