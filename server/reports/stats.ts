@@ -51,7 +51,7 @@ export function registerReportStats(
   let loading: Promise<Directory> | null = null;
   /** `knows`: a unit the cached tree must have, else it is read again (a unit imported a moment ago). */
   const readDirectory = async (knows?: string): Promise<Directory> => {
-    if (directory && now() - directory.at < DIRECTORY_CACHE_MS && (knows === undefined || directory.tree.byCode.has(knows) || now() - directory.at < 1_000)) return directory;
+    if (directory && now() - directory.at < DIRECTORY_CACHE_MS && (knows === undefined || directory.tree.byCode.has(knows))) return directory;
     loading ??= (async () => {
       const [units, schedules] = await Promise.all([loadUnits(store), store.docsByPrefix<ScheduleDoc>(DB.directory, 'schedule:')]);
       const fresh = { at: now(), units, tree: unitTree(units), schedules: new Map((schedules ?? []).filter((s) => s.type === 'schedule').map((s) => [s.code, s])) };
@@ -73,7 +73,8 @@ export function registerReportStats(
       return bad(reply, `${v.getDotPath(issue) ?? 'query'}: ${issue.message}`);
     }
     const query = parsed.output;
-    const dir = await readDirectory(query.unit);
+    // An admin's unit missing from the cached tree may be new: read the tree again (admins only).
+    const dir = await readDirectory(session.role === 'admin' ? query.unit : undefined);
 
     // Whose unit: an admin's from its account as it is now; a team's from its communes.
     let code: string;
