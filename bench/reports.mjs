@@ -279,8 +279,10 @@ async function main() {
     printFigures(
       [
         ['station entries in the store', written.toLocaleString('en')],
-        ['pass right after the load (catching up), s', round(catchUpS, 1)],
-        ['  commune changes read', caughtUp?.[0]?.changes?.toLocaleString('en')],
+        // The minute's pass under way when the load ends has most of the load to read: this is its
+        // remaining time plus one pass after it (whose changes are the few it left).
+        ['end of the pass under way after the load, s', round(catchUpS, 1)],
+        ['  changes read by the pass after it', caughtUp?.[0]?.changes?.toLocaleString('en')],
         ['full rebuild, s', round(rebuildS, 1)],
         ['  commune changes read', rebuilt?.[0]?.changes?.toLocaleString('en')],
         ['  aggregate docs written', rebuilt?.[0]?.written?.toLocaleString('en')],
