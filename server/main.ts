@@ -15,6 +15,7 @@ import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
 import { seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
+import { followSubmissions } from './reports/submissions';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -62,11 +63,13 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
   const stopRetention = scheduleRetention(store, config.retentionDays, (msg) => console.error(msg));
+  const stopSubmissions = followSubmissions(store, (msg) => console.error(msg));
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     stopRetention();
+    stopSubmissions();
     await app.close();
     throw listenError(err, config);
   }
@@ -80,6 +83,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     storePid: () => embedded?.pid() ?? null,
     async close() {
       stopRetention();
+      stopSubmissions();
       await app.close();
       await embedded?.close();
     }
