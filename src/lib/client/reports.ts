@@ -57,14 +57,16 @@ export async function saveReport(
 }
 
 /**
- * Whether this version of the report has reached the server: the replica records the local
- * sequence it had pushed when both directions were last caught up.
+ * Whether this version of the report has reached the server: the replica notes its local sequence
+ * each time both directions are caught up (replicas.svelte.ts); a report changed after that point
+ * is still waiting to go up.
  */
 export async function reportSynced(commune: string, periodId: string): Promise<boolean> {
+  const caughtUp = Number(localStorage.getItem(`lv.pushedSeq.lv_c_${commune}`) ?? 0);
+  if (!caughtUp) return false;
   try {
-    const doc = (await db(commune).get(reportDocId(periodId), { local_seq: true } as PouchDB.Core.GetOptions)) as unknown as { _local_seq?: number };
-    const pushed = Number(localStorage.getItem(`lv.pushedSeq.lv_c_${commune}`) ?? 0);
-    return typeof doc._local_seq === 'number' && doc._local_seq <= pushed;
+    const changed = await db(commune).changes({ since: caughtUp, doc_ids: [reportDocId(periodId)], limit: 1 });
+    return changed.results.length === 0;
   } catch {
     return false;
   }

@@ -103,7 +103,7 @@ export function reportDocModel(report: UnitReport, opts: { locale: string; now: 
       },
       {
         heading: `II. ${m.report_figures_table()}`,
-        lines: [
+        lines: report.rows.length === 0 ? [m.report_figures_missing()] : [
           m.report_body_venues({ venues: count(totals.venues, locale), venuesNew: count(totals.venuesNew, locale), venuesActive: count(totals.venuesActive, locale), entries: count(totals.entries, locale), checkins: count(totals.checkins, locale) }),
           m.report_body_health({ arrivals: count(totals.arrivals, locale), arrivalsRisk: count(totals.arrivalsRisk, locale), cases: count(totals.cases, locale), contactsOpen: count(totals.contactsOpen, locale), exposures: count(totals.exposures, locale) }),
           ...(opts.figuresNote ? [opts.figuresNote] : [])

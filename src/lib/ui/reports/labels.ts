@@ -33,6 +33,12 @@ export function periodLabel(period: Period): string {
   return period.kind === 'week' ? m.report_period_week({ from: formatDmy(period.from), to: formatDmy(period.to) }) : m.report_period_month({ month: monthText(period) });
 }
 
+/** A period in a picker on a phone: "26/11 – 02/12/2026", "Tháng 11/2026". */
+export function periodShort(period: Period): string {
+  if (period.kind === 'month') return m.report_period_month({ month: monthText(period) });
+  return `${formatDmy(period.from).slice(0, 5)} – ${formatDmy(period.to)}`;
+}
+
 /** "11/2026" */
 export function monthText(period: Period): string {
   const [y, mo] = period.from.split('-');
