@@ -6,6 +6,7 @@ import { readConfig, prepareDataDir, type ServerConfig } from './config';
 export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
+import { removeStoreFile, writeStoreFile } from './store/store-file';
 import { StoreUnavailableError } from './store/unavailable';
 import { loadKeyring } from './keys';
 import { DEMO_DISTRICT_ADMIN_PHONE, DEMO_PROVINCE_ADMIN_PHONE, DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
@@ -73,6 +74,8 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     await app.close();
     throw listenError(err, config);
   }
+  // Commands (user:add, units:import) reach the embedded store through this while the server runs.
+  if (embedded) writeStoreFile(config.dataDir, embedded.url);
   const port = new URL(address).port;
   return {
     app,
@@ -84,6 +87,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     async close() {
       stopRetention();
       stopSubmissions();
+      if (embedded) removeStoreFile(config.dataDir);
       await app.close();
       await embedded?.close();
     }
