@@ -20,7 +20,7 @@ import {
   type SubmissionDoc
 } from '../../src/lib/core/reports/report';
 import { dayKey } from '../../src/lib/core/time';
-import { unitPath, type UnitDoc } from '../../src/lib/core/units';
+import { unitPath, unitTree, unitWithin, type UnitDoc } from '../../src/lib/core/units';
 import { DB, type Store } from '../store/couch';
 import { loadUnits } from '../units';
 import { getUser } from '../users';
@@ -223,7 +223,8 @@ export function registerSubmissions(api: FastifyInstance, { store, sessionOf, no
       if (!session.communes.includes(code)) return reply.status(403).send({ error: 'forbidden', reason: 'a team sees the reports of its own communes only' });
     } else {
       const admin = await getUser(store, session.userId);
-      if (!admin?.unit || !path.some((u) => u.code === admin.unit)) return reply.status(403).send({ error: 'forbidden', reason: 'this unit is outside the unit you administer' });
+      // The admins' subtree rule of core/units.ts: the unit itself or anything below it.
+      if (!admin?.unit || !unitWithin(unitTree(all), code, admin.unit)) return reply.status(403).send({ error: 'forbidden', reason: 'this unit is outside the unit you administer' });
     }
 
     const schedules = new Map((await store.docsByPrefix<ScheduleDoc>(DB.directory, 'schedule:'))?.filter((d) => d.type === 'schedule').map((d) => [d.code, d]) ?? []);
