@@ -17,6 +17,7 @@ import {
   sumFigures,
   tableCsv,
   unitReport,
+  weeklyReminder,
   type CommuneOfUnit,
   type SubmissionDoc,
   type TableLabels
@@ -176,5 +177,23 @@ describe('dates as Vietnamese forms write them', () => {
     expect(formatDmy('2026-12-03')).toBe('03/12/2026');
     expect(formatDmyHm(Date.UTC(2026, 11, 3, 17, 5))).toBe('04/12/2026 00:05');
     expect(monthPeriod('2026-11').due).toBe('2026-12-04');
+  });
+});
+
+describe('the hub\'s reminder of the weekly report (Thursday)', () => {
+  const thursday = { weekday: 4, monthDay: 5 } as const;
+  const sent = (...ids: string[]) => (id: string) => ids.includes(id);
+  it('reminds from two days before the due day, on the day itself, and not earlier', () => {
+    // Friday 27/11 after last week's report (due 26/11) went in: nothing to say about the week due 03/12.
+    expect(weeklyReminder(thursday, '2026-11-27', sent('w-2026-11-26'))).toBeNull();
+    expect(weeklyReminder(thursday, '2026-11-30', sent('w-2026-11-26'))).toBeNull();
+    expect(weeklyReminder(thursday, '2026-12-01', sent('w-2026-11-26'))).toEqual({ kind: 'soon', period: week, daysLeft: 2 });
+    expect(weeklyReminder(thursday, '2026-12-02', sent('w-2026-11-26'))).toMatchObject({ kind: 'soon', daysLeft: 1 });
+    expect(weeklyReminder(thursday, '2026-12-03', sent('w-2026-11-26'))).toMatchObject({ kind: 'today', daysLeft: 0 });
+    expect(weeklyReminder(thursday, '2026-12-02', sent('w-2026-11-26', 'w-2026-12-03'))).toEqual({ kind: 'done', period: week });
+  });
+  it('says first that last week\'s report is overdue', () => {
+    // Friday 04/12: the week due 03/12 was not submitted.
+    expect(weeklyReminder(thursday, '2026-12-04', sent('w-2026-11-26'))).toEqual({ kind: 'overdue', period: week });
   });
 });

@@ -10,7 +10,7 @@ import { cleanText } from '../text';
 import { dayKey, clockTime, fromVietnamLocal } from '../time';
 import type { UnitLevel } from '../units';
 import { FIGURE_KEYS, zeroFigures, type Figures } from './figures';
-import { reportingRates, submissionTiming, type Period, type SubmissionTiming } from './period';
+import { addDays, currentWeek, daysBetween, reportingRates, submissionTiming, weekPeriod, type Period, type ReportSchedule, type SubmissionTiming } from './period';
 
 /** What a commune team writes beside its figures. */
 export const REMARK_FIELDS = ['difficulties', 'proposals', 'done'] as const;
@@ -334,4 +334,24 @@ export function ratesLines(rates: Rates, labels: Pick<TableLabels, 'rate' | 'onT
 /** A table as CSV (BOM, quoted, no formula injection: core/csv.ts). */
 export function tableCsv(table: ReportTable): string {
   return toCsv(table.header, table.rows.map((row) => row.map(String)));
+}
+
+/** Days before the due day from which the team's hub reminds of the week's report. */
+export const REMIND_DAYS = 2;
+
+export type Reminder = { kind: 'overdue'; period: Period } | { kind: 'today' | 'soon'; period: Period; daysLeft: number } | { kind: 'done'; period: Period } | null;
+
+/**
+ * What the team's hub says of the weekly report on `today`: last week's report not submitted is
+ * overdue (said first, in red); else this week's, from REMIND_DAYS before its due day until it is
+ * submitted; nothing earlier.
+ */
+export function weeklyReminder(schedule: ReportSchedule, today: string, submitted: (periodId: string) => boolean): Reminder {
+  const week = currentWeek(schedule, today);
+  const last = weekPeriod(addDays(week.due, -7));
+  if (!submitted(last.id)) return { kind: 'overdue', period: last };
+  if (submitted(week.id)) return { kind: 'done', period: week };
+  const daysLeft = daysBetween(today, week.due).length - 1;
+  if (daysLeft === 0) return { kind: 'today', period: week, daysLeft };
+  return daysLeft <= REMIND_DAYS ? { kind: 'soon', period: week, daysLeft } : null;
 }
