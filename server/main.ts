@@ -17,6 +17,8 @@ import { Signer } from './signer';
 import { seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
 import { followSubmissions } from './reports/submissions';
+import { startAggregates } from './reports/aggregates';
+export { holdAggregates, rebuildAggregatesNow, runAggregatesNow } from './reports/aggregates';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -65,12 +67,14 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
   const stopRetention = scheduleRetention(store, config.retentionDays, (msg) => console.error(msg));
   const stopSubmissions = followSubmissions(store, (msg) => console.error(msg));
+  const aggregates = startAggregates(store, { retentionDays: config.retentionDays, log: (msg) => console.error(msg) });
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     stopRetention();
     stopSubmissions();
+    aggregates.stop();
     await app.close();
     throw listenError(err, config);
   }
@@ -87,6 +91,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     async close() {
       stopRetention();
       stopSubmissions();
+      aggregates.stop();
       if (embedded) removeStoreFile(config.dataDir);
       await app.close();
       await embedded?.close();
