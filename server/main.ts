@@ -16,6 +16,7 @@ import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
 import { seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
+import { followSubmissions } from './reports/submissions';
 import { startAggregates } from './reports/aggregates';
 export { holdAggregates, rebuildAggregatesNow, runAggregatesNow } from './reports/aggregates';
 import type { FastifyInstance } from 'fastify';
@@ -65,12 +66,14 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
   const stopRetention = scheduleRetention(store, config.retentionDays, (msg) => console.error(msg));
+  const stopSubmissions = followSubmissions(store, (msg) => console.error(msg));
   const aggregates = startAggregates(store, { retentionDays: config.retentionDays, log: (msg) => console.error(msg) });
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     stopRetention();
+    stopSubmissions();
     aggregates.stop();
     await app.close();
     throw listenError(err, config);
@@ -87,6 +90,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     storePid: () => embedded?.pid() ?? null,
     async close() {
       stopRetention();
+      stopSubmissions();
       aggregates.stop();
       if (embedded) removeStoreFile(config.dataDir);
       await app.close();
