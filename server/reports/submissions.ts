@@ -164,15 +164,23 @@ export class SubmissionsJob {
   }
 }
 
-/** How often the job looks for new submissions. */
-export const SUBMISSIONS_EVERY_MS = 5_000;
+/**
+ * How often the job sweeps every commune database for submissions it was not woken for (a push
+ * to another server process, a write straight to the store). A push through this server's gateway
+ * wakes it at once (`wake`).
+ */
+export const SUBMISSIONS_EVERY_MS = 60_000;
+/** A burst of pushes (a replication in several batches) is one pass. */
+const WAKE_DELAY_MS = 500;
 
-/** Starts following submissions; returns the stop. */
-export function followSubmissions(store: Store, log: (msg: string) => void, everyMs = SUBMISSIONS_EVERY_MS): () => void {
+/** Starts following submissions: a pass now, then on every wake and at least every `everyMs`. */
+export function followSubmissions(store: Store, log: (msg: string) => void, everyMs = SUBMISSIONS_EVERY_MS): { stop(): void; wake(): void } {
   const job = new SubmissionsJob(store, log);
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let wakeTimer: ReturnType<typeof setTimeout> | undefined;
   const tick = () => {
+    clearTimeout(timer);
     void job
       .pass()
       .catch((err: Error) => log(`submissions: ${err.message}`))
@@ -181,9 +189,19 @@ export function followSubmissions(store: Store, log: (msg: string) => void, ever
       });
   };
   tick();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      clearTimeout(wakeTimer);
+    },
+    wake() {
+      if (stopped || wakeTimer) return;
+      wakeTimer = setTimeout(() => {
+        wakeTimer = undefined;
+        if (!stopped) tick();
+      }, WAKE_DELAY_MS);
+    }
   };
 }
 
