@@ -13,6 +13,10 @@ export interface Account {
   communes: string[];
   venueCommunes: string[];
   unit: string | null;
+  /** the official's job title, for team and admin accounts */
+  position?: string;
+  /** signed in with a one-time password from an admin or a team: nothing else works until a new one is chosen */
+  mustChangePassword?: boolean;
 }
 
 const KEY = 'lv.account';

@@ -16,6 +16,10 @@ class Directory {
   get syncState() {
     return replica('lv_directory', 'pull').state;
   }
+  /** When this device last finished pulling the directory (zone levels included): a checkpoint offline says from when its levels are. */
+  get lastSync(): number | null {
+    return replica('lv_directory', 'pull').lastSync;
+  }
 
   /** Loads the local replica (and keeps loading as the pull brings more). */
   load(): Promise<void> {
