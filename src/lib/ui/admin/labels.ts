@@ -12,8 +12,8 @@ export function statusLabel(row: Pick<AccountRow, 'disabled' | 'mustChangePasswo
   return row.disabled ? m.admin_status_disabled() : row.mustChangePassword ? m.admin_status_must_change() : m.admin_status_active();
 }
 
-export function lowReasonLabel(reason: LowReason): string {
-  return { no_venues: m.admin_low_no_venues, share_below: m.admin_low_share_below, no_checkins: m.admin_low_no_checkins }[reason]();
+export function lowReasonLabel(reason: LowReason, locale?: 'vi' | 'en'): string {
+  return { no_venues: m.admin_low_no_venues, share_below: m.admin_low_share_below, no_checkins: m.admin_low_no_checkins }[reason]({}, locale ? { locale } : {});
 }
 
 export function weekdayLabel(day: Weekday): string {
