@@ -1,13 +1,13 @@
 /**
  * `/api/auth/*`: venue owners register themselves with a phone number and a password; team and
- * admin accounts are made by `npm run user:add` (a web page comes with the admin work). Sessions
- * end on the server: logout, sign out everywhere, a password change, and an admin's disabling of
- * an account (`/api/accounts/:userId/disable|enable`).
+ * admin accounts are made by an admin (server/admin/accounts.ts) or `npm run user:add`. Sessions
+ * end on the server: logout, sign out everywhere, a password change, an admin's disabling of an
+ * account or reset of its password. An account with a one-time password may do nothing but change
+ * it (passwordGate).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 import { normalizePhone } from '../src/lib/core/station-scan';
-import { unitDocId, type UnitDoc } from '../src/lib/core/units';
 import {
   dummyPasswordHash,
   hashPassword,
@@ -33,7 +33,7 @@ import {
   type SessionDoc
 } from './sessions';
 import { createUser, findUserByPhone, getUser, PhoneTakenError, publicAccount, updateUser, type UserDoc } from './users';
-import { DB, getOrNull, type Store } from './store/couch';
+import type { Store } from './store/couch';
 import { passwordTooShort } from '../src/lib/core/password';
 
 export type SessionOf = ReturnType<typeof sessionReader>;
@@ -73,7 +73,7 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
   // Bumped by every forget: a read that started before an ending does not cache what it saw.
   let generation = 0;
 
-  async function read(req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid' }> {
+  async function read(req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid'; mustChangePassword?: boolean }> {
     const token = req.cookies[SESSION_COOKIE];
     if (!token) return { session: null };
     let known = tokens.get(token);
@@ -105,7 +105,7 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
     }
     if (!user || user.disabled || user.sessionVersion !== check.session.sessionVersion) return { session: null, problem: 'invalid' };
     // Role and scope come from the account as it is now, not as it was at login.
-    return { session: { ...check.session, role: user.role, communes: user.communes } };
+    return { session: { ...check.session, role: user.role, communes: user.communes }, mustChangePassword: !!user.mustChangePassword };
   }
 
   return Object.assign(read, {
@@ -123,30 +123,50 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
   });
 }
 
-/** Whether `code` is `ancestor` or lies under it in the unit tree of lv_directory. */
-async function unitWithin(store: Store, code: string, ancestor: string): Promise<boolean> {
-  const directory = store.db<UnitDoc>(DB.directory);
-  let current: string | null = code;
-  // Province → district → commune: a walk of more than a few steps is a broken tree.
-  for (let depth = 0; current && depth < 6; depth++) {
-    if (current === ancestor) return true;
-    const unit = (await getOrNull(directory, unitDocId(current))) as UnitDoc | null;
-    current = unit?.type === 'unit' ? unit.parent : null;
+/** Changes an account with retries on a concurrent write; returns the stored account, or null when gone. */
+export async function changeUser(store: Store, userId: string, change: (user: UserDoc) => UserDoc): Promise<UserDoc | null> {
+  for (let attempt = 0; ; attempt++) {
+    const user = await getUser(store, userId);
+    if (!user) return null;
+    try {
+      return await updateUser(store, change(user));
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 409 || attempt >= 4) throw err;
+    }
   }
-  return false;
 }
 
+/** Ends every session of an account: tokens carry the old sessionVersion, and their records go. */
+export async function endEverywhere(store: Store, sessionOf: SessionOf, userId: string, change: (user: UserDoc) => UserDoc = (u) => u): Promise<UserDoc | null> {
+  const user = await changeUser(store, userId, (u) => ({ ...change(u), sessionVersion: u.sessionVersion + 1 }));
+  await endAllSessionRecords(store, userId);
+  sessionOf.forgetUser(userId);
+  return user;
+}
+
+/** What a signed-in account with a one-time password may still call besides /api/auth/*: what anyone may, with or without a session. */
+const OPEN_TO_ANYONE_GET = /^\/api\/(health|keys|demo|provinces|exposures\/[^/]+|share-codes\/[^/]+|communes\/[0-9]+\/venues)$/;
+const OPEN_TO_ANYONE_POST = /^\/api\/(tallies|diary-share)$/;
+
 /**
- * Whether an admin of `unit` may act on this account: every commune it works in (a team's
- * communes, an owner's venue communes) or the unit of a lower admin lies within the admin's unit.
- * An account with no place at all is in nobody's unit.
+ * An account signed in with a one-time password (made by an admin, or reset) may only change its
+ * password, read its account and log out: every other call under /api and /sync that carries its
+ * session is refused with 403 password_change_required. Anonymous calls are not slowed: without a
+ * session cookie nothing is read.
  */
-async function inAdminUnit(store: Store, unit: string, target: UserDoc): Promise<boolean> {
-  if (target.role === 'admin') return !!target.unit && target.unit !== unit && (await unitWithin(store, target.unit, unit));
-  const places = target.role === 'team' ? target.communes : (target.venueCommunes ?? []);
-  if (places.length === 0) return false;
-  for (const code of places) if (!(await unitWithin(store, code, unit))) return false;
-  return true;
+export function passwordGate(app: FastifyInstance, sessionOf: SessionOf): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.cookies[SESSION_COOKIE]) return;
+    const path = req.url.split('?')[0]!;
+    if (!path.startsWith('/sync/') && !path.startsWith('/api/')) return;
+    if (path.startsWith('/api/auth/')) return;
+    if ((req.method === 'GET' || req.method === 'HEAD') && OPEN_TO_ANYONE_GET.test(path)) return;
+    if (req.method === 'POST' && OPEN_TO_ANYONE_POST.test(path)) return;
+    const { mustChangePassword } = await sessionOf(req);
+    if (mustChangePassword) {
+      return reply.status(403).send({ error: 'password_change_required', reason: 'this account has a one-time password: choose your own password first' });
+    }
+  });
 }
 
 export async function registerAccounts(app: FastifyInstance, { store, secret, secureCookies, sessionOf }: AccountsDeps): Promise<void> {
@@ -180,27 +200,6 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
       return null;
     }
     return { ...result.output, phone };
-  }
-
-  /** Changes an account with retries on a concurrent write; returns the stored account, or null when gone. */
-  async function changeUser(userId: string, change: (user: UserDoc) => UserDoc): Promise<UserDoc | null> {
-    for (let attempt = 0; ; attempt++) {
-      const user = await getUser(store, userId);
-      if (!user) return null;
-      try {
-        return await updateUser(store, change(user));
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 409 || attempt >= 4) throw err;
-      }
-    }
-  }
-
-  /** Ends every session of an account: tokens carry the old sessionVersion, and their records go. */
-  async function endEverywhere(userId: string, change: (user: UserDoc) => UserDoc = (u) => u): Promise<UserDoc | null> {
-    const user = await changeUser(userId, (u) => ({ ...change(u), sessionVersion: u.sessionVersion + 1 }));
-    await endAllSessionRecords(store, userId);
-    sessionOf.forgetUser(userId);
-    return user;
   }
 
   function clearCookie(reply: FastifyReply) {
@@ -240,7 +239,9 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
     limits.passwordSucceeded(input.phone);
     // A disabled account gets the answer of a wrong password: it is no way in.
     if (user.disabled) return reply.status(401).send({ error: 'wrong_credentials', reason: 'wrong phone number or password' });
-    return startSession(reply, user);
+    // The admins' list shows when each account last signed in.
+    const signedIn = (await changeUser(store, user.userId, (u) => ({ ...u, lastSignInAt: new Date().toISOString() }))) ?? user;
+    return startSession(reply, signedIn);
   });
 
   app.post('/api/auth/logout', async (req, reply) => {
@@ -257,7 +258,7 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
   app.post('/api/auth/logout-all', async (req, reply) => {
     const { session, problem } = await sessionOf(req);
     if (!session) return reply.status(401).send({ error: 'not_logged_in', reason: problem === 'expired' ? 'session expired: log in again' : 'log in first' });
-    await endEverywhere(session.userId);
+    await endEverywhere(store, sessionOf, session.userId);
     clearCookie(reply);
     return { ok: true };
   });
@@ -279,9 +280,12 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
       return reply.status(403).send({ error: 'wrong_password', reason: 'the current password is wrong' });
     }
     limits.passwordSucceeded(user.phone);
+    if (user.mustChangePassword && newPassword === currentPassword) {
+      return reply.status(400).send({ error: 'same_password', reason: 'choose a password of your own, not the one-time password' });
+    }
     const passwordHash = await hashPassword(newPassword);
-    // Every session ends, this one too; this device gets a new one at once.
-    const changed = await endEverywhere(user.userId, (u) => ({ ...u, passwordHash }));
+    // Every session ends, this one too; this device gets a new one at once. A password of one's own ends the one-time one.
+    const changed = await endEverywhere(store, sessionOf, user.userId, ({ mustChangePassword: _once, ...u }) => ({ ...u, passwordHash }));
     if (!changed) return reply.status(401).send({ error: 'not_logged_in', reason: 'account gone' });
     return startSession(reply, changed);
   });
@@ -292,28 +296,4 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
     const user = await getUser(store, session.userId);
     return user ? publicAccount(user) : reply.status(401).send({ error: 'not_logged_in', reason: 'account gone' });
   });
-
-  async function setDisabled(req: FastifyRequest<{ Params: { userId: string } }>, reply: FastifyReply, disabled: boolean) {
-    const { session, problem } = await sessionOf(req);
-    if (!session) return reply.status(401).send({ error: 'not_logged_in', reason: problem === 'expired' ? 'session expired: log in again' : 'log in first' });
-    if (session.role !== 'admin') return reply.status(403).send({ error: 'forbidden', reason: 'only an administrator can disable or enable accounts' });
-    const admin = await getUser(store, session.userId);
-    if (!admin?.unit) return reply.status(403).send({ error: 'forbidden', reason: 'this administrator account has no unit to act in' });
-    const userId = req.params.userId;
-    const target = /^[a-z0-9]{1,40}$/.test(userId) ? await getUser(store, userId) : null;
-    if (!target) return reply.status(404).send({ error: 'not_found', reason: 'no such account' });
-    if (target.userId === admin.userId) return reply.status(400).send({ error: 'own_account', reason: 'an administrator cannot disable or enable their own account' });
-    if (!(await inAdminUnit(store, admin.unit, target))) {
-      return reply.status(403).send({ error: 'forbidden', reason: 'this account works outside your unit (or above it): an administrator of a unit that holds it can act' });
-    }
-    const changed = disabled
-      ? await endEverywhere(target.userId, (u) => ({ ...u, disabled: true }))
-      : await changeUser(target.userId, ({ disabled: _was, ...u }) => u);
-    if (!changed) return reply.status(404).send({ error: 'not_found', reason: 'no such account' });
-    if (!disabled) sessionOf.forgetUser(target.userId);
-    return { ok: true, userId: changed.userId, disabled: !!changed.disabled };
-  }
-
-  app.post<{ Params: { userId: string } }>('/api/accounts/:userId/disable', (req, reply) => setDisabled(req, reply, true));
-  app.post<{ Params: { userId: string } }>('/api/accounts/:userId/enable', (req, reply) => setDisabled(req, reply, false));
 }

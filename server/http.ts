@@ -12,7 +12,8 @@ import { publicKeysDocument } from './keys';
 import type { Store } from './store/couch';
 import type { DemoVenue } from './demo';
 import fastifyCookie from '@fastify/cookie';
-import { registerAccounts, sessionReader } from './accounts';
+import { passwordGate, registerAccounts, sessionReader } from './accounts';
+import { registerAdmin } from './admin';
 import { registerProvinces } from './provinces';
 import { addVenueCommune } from './users';
 import { registerGateway, SYNC_BODY_LIMIT } from './sync/gateway';
@@ -41,7 +42,7 @@ export function loggedPath(url: string): string {
   return url
     .split('?')[0]!
     .replace(/^(\/api\/share-codes\/)[^/]+/, '$1:code')
-    .replace(/^(\/api\/accounts\/)[^/]+/, '$1:user')
+    .replace(/^(\/api\/(admin\/)?accounts\/)(?!$)[^/]+/, '$1:user')
     .replace(/^(\/sync\/[^/]+\/)(_local\/)?(?!_)[^/]+.*$/, (_all, db: string, local?: string) => `${db}${local ?? ''}:id`)
     .replace(/^(\/sync\/[^/]+\/_local\/)[^/]+.*$/, '$1:id');
 }
@@ -140,6 +141,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
   // Before /api: the team's routes there read the session cookie too.
   await app.register(fastifyCookie);
   const sessionOf = sessionReader(store, sessionSecret);
+  passwordGate(app, sessionOf);
 
   await app.register(
     async (api) => {
@@ -188,6 +190,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
   );
 
   await registerAccounts(app, { store, secret: sessionSecret, secureCookies: config.publicOrigin.startsWith('https:'), sessionOf });
+  registerAdmin(app, { store, sessionOf });
   await app.register(
     async (sync) => {
       // Replication batches are larger than API calls.

@@ -6,6 +6,7 @@ import { readConfig, prepareDataDir, type ServerConfig } from './config';
 export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
+import { removeStoreFile, writeStoreFile } from './store/store-file';
 import { StoreUnavailableError } from './store/unavailable';
 import { loadKeyring } from './keys';
 import { DEMO_DISTRICT_ADMIN_PHONE, DEMO_PROVINCE_ADMIN_PHONE, DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
@@ -70,6 +71,8 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     await app.close();
     throw listenError(err, config);
   }
+  // Commands (user:add, units:import) reach the embedded store through this while the server runs.
+  if (embedded) writeStoreFile(config.dataDir, embedded.url);
   const port = new URL(address).port;
   return {
     app,
@@ -80,6 +83,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     storePid: () => embedded?.pid() ?? null,
     async close() {
       stopRetention();
+      if (embedded) removeStoreFile(config.dataDir);
       await app.close();
       await embedded?.close();
     }

@@ -4,16 +4,13 @@
  * code,name,level,parent (see src/lib/core/units.ts). Nothing is written when the file has any
  * error; a re-import updates what changed and leaves the rest alone.
  *
- * Storage as the server's: COUCHDB_URL, or else the embedded store in DATA_DIR, which only one
- * process may open at a time (stop the server first, or import through COUCHDB_URL).
+ * Storage as the server's: COUCHDB_URL, or else the embedded store in DATA_DIR: the running
+ * server's (through DATA_DIR/store.json), or one this command starts (server/store/open.ts).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import PouchDB from 'pouchdb-node';
 import { readConfig } from './config';
-import { DB, Store } from './store/couch';
-import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
+import { openStore, type StoreWhere } from './store/open';
+import type { Store } from './store/couch';
 import { importUnits, loadUnits } from './units';
 import { parseUnitsCsv } from '../src/lib/core/units';
 
@@ -32,7 +29,6 @@ FILE.csv: UTF-8, header row code,name,level,parent (any order, case-insensitive)
 --check  only check the file (parents must then be in the file), write nothing.
 Storage: COUCHDB_URL if set, else the embedded store in DATA_DIR (default ./data).`;
 
-const LOCK_HINT = 'The embedded store could not be opened: if the Lưu Vết server is running on this DATA_DIR, stop the server first, or set COUCHDB_URL to import through CouchDB.';
 
 /** Runs the import; resolves to the process exit code (0 done, 1 errors, 2 usage). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: CliOutput = consoleOutput()): Promise<number> {
@@ -72,58 +68,29 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     io.err((err as Error).message);
     return 1;
   }
-  let embedded: EmbeddedCouch | null = null;
+  let opened: { store: Store; where: StoreWhere; close(): Promise<void> };
   try {
-    let url = config.couchdbUrl;
-    if (!url) {
-      const busy = await storeInUse(config.dataDir);
-      if (busy) {
-        io.err(`${LOCK_HINT}\n(${busy})`);
-        return 1;
-      }
-      embedded = await startEmbeddedCouch(config.dataDir);
-      url = embedded.url;
-    }
-    const store = new Store(url);
-    try {
-      await store.bootstrap();
-    } catch (err) {
-      io.err(embedded ? `${LOCK_HINT}\n(${errorText(err)})` : `CouchDB at COUCHDB_URL did not answer as expected: ${errorText(err)}`);
-      return 1;
-    }
+    opened = await openStore(config);
+  } catch (err) {
+    io.err(config.couchdbUrl ? `CouchDB at COUCHDB_URL did not answer as expected: ${errorText(err)}` : errorText(err));
+    return 1;
+  }
+  try {
+    const { store, where } = opened;
     const existing = await loadUnits(store);
     const { units, errors } = parseUnitsCsv(text, existing);
     if (printErrors(io, file, errors)) return 1;
     const counts = await importUnits(store, units);
-    const where = embedded ? `the embedded store in ${config.dataDir}` : 'CouchDB at COUCHDB_URL';
-    io.out(`Imported ${units.length} units (${describe(units)}) from ${file} into ${where}:`);
+    const place =
+      where === 'couchdb' ? 'CouchDB at COUCHDB_URL' : where === 'server' ? `the running server's embedded store in ${config.dataDir}` : `the embedded store in ${config.dataDir}`;
+    io.out(`Imported ${units.length} units (${describe(units)}) from ${file} into ${place}:`);
     io.out(`  created ${counts.created}, updated ${counts.updated}, unchanged ${counts.unchanged}.`);
     return 0;
   } catch (err) {
     io.err(`Import failed: ${errorText(err)}`);
     return 1;
   } finally {
-    await embedded?.close();
-  }
-}
-
-/**
- * Whether another process (a running server) holds the embedded store of dataDir, tried on the
- * LevelDB of lv_directory, which a running server always has open. Asked before the embedded store
- * starts, because it reports a locked database as an uncaught exception and then keeps retrying.
- * Returns the store's message when it is in use, null when it is free (or not created yet).
- */
-async function storeInUse(dataDir: string): Promise<string | null> {
-  const dir = path.join(dataDir, 'couch', DB.directory);
-  if (!existsSync(dir)) return null;
-  const db = new PouchDB(dir);
-  try {
-    await db.info();
-    return null;
-  } catch (err) {
-    return errorText(err);
-  } finally {
-    await db.close().catch(() => {});
+    await opened.close();
   }
 }
 

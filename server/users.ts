@@ -2,7 +2,7 @@
  * Accounts in `lv_users` (server only). `user:<userId>` holds the account; `phone:<phone>` makes a
  * phone number unique (CouchDB refuses a second document with the same id, on every node).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { Role } from './auth';
 import { hashPassword } from './auth';
 import { DB, getOrNull, type Store } from './store/couch';
@@ -22,9 +22,17 @@ export interface UserDoc {
   unit?: string;
   /** for venue owners: communes where they have venues, so a new device knows what to replicate */
   venueCommunes?: string[];
+  /** the official's job title ("Phó Chủ tịch UBND xã") */
+  position?: string;
   passwordHash: string;
   sessionVersion: number;
   disabled?: boolean;
+  /** set by a one-time password: the account may only change its password until it does */
+  mustChangePassword?: boolean;
+  /** ISO time of the last login */
+  lastSignInAt?: string;
+  /** userId of the admin who made the account (none for self-registered owners and the command) */
+  createdBy?: string;
   createdAt: string;
 }
 
@@ -47,7 +55,17 @@ function newUserId(): string {
 
 export async function createUser(
   store: Store,
-  input: { phone: string; password: string; name?: string; role: Role; communes?: string[]; unit?: string }
+  input: {
+    phone: string;
+    password: string;
+    name?: string;
+    role: Role;
+    communes?: string[];
+    unit?: string;
+    position?: string;
+    mustChangePassword?: boolean;
+    createdBy?: string;
+  }
 ): Promise<UserDoc> {
   const users = store.db<UserDoc | PhoneDoc>(DB.users);
   const userId = newUserId();
@@ -61,6 +79,9 @@ export async function createUser(
     role: input.role,
     communes: input.communes ?? [],
     ...(input.unit ? { unit: input.unit } : {}),
+    ...(input.position?.trim() ? { position: input.position.trim() } : {}),
+    ...(input.mustChangePassword ? { mustChangePassword: true } : {}),
+    ...(input.createdBy ? { createdBy: input.createdBy } : {}),
     passwordHash: await hashPassword(input.password),
     sessionVersion: 1,
     createdAt: new Date().toISOString()
@@ -113,7 +134,42 @@ export function publicAccount(user: UserDoc) {
     role: user.role,
     communes: user.communes,
     venueCommunes: user.venueCommunes ?? [],
-    unit: user.unit ?? null
+    unit: user.unit ?? null,
+    position: user.position ?? '',
+    mustChangePassword: !!user.mustChangePassword
   };
+}
+
+/**
+ * Letters and digits that cannot be taken for one another when read aloud or copied from paper
+ * (no i, l, o, 0, 1), lower case so a phone keyboard types them without shifting.
+ */
+const ONE_TIME_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+export const ONE_TIME_PASSWORD_LENGTH = 10;
+
+/** A password an admin hands over once (31^10, about 2^49: login limits make guessing hopeless). */
+export function oneTimePassword(): string {
+  let out = '';
+  for (let i = 0; i < ONE_TIME_PASSWORD_LENGTH; i++) out += ONE_TIME_ALPHABET[randomInt(ONE_TIME_ALPHABET.length)];
+  return out;
+}
+
+/**
+ * Every account in lv_users, page by page (the ids `user:` sort together), for an admin's list.
+ * `visit` returns false to stop early.
+ */
+export async function eachUser(store: Store, visit: (user: UserDoc) => boolean | void): Promise<void> {
+  const db = store.db<UserDoc>(DB.users);
+  const page = 1000;
+  let startkey = 'user:';
+  for (;;) {
+    const res = await db.list({ startkey, endkey: 'user:\ufff0', include_docs: true, limit: page + 1 });
+    for (const row of res.rows.slice(0, page)) {
+      const doc = row.doc as UserDoc | undefined;
+      if (doc?.type === 'user' && visit(doc) === false) return;
+    }
+    if (res.rows.length <= page) return;
+    startkey = res.rows[page]!.id;
+  }
 }
 export type PublicAccount = ReturnType<typeof publicAccount>;

@@ -6,6 +6,9 @@
  * | lv_exposures   | pull      | pull                         | pull               | pull  |
  * | lv_c_<commune> | —         | pull + push, own venues only | pull + push, scope | —     |
  * | anything else  | —         | —                            | —                  | —     |
+ *
+ * Admins (of a district or province) never pull a commune database, not even one in their unit:
+ * they read the aggregates and accounts of their unit through /api (server/admin, server/reports).
  */
 import type { Session } from '../auth';
 import { DB } from '../store/couch';

@@ -92,9 +92,10 @@ beforeAll(async () => {
   for (const [who, phone, role, communes] of [
     ['team', '0911000003', 'team', [COMMUNE]],
     ['otherTeam', '0911000004', 'team', [OTHER_COMMUNE]],
-    ['admin', '0911000005', 'admin', []]
+    // An admin of Hà Tĩnh, whose unit holds both communes (communes on an admin account are ignored: the role decides).
+    ['admin', '0911000005', 'admin', [COMMUNE, OTHER_COMMUNE]]
   ] as const) {
-    const user = await createUser(server.store, { phone, password: 'mat-khau-dai', role, communes: [...communes] });
+    const user = await createUser(server.store, { phone, password: 'mat-khau-dai', role, communes: [...communes], ...(role === 'admin' ? { unit: '42' } : {}) });
     users[who] = user.userId;
     cookies[who] = (await login(base, phone, 'mat-khau-dai')).cookie;
   }
@@ -303,6 +304,8 @@ describe('exposure events', () => {
 describe('the access table', () => {
   const ROLES: Who[] = ['anonymous', 'ownerA', 'ownerB', 'team', 'otherTeam', 'admin'];
   // Owners may register a venue in any commune, so they reach every commune database, filtered to their venues.
+  // Admins pull the public databases only: a commune database, even one in their unit, never
+  // (they read aggregates through /api).
   const pullable = (who: Who, db: string) =>
     db === 'lv_directory' ||
     db === 'lv_exposures' ||
@@ -347,6 +350,21 @@ describe('the access table', () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it('an admin pulls lv_directory and lv_exposures, and gets 403 on every commune database of its unit', async () => {
+    for (const db of ['lv_directory', 'lv_exposures']) expect((await call('admin', 'GET', `/sync/${db}/_changes?since=0`)).status).toBe(200);
+    for (const db of [DB_C, DB_OTHER]) {
+      for (const [method, url, body] of [
+        ['GET', `/sync/${db}`, undefined],
+        ['GET', `/sync/${db}/_changes?since=0`, undefined],
+        ['POST', `/sync/${db}/_bulk_get?revs=true`, { docs: [] }],
+        ['POST', `/sync/${db}/_bulk_docs`, { docs: [] }]
+      ] as const) {
+        const res = await call('admin', method, url, body);
+        expect(res.status, `${method} ${url}`).toBe(403);
+      }
+    }
   });
 
   it('never shows an owner anything of another venue or commune', async () => {

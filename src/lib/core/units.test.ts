@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   buildUnitIndex,
+  commonUnit,
+  diffUnits,
   isDay,
+  unitTree,
+  unitWithin,
   parseUnitsCsv,
   parseZonesCsv,
   searchUnits,
@@ -410,5 +414,81 @@ describe('effective zone level', () => {
     expect(effectiveZoneLevel(tree, zones, '17900')).toBe(2);
     expect(effectiveZoneLevel(tree, new Map(), '17900')).toBeNull();
     expect(effectiveZoneLevel(tree, zones, '99999')).toBeNull();
+  });
+});
+
+describe('unitWithin and commonUnit', () => {
+  const tree = unitTree(units(THREE_LEVEL + TWO_LEVEL.split('\n').slice(1).join('\n')));
+  it('finds a unit at or under another, never beside or above, never an unknown one', () => {
+    expect(unitWithin(tree, '18073', '440')).toBe(true);
+    expect(unitWithin(tree, '18073', '42')).toBe(true);
+    expect(unitWithin(tree, '440', '440')).toBe(true);
+    expect(unitWithin(tree, '440', '18073')).toBe(false);
+    expect(unitWithin(tree, '17900', '440')).toBe(false);
+    expect(unitWithin(tree, '99001', '42')).toBe(false);
+    expect(unitWithin(tree, '12345', '42')).toBe(false);
+  });
+  it('gives the lowest unit holding every code', () => {
+    expect(commonUnit(tree, ['18073'])).toBe('18073');
+    expect(commonUnit(tree, ['18073', '18076'])).toBe('440');
+    expect(commonUnit(tree, ['18073', '17900'])).toBe('42');
+    expect(commonUnit(tree, ['18073', '99001'])).toBe(null);
+    expect(commonUnit(tree, [])).toBe(null);
+    expect(commonUnit(tree, ['18073', '12345'])).toBe(null);
+  });
+});
+
+describe('diffUnits', () => {
+  const existing = units(THREE_LEVEL);
+  const diff = (csv: string, scope: string | null) => {
+    const parsed = parseUnitsCsv(csv, existing);
+    expect(parsed.errors).toEqual([]);
+    return diffUnits(existing, parsed, scope);
+  };
+
+  it('sorts rows into added, renamed, moved and unchanged', () => {
+    const d = diff('code,name,level,parent\n18073,Xã Quang Vĩnh,commune,440\n18076,Xã Tùng Châu Mới,commune,440\n18079,Xã Trường Sơn,commune,436\n18100,Xã Mới,commune,440\n', '42');
+    expect(d.errors).toEqual([]);
+    expect(d.added.map((u) => u.code)).toEqual(['18100']);
+    expect(d.renamed).toEqual([{ code: '18076', from: 'Xã Tùng Châu', to: 'Xã Tùng Châu Mới' }]);
+    expect(d.moved).toEqual([{ code: '18079', name: 'Xã Trường Sơn', from: '440', to: '436' }]);
+    expect(d.unchanged).toBe(1);
+    // No row of the admin's own unit: a part of the subtree, nothing removed.
+    expect(d.removed).toEqual([]);
+  });
+
+  it('refuses rows outside the scope by line: beside, above, moved in from beside or out to beside', () => {
+    const d = diff(
+      'code,name,level,parent\n18073,Xã Quang Vĩnh,commune,440\n17900,Phường Bắc Hà,commune,436\n42,Tỉnh Hà Tĩnh Mới,province,\n18076,Xã Tùng Châu,commune,436\n18200,Xã Khác,commune,436\n',
+      '440'
+    );
+    expect(d.errors.map((e) => e.line)).toEqual([3, 4, 5, 6]);
+    expect(d.errors[0]!.message).toMatch(/outside your unit 440/);
+    expect(d.unchanged).toBe(1);
+    expect(d.renamed).toEqual([]);
+    expect(d.moved).toEqual([]);
+    expect(d.added).toEqual([]);
+  });
+
+  it('a file with the scope\'s own row is its whole subtree: what it leaves out is removed', () => {
+    const d = diff('code,name,level,parent\n440,Huyện Đức Thọ,district,42\n18070,Thị trấn Đức Thọ,commune,440\n18073,Xã Quang Vĩnh,commune,440\n', '440');
+    expect(d.errors).toEqual([]);
+    expect(d.removed.map((u) => u.code).sort()).toEqual(['18076', '18079', '18085', '18091']);
+    expect(d.unchanged).toBe(3);
+  });
+
+  it('the scope\'s own row may be renamed, not moved; a row may not hang from a removed unit', () => {
+    expect(diff('code,name,level,parent\n440,Thị xã Đức Thọ,district,42\n', '440').renamed).toEqual([{ code: '440', from: 'Huyện Đức Thọ', to: 'Thị xã Đức Thọ' }]);
+    // 436 left out of a file of province 42 while a commune of the file still has it as parent.
+    const d = diff('code,name,level,parent\n42,Tỉnh Hà Tĩnh,province,\n440,Huyện Đức Thọ,district,42\n17900,Phường Bắc Hà,commune,436\n', '42');
+    expect(d.removed.map((u) => u.code)).toContain('436');
+    expect(d.errors).toEqual([{ line: 4, message: 'parent 436 is left out of the file, which removes it' }]);
+  });
+
+  it('with no scope (the command) nothing is out of scope and nothing is removed', () => {
+    const d = diff('code,name,level,parent\n42,Tỉnh Hà Tĩnh,province,\n17900,Phường Bắc Hà Mới,commune,436\n', null);
+    expect(d.errors).toEqual([]);
+    expect(d.removed).toEqual([]);
+    expect(d.renamed).toHaveLength(1);
   });
 });

@@ -43,7 +43,11 @@ export interface ZoneDoc {
   level: ZoneLevel;
   /** YYYY-MM-DD, the day the level took effect */
   since: string;
+  /** why the level was set (the decision, its number), as the admin wrote it; at most ZONE_NOTE_MAX characters */
+  note?: string;
 }
+
+export const ZONE_NOTE_MAX = 300;
 
 export function unitDocId(code: string): `unit:${string}` {
   return `unit:${code}`;
@@ -63,6 +67,8 @@ export interface UnitsCsvResult {
   /** Rows without errors of their own, in file order. Import only when `errors` is empty. */
   units: UnitDoc[];
   errors: CsvError[];
+  /** the line of each code's first row in the file (rows with errors too) */
+  lines: Map<string, number>;
 }
 
 export interface ZonesCsvResult {
@@ -217,16 +223,16 @@ export function parseUnitsCsv(text: string, existing: readonly UnitDoc[] = []): 
   try {
     return parseUnits(text, existing);
   } catch (err) {
-    return { units: [], errors: [{ line: 1, message: `could not read the file: ${(err as Error)?.message ?? String(err)}` }] };
+    return { units: [], errors: [{ line: 1, message: `could not read the file: ${(err as Error)?.message ?? String(err)}` }], lines: new Map() };
   }
 }
 
 function parseUnits(text: string, existing: readonly UnitDoc[]): UnitsCsvResult {
   const { rows, errors } = readCsv(text);
   const [headerRow, ...dataRows] = rows;
-  if (!headerRow) return { units: [], errors: [{ line: 1, message: 'the file is empty: expected a header row code,name,level,parent' }] };
+  if (!headerRow) return { units: [], errors: [{ line: 1, message: 'the file is empty: expected a header row code,name,level,parent' }], lines: new Map() };
   const header = readHeader(headerRow, ['code', 'name', 'level'], ['parent']);
-  if (header.errors.length) return { units: [], errors: [...errors, ...header.errors].sort(byLine) };
+  if (header.errors.length) return { units: [], errors: [...errors, ...header.errors].sort(byLine), lines: new Map() };
   const { columns } = header;
 
   const firstLine = new Map<string, number>();
@@ -289,7 +295,7 @@ function parseUnits(text: string, existing: readonly UnitDoc[]): UnitsCsvResult 
       changed = true;
     }
   }
-  return { units: candidates.filter((c) => !refused.has(c.unit.code)).map((c) => c.unit), errors: errors.sort(byLine) };
+  return { units: candidates.filter((c) => !refused.has(c.unit.code)).map((c) => c.unit), errors: errors.sort(byLine), lines: firstLine };
 }
 
 function treeError(unit: UnitDoc, tree: Map<string, { level: UnitLevel; parent: string | null }>): string | null {
@@ -548,4 +554,116 @@ export function effectiveZoneLevel(units: readonly UnitDoc[] | UnitIndex, zones:
     if (zone) return zone.level;
   }
   return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scope: an admin's subtree
+
+/** Units by code, for the walks below (one load of lv_directory per request, not a read per step). */
+export type UnitTree = ReadonlyMap<string, Pick<UnitDoc, 'code' | 'level' | 'parent'>>;
+
+export function unitTree(units: readonly Pick<UnitDoc, 'code' | 'level' | 'parent'>[]): Map<string, Pick<UnitDoc, 'code' | 'level' | 'parent'>> {
+  return new Map(units.map((u) => [u.code, u]));
+}
+
+/** Whether `code` is `ancestor` or lies under it. An unknown code lies nowhere. */
+export function unitWithin(tree: UnitTree, code: string, ancestor: string): boolean {
+  // Province → district → commune: a walk of more than a few steps is a broken tree.
+  let at: string | null = tree.has(code) ? code : null;
+  for (let depth = 0; at !== null && depth < 6; depth++) {
+    if (at === ancestor) return true;
+    at = tree.get(at)?.parent ?? null;
+  }
+  return false;
+}
+
+/** The codes from the unit up to its province, the unit first (a broken loop stops). */
+function chainUp(tree: UnitTree, code: string): string[] {
+  const out: string[] = [];
+  for (let at: string | null = tree.has(code) ? code : null; at !== null && !out.includes(at) && out.length < 6; at = tree.get(at)?.parent ?? null) out.push(at);
+  return out;
+}
+
+/**
+ * The lowest unit that holds every one of `codes` (a team's communes in two districts → their
+ * province); null when they share none or one is unknown. The unit an account "lives in".
+ */
+export function commonUnit(tree: UnitTree, codes: readonly string[]): string | null {
+  if (codes.length === 0) return null;
+  let common = chainUp(tree, codes[0]!);
+  for (const code of codes.slice(1)) {
+    const chain = new Set(chainUp(tree, code));
+    common = common.filter((c) => chain.has(c));
+  }
+  return common[0] ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import preview: what a file would change
+
+export interface UnitsDiff {
+  /** rows outside the scope, by line */
+  errors: CsvError[];
+  added: UnitDoc[];
+  renamed: { code: string; from: string; to: string }[];
+  moved: { code: string; name: string; from: string | null; to: string | null }[];
+  /** stored units under the scope that the file leaves out (only when the file holds the scope's own row) */
+  removed: UnitDoc[];
+  unchanged: number;
+}
+
+/**
+ * What importing `parsed` (parseUnitsCsv's result over `existing`) would change, for an admin of
+ * unit `scope` (null: the whole country, as the command runs it). A row must lie within the scope
+ * where it is now and where the file puts it: an admin neither takes a unit from beside nor gives
+ * one away. The scope's own row may rename it but not move it. A file with the scope's own row is
+ * the whole subtree: stored units under the scope that it leaves out are removed (never with a
+ * null scope, where no file claims to be the whole country).
+ */
+export function diffUnits(existing: readonly UnitDoc[], parsed: Pick<UnitsCsvResult, 'units' | 'lines'>, scope: string | null): UnitsDiff {
+  const before = unitTree(existing);
+  const after = unitTree(existing);
+  for (const u of parsed.units) after.set(u.code, u);
+  const stored = new Map(existing.map((u) => [u.code, u]));
+  const lineOf = (code: string) => parsed.lines.get(code) ?? 1;
+  const errors: CsvError[] = [];
+  const diff: UnitsDiff = { errors, added: [], renamed: [], moved: [], removed: [], unchanged: 0 };
+  const accepted: UnitDoc[] = [];
+  for (const unit of parsed.units) {
+    const old = stored.get(unit.code);
+    if (scope !== null) {
+      if (unit.code === scope) {
+        if (old && old.parent !== unit.parent) {
+          errors.push({ line: lineOf(unit.code), message: `unit ${unit.code} is your own unit: it cannot be moved from here` });
+          continue;
+        }
+      } else if (!unitWithin(after, unit.code, scope) || (old && !unitWithin(before, unit.code, scope))) {
+        errors.push({ line: lineOf(unit.code), message: `unit ${unit.code} (${unit.name}) lies outside your unit ${scope}` });
+        continue;
+      }
+    }
+    accepted.push(unit);
+    if (!old) diff.added.push(unit);
+    else {
+      if (old.name !== unit.name) diff.renamed.push({ code: unit.code, from: old.name, to: unit.name });
+      if (old.parent !== unit.parent) diff.moved.push({ code: unit.code, name: unit.name, from: old.parent, to: unit.parent });
+      if (old.name === unit.name && old.parent === unit.parent && old.level === unit.level) diff.unchanged++;
+    }
+  }
+  if (scope !== null && parsed.units.some((u) => u.code === scope)) {
+    // Rows with errors count as present: a typo in a row is not a removal.
+    const inFile = new Set([...parsed.units.map((u) => u.code), ...parsed.lines.keys()]);
+    for (const unit of existing) {
+      if (unit.code !== scope && !inFile.has(unit.code) && unitWithin(before, unit.code, scope)) diff.removed.push(unit);
+    }
+    // A row of the file must not hang from a unit the file removes.
+    const gone = new Set(diff.removed.map((u) => u.code));
+    for (const unit of accepted) {
+      if (unit.parent !== null && gone.has(unit.parent)) {
+        errors.push({ line: lineOf(unit.code), message: `parent ${unit.parent} is left out of the file, which removes it` });
+      }
+    }
+  }
+  errors.sort(byLine);
+  return diff;
 }
