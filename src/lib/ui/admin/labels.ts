@@ -49,7 +49,7 @@ export function failureText(failure: { status: number; error: string; reason: st
   if (known[failure.error]) return known[failure.error]!();
   if (failure.status === 401) return m.account_not_logged_in();
   if (failure.status === 403) return failure.reason ? `${m.admin_forbidden()} (${failure.reason})` : m.admin_forbidden();
-  if (failure.status === 404 && !failure.reason) return m.admin_not_available();
+  if (failure.status === 404 && (!failure.reason || failure.reason === 'no such API')) return m.admin_not_available();
   return failure.reason || m.auth_server();
 }
 
