@@ -12,8 +12,9 @@ class Subtree {
   history = $state.raw<ZoneHistoryRow[]>([]);
   failure = $state.raw<Failure | null>(null);
   loaded = $state(false);
-  #index: UnitIndex | null = null;
-  #byCode = new Map<string, ZoneRow>();
+  #index = $state.raw<UnitIndex | null>(null);
+  // State, so that names on screen change from codes to words when the list arrives.
+  #byCode = $state.raw(new Map<string, ZoneRow>());
   #loading: Promise<void> | null = null;
 
   load(force = false): Promise<void> {
