@@ -7,8 +7,11 @@ if (status !== 0) process.exit(status);
 // The commune replica at full size (50,000 documents over a throttled link) takes about 6 minutes,
 // up to half an hour if the sync gets slow again: here it runs at 10,000 (about 2) unless REPLICA_FULL=1.
 const replica = process.env.REPLICA_FULL === '1' ? ['bench/replica.mjs'] : ['bench/replica.mjs', '--docs', '10000'];
+// The officials' statistics over a province: 1,000,000 station entries take about 10 minutes to
+// write to the embedded store before anything is measured; 200,000 unless REPORTS_FULL=1.
+const reports = process.env.REPORTS_FULL === '1' ? ['bench/reports.mjs'] : ['bench/reports.mjs', '--entries', '200000'];
 // The server against crowds and hostile clients: long-polls beside /api/keys, probes by class.
-for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], ['bench/longpoll.mjs'], ['bench/probes.mjs'], replica]) {
+for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], ['bench/longpoll.mjs'], ['bench/probes.mjs'], replica, reports]) {
   console.log(`\n=== ${args.join(' ')}`);
   status ||= run(args);
 }

@@ -24,6 +24,7 @@ import { registerTallies } from './tallies';
 import { registerDiaryShare } from './diary-share';
 import { registerVenueActivity } from './venue-activity';
 import { registerJsonParser } from './json-body';
+import { registerReportStats } from './reports/stats';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -183,6 +184,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       registerTallies(api, store, config.tallies);
       registerDiaryShare(api, { store, secret: sessionSecret, sessionOf, limits: config.diaryShare });
       registerVenueActivity(api, store, sessionOf);
+      registerReportStats(api, store, sessionOf);
 
       api.all('/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such API' }));
     },

@@ -16,6 +16,8 @@ import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
 import { seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
+import { startAggregates } from './reports/aggregates';
+export { holdAggregates, rebuildAggregatesNow, runAggregatesNow } from './reports/aggregates';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -63,11 +65,13 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   await signer.sweep();
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
   const stopRetention = scheduleRetention(store, config.retentionDays, (msg) => console.error(msg));
+  const aggregates = startAggregates(store, { retentionDays: config.retentionDays, log: (msg) => console.error(msg) });
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     stopRetention();
+    aggregates.stop();
     await app.close();
     throw listenError(err, config);
   }
@@ -83,6 +87,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     storePid: () => embedded?.pid() ?? null,
     async close() {
       stopRetention();
+      aggregates.stop();
       if (embedded) removeStoreFile(config.dataDir);
       await app.close();
       await embedded?.close();
