@@ -92,13 +92,22 @@ test('a district admin creates a team account that signs in, sets a zone level a
   await expect(admin.getByTestId('zone-history')).toContainText('Có ca F0 trong cộng đồng');
   await shot(admin, 'admin-zones');
 
-  // The report week's statistics: low-activity communes first, flagged, with the rule in words.
+  // The statistics of the last full report week (the current one is still running): the
+  // low-activity units are listed, flagged, and first in the table, with the rule in words.
   await admin.goto('/admin/stats');
   await expect(admin.getByTestId('stats-table')).toBeVisible();
-  await expect(admin.getByTestId('stats-rule')).not.toBeEmpty();
+  await expect(admin.getByTestId('stats-rule')).toContainText('30 %');
+  await admin.getByTestId('stats-period-select').selectOption({ index: 1 });
+  await expect(admin).toHaveURL(/from=\d{4}-\d{2}-\d{2}&to=/);
   const low = admin.getByTestId('stats-low').locator('li');
-  expect(await low.count()).toBeGreaterThan(0);
-  await expect(admin.getByTestId('stats-row').first()).toHaveAttribute('data-low', '1');
-  await expect(admin.getByTestId('stats-row').first().locator('.badge')).toHaveText('Thấp');
+  await expect(low.first()).toBeVisible();
+  const lowNames = (await low.locator('strong').allTextContents()).map((t) => t.trim());
+  const rows = admin.getByTestId('stats-row');
+  const flags = await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.low));
+  const names = (await rows.locator('th a').allTextContents()).map((t) => t.trim());
+  expect(flags.slice(0, lowNames.length).every((f) => f === '1')).toBe(true);
+  expect(flags.slice(lowNames.length).every((f) => f === '0')).toBe(true);
+  expect(names.slice(0, lowNames.length)).toEqual(lowNames);
+  await expect(rows.first().locator('.badge')).toHaveText('Thấp');
   await shot(admin, 'admin-stats');
 });
