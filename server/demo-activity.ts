@@ -228,7 +228,9 @@ export async function seedDemoActivity(store: Store, keyring: Keyring, now = Dat
       const doc = emptyTallyDoc(commune.code, day);
       const open = venues.filter((v) => dayKey(Date.parse(v.createdAt!)) <= day);
       for (let k = 0; k < commune.checkins; k++) {
-        const venue = open[k % 3 === 0 ? rng.int(open.length) : rng.int(Math.min(open.length, Math.max(1, commune.scanning)))];
+        // Where few scan, phones check in at the same few places: the other posters hang unused.
+        const anywhere = commune.checkins >= 10 && k % 3 === 0;
+        const venue = open[anywhere ? rng.int(open.length) : rng.int(Math.min(open.length, Math.max(1, commune.scanning)))];
         if (venue) doc.venues[venue.venueId] = (doc.venues[venue.venueId] ?? 0) + 1;
       }
       doc.reports = Math.ceil(commune.checkins / 3);

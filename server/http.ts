@@ -24,6 +24,7 @@ import { registerTallies } from './tallies';
 import { registerDiaryShare } from './diary-share';
 import { registerVenueActivity } from './venue-activity';
 import { registerJsonParser } from './json-body';
+import { registerSubmissions } from './reports/submissions';
 import { registerReportStats } from './reports/stats';
 
 export interface AppDeps {
@@ -33,6 +34,8 @@ export interface AppDeps {
   demoVenues: DemoVenue[];
   sessionSecret: Uint8Array;
   signer: Signer;
+  /** Told of every accepted push into a commune database, with the kinds of document it carried. */
+  onCommunePushed?: (communeCode: string, kinds: ReadonlySet<string>) => void;
 }
 
 /**
@@ -73,7 +76,7 @@ export const LOG_SERIALIZERS = {
 /** API bodies are small JSON; anything larger is refused before it is read. */
 const API_BODY_LIMIT = 256 * 1024;
 
-export async function buildApp({ config, store, keyring, demoVenues, sessionSecret, signer }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, store, keyring, demoVenues, sessionSecret, signer, onCommunePushed }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // Bodies are parsed by json-body.ts; the router takes ids with dots and long paths as they are.
     routerOptions: { maxParamLength: 600 },
@@ -184,6 +187,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       registerTallies(api, store, config.tallies);
       registerDiaryShare(api, { store, secret: sessionSecret, sessionOf, limits: config.diaryShare });
       registerVenueActivity(api, store, sessionOf);
+      registerSubmissions(api, { store, sessionOf });
       registerReportStats(api, store, sessionOf);
 
       api.all('/*', async (_req, reply) => reply.status(404).send({ error: 'not_found', reason: 'no such API' }));
@@ -203,6 +207,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
         store,
         sessionOf,
         onVenuesPushed: (code) => signer.wake(code),
+        onCommunePushed,
         onOwnerVenue: (userId, code) => addVenueCommune(store, userId, code),
         waiting: config.waiting
       });

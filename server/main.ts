@@ -16,6 +16,7 @@ import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
 import { seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
+import { followSubmissions } from './reports/submissions';
 import { startAggregates } from './reports/aggregates';
 export { holdAggregates, rebuildAggregatesNow, runAggregatesNow } from './reports/aggregates';
 import type { FastifyInstance } from 'fastify';
@@ -63,14 +64,23 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   if (config.demo && config.demoActivity) await seedDemoActivity(store, keyring);
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   await signer.sweep();
-  const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer });
+  // The report jobs start after the app is built; a push before then is found by their first pass.
+  let woken: ((kinds: ReadonlySet<string>) => void) | undefined;
+  const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer, onCommunePushed: (_code, kinds) => woken?.(kinds) });
   const stopRetention = scheduleRetention(store, config.retentionDays, (msg) => console.error(msg));
+  const submissions = followSubmissions(store, (msg) => console.error(msg));
   const aggregates = startAggregates(store, { retentionDays: config.retentionDays, log: (msg) => console.error(msg) });
+  // A submitted report reaches its district within a second. Statistics keep their minute: a
+  // pass reads every commune's changes, too much to run at every station's push.
+  woken = (kinds) => {
+    if (kinds.has('report')) submissions.wake();
+  };
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     stopRetention();
+    submissions.stop();
     aggregates.stop();
     await app.close();
     throw listenError(err, config);
@@ -87,6 +97,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     storePid: () => embedded?.pid() ?? null,
     async close() {
       stopRetention();
+      submissions.stop();
       aggregates.stop();
       if (embedded) removeStoreFile(config.dataDir);
       await app.close();

@@ -23,6 +23,8 @@ export interface GatewayDeps {
   sessionOf(req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid' }>;
   /** Called after venue documents were stored, so the signer can sign them. */
   onVenuesPushed(communeCode: string): void;
+  /** An accepted push into a commune database, with the kinds of document it carried (a team's report wakes the submissions job). */
+  onCommunePushed?(communeCode: string, kinds: ReadonlySet<string>): void;
   /** Called when an owner stored a venue in a commune, so the account lists that commune for its other devices. */
   onOwnerVenue(userId: string, communeCode: string): Promise<void>;
   /** Bounds of waiting clients (long-polls and continuous feeds); defaults below. */
@@ -111,7 +113,7 @@ function docIdsOf(body: unknown, query: string | undefined): { ids: Set<string> 
 /** A replication's `_changes` answer as the store gives it. */
 type ChangesBody = { results: { id: string; seq?: unknown }[]; last_seq: unknown; pending?: number };
 
-export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onOwnerVenue, waiting: waitingOpts }: GatewayDeps): Promise<void> {
+export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onCommunePushed, onOwnerVenue, waiting: waitingOpts }: GatewayDeps): Promise<void> {
   const longpollMaxMs = waitingOpts?.maxMs ?? LONGPOLL_MAX_MS;
   const waiting = new WaitingClients(waitingOpts?.maxOpen ?? WAITING_MAX_OPEN);
   const anonymousCheckpoints = new Map<string, Record<string, unknown>>();
@@ -628,6 +630,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const res = await store.request('POST', `${ctx.db.name}/_bulk_docs`, { body: { docs: accepted, new_edits: newEdits } });
       if (res.status >= 300) return relay(reply, res);
       stored = res.body as typeof stored;
+      onCommunePushed?.(communeCode, new Set(accepted.map((d) => (typeof d.type === 'string' ? d.type : 'deleted'))));
       if (accepted.some((d) => d.type === 'venue' || d.type === 'exposure' || d._deleted)) {
         ownersCache.delete(ctx.db.name);
         onVenuesPushed(communeCode);

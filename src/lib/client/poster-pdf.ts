@@ -82,7 +82,7 @@ function clean(text: string): string {
  * A font and the widths of the texts it measured, at size 1. Shaping a text (fontkit's layout) is
  * most of the cost of a page, and a batch repeats the same instructions and words on every page.
  */
-class Face {
+export class Face {
   readonly #widths = new Map<string, number>();
   constructor(readonly font: PDFFont) {}
 
@@ -278,7 +278,7 @@ function drawPoster(doc: PDFDocument, fonts: Fonts, venue: PosterVenue, size: Po
 let bundledFonts: Promise<PosterFonts> | null = null;
 
 /** The app's copies of the fonts, emitted by Vite as files and fetched once per page load. */
-function loadBundledFonts(): Promise<PosterFonts> {
+export function loadBundledFonts(): Promise<PosterFonts> {
   bundledFonts ??= (async () => {
     const [regularUrl, boldUrl] = await Promise.all([
       import('@expo-google-fonts/be-vietnam-pro/400Regular/BeVietnamPro_400Regular.ttf?url').then((mod) => mod.default),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCommuneDoc, entryDocId, EARLIEST_ENTRY_TIME, ownerKeepsTeamSuspension, suspendedByTeam, MAX_DOC_BYTES, type CaseRecord, type DiaryShareRecord, type ExposureDraftRecord, type FollowupRecord, type StationEntryRecord, type VenueRecord } from './documents';
+import { checkCommuneDoc, entryDocId, isCommuneDocId, isOwnerDocId, type ReportRecord, EARLIEST_ENTRY_TIME, ownerKeepsTeamSuspension, suspendedByTeam, MAX_DOC_BYTES, type CaseRecord, type DiaryShareRecord, type ExposureDraftRecord, type FollowupRecord, type StationEntryRecord, type VenueRecord } from './documents';
 import { at } from './testing';
 import { DAY, HOUR, MINUTE } from './time';
 
@@ -131,7 +131,8 @@ describe('sizes', () => {
     const maxCase: CaseRecord = { _id: `case:${caseId}`, type: 'case', schema: 1, caseId, communeCode: C, person: maxPerson, confirmedOn: '2021-08-21', status: 'open', visits: Array(300).fill(maxVisit), notes: big(2000), createdAt: ISO, updatedAt: ISO };
     const maxFollowup: FollowupRecord = { _id: `followup:c-${caseId}:demochoducth:${String(time)}:${'a'.repeat(32)}`, type: 'followup', schema: 1, communeCode: C, kind: 'contact', caseId, entryId: `entry:demochoducth:${String(time)}:${'a'.repeat(32)}`, person: maxPerson, at: time, fromUnit: '18070', fromZone: 4, symptoms: Array(10).fill(big(40)), calledOn: '2021-08-22', isolationFrom: '2021-08-22', isolationUntil: '2021-08-22', test: 'pending', testedOn: '2021-08-22', notes: big(2000), state: 'open', updatedAt: ISO };
     const maxShare: DiaryShareRecord = { _id: `diaryshare:${caseId}:${'r'.repeat(16)}`, type: 'diaryshare', schema: 1, communeCode: C, caseId, receivedAt: ISO, visits: Array(500).fill(maxVisit) };
-    const largest = { venue: maxVenue, entry: maxEntry, exposure: maxExposure, case: maxCase, followup: maxFollowup, diaryshare: maxShare };
+    const maxReport = { ...report, difficulties: big(2000), proposals: big(2000), done: big(2000), figures: Object.fromEntries(Object.keys(report.figures!).map((k) => [k, 1e9])), figuresAt: ISO };
+    const largest = { venue: maxVenue, entry: maxEntry, exposure: maxExposure, case: maxCase, followup: maxFollowup, diaryshare: maxShare, report: maxReport };
     for (const [kind, doc] of Object.entries(largest)) {
       const stored = ok(doc);
       expect(bytes(stored), kind).toBeLessThanOrEqual(MAX_DOC_BYTES[kind as keyof typeof MAX_DOC_BYTES]);
@@ -208,5 +209,57 @@ describe("a team's suspension of a venue", () => {
     expect(ownerKeepsTeamSuspension(team, owner)).toBe(false);
     expect(ownerKeepsTeamSuspension(owner, active)).toBe(true);
     expect(ownerKeepsTeamSuspension(null, active)).toBe(true);
+  });
+});
+
+const report: ReportRecord = {
+  _id: 'report:w-2021-08-26',
+  type: 'report',
+  schema: 1,
+  communeCode: C,
+  periodId: 'w-2021-08-26',
+  difficulties: 'Thôn 3 mất sóng',
+  proposals: '',
+  done: 'Đã in 40 mã QR',
+  state: 'submitted',
+  submittedAt: ISO,
+  updatedAt: ISO,
+  figures: { venues: 12, venuesNew: 1, venuesActive: 5, entries: 40, checkins: 3, arrivals: 2, arrivalsRisk: 0, cases: 0, contactsOpen: 1, exposures: 0 },
+  figuresAt: ISO
+};
+
+describe('the team\'s report', () => {
+  it('is a commune document of the team, not of an owner', () => {
+    expect(ok(report)).toEqual(report);
+    expect(isCommuneDocId('report:w-2021-08-26')).toBe(true);
+    expect(isCommuneDocId('report:m-2021-08')).toBe(true);
+    expect(isCommuneDocId('report:x-2021-08')).toBe(false);
+    expect(isOwnerDocId('report:w-2021-08-26')).toBe(false);
+  });
+
+  it('cleans remarks and keeps only counts in its figures', () => {
+    const doc = ok({ ...report, done: '  Đã\u200b in\r\n40 mã ', figures: { ...report.figures, names: ['Nguyễn Văn A'] } });
+    expect(doc.done).toBe('Đã in\n40 mã');
+    expect(doc.figures).toEqual(report.figures);
+    expect(reason({ ...report, figures: { ...report.figures, venues: -1 } })).toMatch(/^figures\.venues:/);
+    expect(reason({ ...report, figures: { ...report.figures, cases: '3' } })).toMatch(/^figures\.cases:/);
+  });
+
+  it('refuses what is not a report of this commune for this period', () => {
+    expect(reason({ ...report, _id: 'report:w-2021-09-02' })).toBe('_id does not match the document');
+    expect(reason({ ...report, periodId: 'w-2021-02-30', _id: 'report:w-2021-02-30' })).toMatch(/^periodId:/);
+    expect(reason({ ...report, periodId: 'week-1', _id: 'report:week-1' })).toMatch(/^periodId:/);
+    expect(reason({ ...report, communeCode: '18073' })).toBe('document of another commune');
+    expect(reason({ ...report, done: 'x'.repeat(2001) })).toMatch(/^done:/);
+    expect(reason({ ...report, state: 'approved' })).toMatch(/^state:/);
+  });
+
+  it('a submitted report says when, and not in the future', () => {
+    const { submittedAt: _, ...unsent } = report;
+    expect(ok({ ...unsent, state: 'draft' }).state).toBe('draft');
+    expect(reason({ ...unsent, state: 'submitted' })).toBe('a submitted report says when it was submitted');
+    expect(reason({ ...report, submittedAt: new Date(now + DAY).toISOString() })).toBe('a report cannot be submitted in the future');
+    // edited after it was submitted: a draft keeps its first submission time
+    expect(ok({ ...report, state: 'draft' }).submittedAt).toBe(ISO);
   });
 });

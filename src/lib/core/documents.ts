@@ -8,6 +8,9 @@ import { EXPOSURE_FIELDS } from './exposure';
 import { CLOCK_SKEW, EXPOSURE_PROBLEM_REASONS, exposureProblem } from './exposure-rules';
 import { MAX_TRAVEL_UNITS, MAX_VACCINE_DOSES } from './personal-qr';
 import { cleanLine, cleanText } from './text';
+import type { FIGURE_KEYS } from './reports/figures';
+import { periodFromId } from './reports/period';
+import { REMARK_MAX } from './reports/report';
 import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN, VENUE_NAME_MAX, VENUE_TYPES, venueDocId } from './venue';
 
 const COMMUNE_CODE = /^[0-9]{5}$/;
@@ -206,6 +209,53 @@ export const DiaryShareDocSchema = v.object({
 });
 export type DiaryShareRecord = v.InferOutput<typeof DiaryShareDocSchema>;
 
+/** `w-<due day>` or `m-<YYYY-MM>` (reports/period.ts). */
+const PERIOD_ID = /^(?:w-\d{4}-\d{2}-\d{2}|m-\d{4}-\d{2})$/;
+
+/** A report's figures: counts only, as the statistics gave them when the team reviewed them. */
+const count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1e9));
+const FiguresSchema = v.object({
+  venues: count,
+  venuesNew: count,
+  venuesActive: count,
+  entries: count,
+  checkins: count,
+  arrivals: count,
+  arrivalsRisk: count,
+  cases: count,
+  contactsOpen: count,
+  exposures: count
+} satisfies Record<(typeof FIGURE_KEYS)[number], typeof count>);
+
+/**
+ * `report:<periodId>`: the commune team's weekly or monthly report (DESIGN §12), written offline
+ * in the commune database: remarks, and the figures the team reviewed. Team members of the commune
+ * only (an owner may neither read nor write it). `submittedAt` is the device's time of the FIRST
+ * submission: a submitted report may be edited (back to 'draft' until submitted again) and
+ * submitted again, and keeps it, so that timeliness is the first submission's. The server copies a
+ * submitted one into lv_reports (server/reports/submissions.ts).
+ */
+export const ReportDocSchema = v.object({
+  ...base,
+  type: v.literal('report'),
+  communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
+  periodId: v.pipe(v.string(), v.regex(PERIOD_ID), v.check((id) => periodFromId(id) !== null, 'not a report period')),
+  difficulties: text(REMARK_MAX),
+  proposals: text(REMARK_MAX),
+  done: text(REMARK_MAX),
+  state: v.picklist(['draft', 'submitted']),
+  submittedAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME))),
+  updatedAt: v.pipe(v.string(), v.regex(ISO_TIME)),
+  figures: v.optional(FiguresSchema),
+  /** from when the figures are: the statistics' last update when the team fetched them */
+  figuresAt: v.optional(v.pipe(v.string(), v.regex(ISO_TIME)))
+});
+export type ReportRecord = v.InferOutput<typeof ReportDocSchema>;
+
+export function reportDocId(periodId: string): string {
+  return `report:${periodId}`;
+}
+
 export function caseDocId(caseId: string): string {
   return `case:${caseId}`;
 }
@@ -229,9 +279,9 @@ export function venueIdOfDocId(id: string): string | null {
   return m ? m[1]! : null;
 }
 
-export type CommuneDoc = VenueRecord | StationEntryRecord | ExposureDraftRecord | CaseRecord | FollowupRecord | DiaryShareRecord;
+export type CommuneDoc = VenueRecord | StationEntryRecord | ExposureDraftRecord | CaseRecord | FollowupRecord | DiaryShareRecord | ReportRecord;
 
-const TEAM_ID = /^(?:case:[a-z0-9]{16}|followup:(?:a|c-[a-z0-9]{16}):[a-z2-7]{12}:[0-9]{13}:[0-9a-z]{1,32}|diaryshare:[a-z0-9]{16}:[a-z0-9]{16})$/;
+const TEAM_ID = /^(?:case:[a-z0-9]{16}|followup:(?:a|c-[a-z0-9]{16}):[a-z2-7]{12}:[0-9]{13}:[0-9a-z]{1,32}|diaryshare:[a-z0-9]{16}:[a-z0-9]{16}|report:(?:w-\d{4}-\d{2}-\d{2}|m-\d{4}-\d{2}))$/;
 
 /** Whether an id is of a kind that lives in a commune database (everything else stays on the server). */
 export function isCommuneDocId(id: string): boolean {
@@ -244,7 +294,8 @@ const SCHEMAS = {
   exposure: ExposureDraftDocSchema,
   case: CaseDocSchema,
   followup: FollowupDocSchema,
-  diaryshare: DiaryShareDocSchema
+  diaryshare: DiaryShareDocSchema,
+  report: ReportDocSchema
 } as const;
 
 /** The id a document must have, from its body; null where the id only has to start a certain way. */
@@ -262,6 +313,8 @@ function expectedIdOf(doc: CommuneDoc): { exact: string } | { prefix: string } {
       return { exact: followupDocId(doc.entryId, doc.kind === 'contact' ? doc.caseId : undefined) };
     case 'diaryshare':
       return { prefix: `diaryshare:${doc.caseId}:` };
+    case 'report':
+      return { exact: reportDocId(doc.periodId) };
   }
 }
 
@@ -292,7 +345,7 @@ export type DocCheck = { ok: true; doc: CommuneDoc } | { ok: false; reason: stri
  * checks that each fits, and that the cap is less than 1.5 times it): venue 2.2 KB (three texts and
  * a token of at most 1000 digits), entry 3.4 KB (a person and a bounded declaration), exposure 3.6 KB
  * (two messages of 500 letters), case 112 KB (300 visits of 80-letter places, notes), follow-up
- * 9.2 KB, diary share 175 KB (500 visits). The schemas are the rule; the cap is a second wall,
+ * 9.2 KB, diary share 175 KB (500 visits), report 18.7 KB (three remarks of 2,000 letters). The schemas are the rule; the cap is a second wall,
  * should a field ever be added without a bound.
  */
 export const MAX_DOC_BYTES = {
@@ -301,7 +354,8 @@ export const MAX_DOC_BYTES = {
   exposure: 4 * 1024,
   case: 128 * 1024,
   followup: 12 * 1024,
-  diaryshare: 192 * 1024
+  diaryshare: 192 * 1024,
+  report: 20 * 1024
 } as const satisfies Record<keyof typeof SCHEMAS, number>;
 
 /** No station, checkpoint or team of this app recorded anything before 2021. */
@@ -364,6 +418,10 @@ export function checkCommuneDoc(raw: unknown, communeCode: string, now: number =
     if (problem) return { ok: false, reason: EXPOSURE_PROBLEM_REASONS[problem] };
   }
   if (parsed.type === 'followup' && (parsed.kind === 'contact') !== (parsed.caseId !== undefined)) return { ok: false, reason: 'a contact follow-up names its case, an arrival none' };
+  if (parsed.type === 'report') {
+    if (parsed.state === 'submitted' && !parsed.submittedAt) return { ok: false, reason: 'a submitted report says when it was submitted' };
+    if (parsed.submittedAt && Date.parse(parsed.submittedAt) > now + CLOCK_SKEW) return { ok: false, reason: 'a report cannot be submitted in the future' };
+  }
   if ((parsed.type === 'case' || parsed.type === 'diaryshare') && parsed.visits.some((visit) => visit.to < visit.from)) return { ok: false, reason: 'a visit must end after it starts' };
   return { ok: true, doc: parsed };
 }
