@@ -6,6 +6,7 @@
 import type { ZoneHistoryRow, ZoneRow } from '$lib/core/admin';
 import { buildUnitIndex, searchUnits, type UnitDoc, type UnitIndex, type UnitLevel } from '$lib/core/units';
 import { zones, type Failure } from '$lib/client/admin';
+import { accountManager } from '$lib/client/account.svelte';
 
 class Subtree {
   units = $state.raw<ZoneRow[]>([]);
@@ -16,9 +17,13 @@ class Subtree {
   // State, so that names on screen change from codes to words when the list arrives.
   #byCode = $state.raw(new Map<string, ZoneRow>());
   #loading: Promise<void> | null = null;
+  /** whose subtree is held: another admin signing in on this tab gets its own */
+  #owner: string | undefined;
 
   load(force = false): Promise<void> {
-    if (this.#loading && !force) return this.#loading;
+    const owner = accountManager.account?.userId;
+    if (this.#loading && !force && owner === this.#owner) return this.#loading;
+    this.#owner = owner;
     this.#loading = (async () => {
       const answer = await zones();
       if (!answer.ok) {
