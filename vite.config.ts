@@ -5,13 +5,13 @@ import { defineConfig } from 'vite';
 import { existsSync, readFileSync } from 'node:fs';
 
 /**
- * Pages left to the runtime cache: those of venue owners and commune teams (a few hundred people per
+ * Pages left to the runtime cache: those of venue owners, commune teams and officials (a few hundred people per
  * commune, not its citizens); the citizen's profile and declaration forms, which pick units from the
  * directory replica and so need PouchDB, itself never precached; and the demo pages, which read
  * `/api/demo` and are useless offline. The personal QR page (/me), the diary and its sharing, and
  * every check-in page stay precached.
  */
-const LAZY_ROUTES = ['venue', 'team', 'me/edit', 'me/declare', 'demo', 'posters'];
+const LAZY_ROUTES = ['venue', 'team', 'admin', 'me/edit', 'me/declare', 'demo', 'posters'];
 const alternatives = LAZY_ROUTES.map((r) => r.replace('/', '\\/')).join('|');
 /** Their page components in SvelteKit's generated nodes. */
 const ROLE_ROUTES = new RegExp(`src\\/routes\\/(${alternatives})\\/`);

@@ -6,5 +6,5 @@ export function csvCell(value: string): string {
 
 /** Rows to CSV text with a BOM, which makes spreadsheet programs read Vietnamese letters as UTF-8. */
 export function toCsv(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return '\uFEFF' + [header.join(','), ...rows.map((r) => r.map(csvCell).join(','))].join('\r\n') + '\r\n';
+  return '\uFEFF' + [header.map(csvCell).join(','), ...rows.map((r) => r.map(csvCell).join(','))].join('\r\n') + '\r\n';
 }
