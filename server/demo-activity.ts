@@ -237,7 +237,15 @@ export async function seedDemoActivity(store: Store, keyring: Keyring, now = Dat
       if (Object.keys(doc.venues).length) tallies.push(doc);
     }
   }
-  // The demo team's commune: phones' check-ins at its demo venues on past days, nothing today.
+  // The demo team's commune: its demo venues (seeded at the first start, server/demo.ts) date from
+  // the first day of the activity, so that no week shows check-ins at venues not yet registered;
+  // then phones' check-ins there on past days, nothing today.
+  const town = store.db<VenueRecord>(await store.ensureCommuneDb('18070'));
+  for (const venueId of ['demochoducth', 'demothcsduct', 'demotramyte2', 'democafesong', 'demoubndttdt', 'demoxekhach3']) {
+    const venue = await getOrNull(town, venueDocId(venueId));
+    const first = new Date(fromVietnamLocal(days[0]!, '07:00')!).toISOString();
+    if (venue && (!venue.createdAt || venue.createdAt > first)) await town.insert({ ...venue, createdAt: first });
+  }
   const towns = ['demochoducth', 'democafesong', 'demotramyte2', 'demothcsduct'];
   for (const day of days.slice(-14)) {
     if (day === today) continue;
