@@ -10,7 +10,7 @@ import type { ZoneHistoryRow, ZoneRow } from '../../src/lib/core/admin';
 import { addDays, scheduleDocId, type ScheduleDoc, type Weekday } from '../../src/lib/core/reports/period';
 import { cleanLine } from '../../src/lib/core/text';
 import { dayKey } from '../../src/lib/core/time';
-import { effectiveZoneLevel, isDay, unitWithin, ZONE_NOTE_MAX, zoneDocId, type ZoneDoc, type ZoneLevel } from '../../src/lib/core/units';
+import { effectiveZoneLevel, isDay, ownZoneOn, unitWithin, ZONE_NOTE_MAX, zoneDocId, type ZoneDoc, type ZoneLevel } from '../../src/lib/core/units';
 import { DB, getOrNull, type Store } from '../store/couch';
 import { writeAudit } from './audit';
 import type { AdminDeps } from './accounts';
@@ -100,7 +100,9 @@ export function registerAdminZones(app: FastifyInstance, { store, sessionOf }: A
     if (level === null) {
       if (current) await db.destroy(current._id, current._rev);
     } else {
-      const doc: ZoneDoc = { _id: zoneDocId(code), type: 'zone', schema: 1, code, level: level as ZoneLevel, since, ...(note ? { note } : {}) };
+      // A level from a later day replaces nothing yet: until then the unit keeps the level it has today.
+      const before = since > today ? (ownZoneOn(current ?? undefined, today) ?? null) : undefined;
+      const doc: ZoneDoc = { _id: zoneDocId(code), type: 'zone', schema: 1, code, level: level as ZoneLevel, since, ...(note ? { note } : {}), ...(before !== undefined ? { before } : {}) };
       await db.insert(current ? { ...doc, _rev: current._rev } : doc);
     }
     const at = new Date().toISOString();

@@ -2,7 +2,8 @@
  * The district official's tool, in Chromium with the real server and its embedded store: the demo
  * admin of Huyện Đức Thọ creates a team account for a commune, whose member signs in with the
  * one-time password on another phone and must choose a password first; the admin sets a commune's
- * zone level and reads the low-activity communes of the report week.
+ * zone level, which the new team's checkpoint then flags in an arrival from there, and reads the
+ * low-activity communes of the report week.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
@@ -10,10 +11,17 @@ import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
 const DISTRICT_ADMIN = '0912000440';
 const COMMUNE = '18073';
 const COMMUNE_NAME = 'Xã Quang Vĩnh';
+/** The commune the admin raises to level 3 (cam); in the demo directory it takes Hà Tĩnh's level 2 until then. */
+const ZONE_COMMUNE = '18094';
+const ZONE_COMMUNE_NAME = 'Xã Đức Lạng';
 
 /** With SHOTS=<dir>, the screens of this walk-through are saved there to be looked at; otherwise nothing. */
 async function shot(page: Page, name: string) {
   if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function synced(page: Page) {
+  await expect(page.getByTestId('sync-bar').first()).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
 }
 
 async function signIn(page: Page, path: string, phone: string, password: string) {
@@ -80,17 +88,40 @@ test('a district admin creates a team account that signs in, sets a zone level a
   await expect(row.getByTestId('account-status')).toHaveText('Đang hoạt động');
   await expect(row).not.toContainText('Chưa đăng nhập');
 
-  // A zone level for the commune, from today: the commune shows it as its own and in force.
+  // A zone level for a commune, from today: the commune shows it as its own and in force.
   await admin.goto('/admin/zones');
-  const zoneRow = admin.locator(`[data-testid="zone-row"][data-code="${COMMUNE}"]`);
+  const zoneRow = admin.locator(`[data-testid="zone-row"][data-code="${ZONE_COMMUNE}"]`);
   await zoneRow.getByTestId('zone-edit').click();
   await admin.getByTestId('zone-form').getByText('Cấp 3 – cam').click();
   await admin.getByTestId('zone-note').fill('Có ca F0 trong cộng đồng');
   await admin.getByTestId('zone-save').click();
-  await expect(admin.getByTestId('zone-notice')).toContainText(COMMUNE_NAME);
+  await expect(admin.getByTestId('zone-notice')).toContainText(ZONE_COMMUNE_NAME);
   await expect(zoneRow.getByTestId('zone-effective')).toContainText('Cấp 3');
   await expect(admin.getByTestId('zone-history')).toContainText('Có ca F0 trong cộng đồng');
   await shot(admin, 'admin-zones');
+
+  // The new team's checkpoint: after a sync its directory has the new level, and a traveller from
+  // that commune, with no symptoms, is flagged for follow-up; the page says from when its levels are.
+  await again.goto('/team');
+  await synced(again);
+  await again.getByTestId('go-checkpoint').click();
+  await again.getByTestId('checkpoint-name').fill('Chốt cầu Quang Vĩnh');
+  await again.getByTestId('checkpoint-add').click();
+  await again.getByTestId('checkpoint-type').click();
+  await again.getByTestId('checkpoint-manual-name').fill('Trần Thị Lạng');
+  await again.getByTestId('checkpoint-manual-phone').fill('0987000094');
+  await again.getByTestId('checkpoint-manual-next').click();
+  const review = again.getByTestId('checkpoint-review');
+  await expect(review.getByTestId('checkpoint-monitor')).toHaveCount(0);
+  await review.getByTestId('unit-picker').fill('duc lang');
+  await review.getByRole('option').getByRole('button', { name: new RegExp(ZONE_COMMUNE_NAME) }).click();
+  await review.getByTestId('travel-add').click();
+  await expect(review.getByTestId('travelled')).toContainText('Cấp 3');
+  await expect(review.getByTestId('checkpoint-monitor')).toBeVisible();
+  await expect(review.getByTestId('checkpoint-zones-as-of')).toContainText(/Cấp độ dịch theo danh mục đồng bộ lúc \d{2}:\d{2}, .*\d{2}\/\d{2}\/\d{4}/);
+  await shot(again, 'checkpoint-zone-flag');
+  await review.getByTestId('checkpoint-record').click();
+  await expect(again.getByTestId('checkpoint-result')).toContainText('Trần Thị Lạng');
 
   // The statistics of the last full report week (the current one is still running): the
   // low-activity units are listed, flagged, and first in the table, with the rule in words.

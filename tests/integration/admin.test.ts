@@ -290,6 +290,20 @@ describe('zone levels', () => {
     expect(audit.json.events.filter((e) => e.target.kind === 'zone').map((e) => e.action)).toEqual(['zone.clear', 'zone.set']);
   });
 
+  it('a level announced for a later day leaves the level in force until then', async () => {
+    const { dayKey } = await import('../../src/lib/core/time');
+    const { addDays } = await import('../../src/lib/core/reports/period');
+    const today = dayKey(Date.now());
+    expect((await call('POST', '/api/admin/zones', { ...as('d440'), body: { code: '18082', level: 3, since: today, note: '' } })).status).toBe(200);
+    const tomorrow = addDays(today, 1);
+    expect((await call('POST', '/api/admin/zones', { ...as('d440'), body: { code: '18082', level: 4, since: tomorrow, note: 'Từ 0 giờ ngày mai' } })).status).toBe(200);
+    const zones = await call<{ units: ZoneRow[] }>('GET', '/api/admin/zones', as('d440'));
+    expect(zones.json.units.find((u) => u.code === '18082')).toMatchObject({ zone: { level: 4, since: tomorrow }, effective: 3 });
+    // Phones and checkpoints read the same document, and the same rule.
+    expect(await server.store.db('lv_directory').get('zone:18082')).toMatchObject({ level: 4, since: tomorrow, before: 3 });
+    expect((await call('POST', '/api/admin/zones', { ...as('d440'), body: { code: '18082', level: null } })).status).toBe(200);
+  });
+
   it('refuses units outside, bad levels, days and notes with reasons', async () => {
     const today = new Date().toISOString().slice(0, 10);
     const cases: [string, unknown, number, string][] = [

@@ -415,6 +415,25 @@ describe('effective zone level', () => {
     expect(effectiveZoneLevel(tree, new Map(), '17900')).toBeNull();
     expect(effectiveZoneLevel(tree, zones, '99999')).toBeNull();
   });
+
+  it('a level announced for a later day applies from that day; until then what it replaced, or the parent’s', async () => {
+    const { effectiveZoneLevel } = await import('./units');
+    const tree = units(THREE_LEVEL);
+    const zones = new Map([
+      ['42', { level: 2 as const, since: '2021-09-01' }],
+      // Đức Thọ at 1 until 09/10, at 3 from 10/10.
+      ['440', { level: 3 as const, since: '2021-10-10', before: 1 as const }],
+      // Tùng Châu: no level of its own until 12/10 (it takes Đức Thọ's), then 4.
+      ['18076', { level: 4 as const, since: '2021-10-12', before: null }]
+    ]);
+    expect(effectiveZoneLevel(tree, zones, '18070', '2021-10-09')).toBe(1);
+    expect(effectiveZoneLevel(tree, zones, '18070', '2021-10-10')).toBe(3);
+    expect(effectiveZoneLevel(tree, zones, '18076', '2021-10-09')).toBe(1);
+    expect(effectiveZoneLevel(tree, zones, '18076', '2021-10-11')).toBe(3);
+    expect(effectiveZoneLevel(tree, zones, '18076', '2021-10-12')).toBe(4);
+    // A level with no 'before' that starts later: the parent's until then.
+    expect(effectiveZoneLevel(tree, new Map([['42', { level: 2 as const, since: '2021-09-01' }], ['440', { level: 4 as const, since: '2021-12-01' }]]), '18070', '2021-10-01')).toBe(2);
+  });
 });
 
 describe('unitWithin and commonUnit', () => {

@@ -9,6 +9,7 @@
  */
 import Papa from 'papaparse';
 import { foldVietnamese } from './text';
+import { dayKey } from './time';
 
 export const UNIT_LEVELS = ['province', 'district', 'commune'] as const;
 export type UnitLevel = (typeof UNIT_LEVELS)[number];
@@ -45,6 +46,18 @@ export interface ZoneDoc {
   since: string;
   /** why the level was set (the decision, its number), as the admin wrote it; at most ZONE_NOTE_MAX characters */
   note?: string;
+  /**
+   * A level announced ahead ("cấp 3 from Monday"): until `since` the unit's own level is this one,
+   * or none (it takes its parent's) when null. Absent when `since` is not in the future.
+   */
+  before?: ZoneLevel | null;
+}
+
+/** The unit's own level on `day`: the doc's level from `since` on, before that what it replaced; undefined: none of its own. */
+export function ownZoneOn(zone: Pick<ZoneDoc, 'level' | 'since' | 'before'> | undefined, day: string): ZoneLevel | undefined {
+  if (!zone) return undefined;
+  if (!zone.since || zone.since <= day) return zone.level;
+  return zone.before ?? undefined;
 }
 
 export const ZONE_NOTE_MAX = 300;
@@ -547,11 +560,17 @@ export function unitLabel(units: readonly UnitDoc[] | UnitIndex, code: string): 
  * The zone level that applies to a unit: its own when one is set, else the nearest ancestor's
  * (a province at level 3 makes its communes cam unless a commune has its own level). Null: none set.
  */
-export function effectiveZoneLevel(units: readonly UnitDoc[] | UnitIndex, zones: ReadonlyMap<string, Pick<ZoneDoc, 'level'>>, code: string): ZoneLevel | null {
+export function effectiveZoneLevel(
+  units: readonly UnitDoc[] | UnitIndex,
+  zones: ReadonlyMap<string, Pick<ZoneDoc, 'level'> & Partial<Pick<ZoneDoc, 'since' | 'before'>>>,
+  code: string,
+  day: string = dayKey(Date.now())
+): ZoneLevel | null {
   const path = unitPath(units, code);
   for (let i = path.length - 1; i >= 0; i--) {
     const zone = zones.get(path[i]!.code);
-    if (zone) return zone.level;
+    const own = zone ? ownZoneOn({ level: zone.level, since: zone.since ?? '', before: zone.before }, day) : undefined;
+    if (own) return own;
   }
   return null;
 }
