@@ -62,6 +62,10 @@ const NewAccount = v.object({
 const USER_ID = /^[a-z0-9]{1,40}$/;
 
 /** A short account description for the audit trail: role and places, never a phone number. */
+function accountFacts(user: Pick<UserDoc, 'role' | 'communes' | 'unit' | 'venueCommunes'>) {
+  return { role: user.role, communes: user.role === 'owner' ? (user.venueCommunes ?? []) : user.communes, unit: user.unit ?? null };
+}
+
 function describeAccount(user: Pick<UserDoc, 'role' | 'communes' | 'unit' | 'venueCommunes'>): string {
   if (user.role === 'admin') return `admin of ${user.unit ?? '?'}`;
   if (user.role === 'team') return `team of ${user.communes.join(', ')}`;
@@ -153,7 +157,8 @@ export function registerAdminAccounts(app: FastifyInstance, { store, sessionOf }
       unit: accountUnit(tree, user) ?? admin.unit,
       action: 'account.create',
       target: { kind: 'account', id: user.userId, label: user.name },
-      detail: describeAccount(user)
+      detail: describeAccount(user),
+      facts: accountFacts(user)
     });
     reply.status(201);
     return { account: accountRow(user), password };
@@ -189,7 +194,8 @@ export function registerAdminAccounts(app: FastifyInstance, { store, sessionOf }
       unit: accountUnit(tree, changed) ?? admin.unit,
       action: disabled ? 'account.disable' : 'account.enable',
       target: { kind: 'account', id: changed.userId, label: changed.name },
-      detail: describeAccount(changed)
+      detail: describeAccount(changed),
+      facts: accountFacts(changed)
     });
     return { ok: true, userId: changed.userId, disabled: !!changed.disabled };
   }
@@ -230,7 +236,8 @@ export function registerAdminAccounts(app: FastifyInstance, { store, sessionOf }
       unit: accountUnit(tree, changed) ?? actor.unit ?? actor.communes[0] ?? '',
       action: 'account.reset-password',
       target: { kind: 'account', id: changed.userId, label: changed.name },
-      detail: describeAccount(changed)
+      detail: describeAccount(changed),
+      facts: accountFacts(changed)
     });
     return { password };
   });

@@ -79,7 +79,8 @@ export function registerAdminUnits(app: FastifyInstance, { store, sessionOf }: A
       unit: admin.unit,
       action: 'units.import',
       target: { kind: 'units-import', id: admin.unit, label: `${result.units.length} units` },
-      detail: summary
+      detail: summary,
+      facts: { added: answer.added.length, renamed: answer.renamed.length, moved: answer.moved.length, removed, unchanged: answer.unchanged }
     });
     return { ...answer, written: { ...counts, removed } };
   });

@@ -124,7 +124,8 @@ export function registerAdminZones(app: FastifyInstance, { store, sessionOf }: A
       unit: code,
       action: level === null ? 'zone.clear' : 'zone.set',
       target: { kind: 'zone', id: code, label: unit.name },
-      detail: level === null ? 'own level removed: the unit takes its parent’s' : `level ${LEVEL_WORDS[level as ZoneLevel]} since ${since}${note ? `: ${note}` : ''}`
+      detail: level === null ? 'own level removed: the unit takes its parent’s' : `level ${LEVEL_WORDS[level as ZoneLevel]} since ${since}${note ? `: ${note}` : ''}`,
+      facts: { level: level as ZoneLevel | null, since: level === null ? '' : since, note: level === null ? '' : note }
     });
     return { ok: true };
   });
@@ -155,7 +156,8 @@ export function registerAdminZones(app: FastifyInstance, { store, sessionOf }: A
       unit: code,
       action: 'schedule.set',
       target: { kind: 'schedule', id: code, label: unit.name },
-      detail: `weekly report on ISO weekday ${weekday}, monthly before day ${monthDay}`
+      detail: `weekly report on ISO weekday ${weekday}, monthly before day ${monthDay}`,
+      facts: { weekday, monthDay }
     });
     return { ok: true };
   });

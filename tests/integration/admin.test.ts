@@ -288,6 +288,11 @@ describe('zone levels', () => {
     expect(after.json.history.map((h) => h.level).slice(0, 2)).toEqual([null, 4]);
     const audit = await call<{ events: AuditEvent[] }>('GET', '/api/admin/audit', as('p42'));
     expect(audit.json.events.filter((e) => e.target.kind === 'zone').map((e) => e.action)).toEqual(['zone.clear', 'zone.set']);
+    // The facts let a screen say it in its own language.
+    expect(audit.json.events.filter((e) => e.target.kind === 'zone').map((e) => e.facts)).toEqual([
+      { level: null, since: '', note: '' },
+      { level: 4, since, note: 'Quyết định số 12/QĐ-UBND' }
+    ]);
   });
 
   it('a level announced for a later day leaves the level in force until then', async () => {

@@ -26,6 +26,16 @@ export interface AccountRow {
 
 export type AuditTargetKind = 'account' | 'unit' | 'zone' | 'units-import' | 'schedule';
 
+/**
+ * What changed, as data, so that a screen says it in its own language (`detail` says it in
+ * English, for the record): an account's role and places, a zone level, report days, import counts.
+ */
+export type AuditFacts =
+  | { role: AccountRole; communes: string[]; unit: string | null }
+  | { level: ZoneLevel | null; since: string; note: string }
+  | { weekday: number; monthDay: number }
+  | { added: number; renamed: number; moved: number; removed: number; unchanged: number };
+
 export interface AuditEvent {
   at: string;
   actor: { userId: string; name: string };
@@ -34,6 +44,8 @@ export interface AuditEvent {
   action: string;
   target: { kind: AuditTargetKind; id: string; label: string };
   detail: string;
+  /** absent on events recorded before facts were kept */
+  facts?: AuditFacts;
 }
 
 export interface ZoneRow {

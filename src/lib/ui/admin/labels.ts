@@ -1,6 +1,8 @@
 /** Words for the officials' screens that depend on data: roles, account status, audit actions. */
 import { m } from '$lib/paraglide/messages.js';
-import type { AccountRole, AccountRow } from '$lib/core/admin';
+import type { AccountRole, AccountRow, AuditEvent } from '$lib/core/admin';
+import { formatDayKey, zoneLabel } from '$lib/ui/labels';
+import { getLocale } from '$lib/paraglide/runtime.js';
 import type { LowReason } from '$lib/core/reports/figures';
 import type { Weekday } from '$lib/core/reports/period';
 
@@ -38,13 +40,43 @@ export function auditActionLabel(action: string): string {
   return words[action]?.() ?? action;
 }
 
+/**
+ * What an audit event changed, in the page's language, from its facts (names of units through
+ * `unitName`); the server's English `detail` only for events recorded before facts were kept.
+ */
+export function auditFactsText(event: Pick<AuditEvent, 'facts' | 'detail'>, unitName: (code: string) => string): string {
+  const f = event.facts;
+  if (!f) return event.detail;
+  if ('role' in f) {
+    const places = f.role === 'admin' ? (f.unit ? unitName(f.unit) : '') : f.communes.map(unitName).join(', ');
+    return places ? `${roleLabel(f.role)} · ${places}` : roleLabel(f.role);
+  }
+  if ('level' in f) {
+    if (f.level === null) return m.admin_audit_zone_cleared();
+    const line = m.admin_audit_zone_set({ level: zoneLabel(f.level), since: formatDayKey(f.since, getLocale()) });
+    return f.note ? `${line}: ${f.note}` : line;
+  }
+  if ('weekday' in f) return m.admin_audit_schedule({ weekday: weekdayLabel(f.weekday as Weekday), day: f.monthDay });
+  return m.admin_units_counts({ added: f.added, renamed: f.renamed, moved: f.moved, removed: f.removed, unchanged: f.unchanged });
+}
+
 /** A failed call in words: the app's own for the errors it knows, else the server's reason. */
 export function failureText(failure: { status: number; error: string; reason: string }): string {
   if (failure.status === 0) return m.admin_offline();
   const known: Record<string, () => string> = {
     phone_taken: m.auth_phone_taken,
     bad_phone: m.auth_bad_phone,
-    not_logged_in: m.account_not_logged_in
+    not_logged_in: m.account_not_logged_in,
+    bad_name: m.admin_error_bad_name,
+    bad_position: m.admin_error_bad_position,
+    bad_communes: m.admin_error_bad_communes,
+    bad_unit: m.admin_error_bad_unit,
+    outside_unit: m.admin_error_outside_unit,
+    own_account: m.admin_error_own_account,
+    bad_since: m.admin_error_bad_since,
+    bad_note: m.admin_error_bad_note,
+    password_change_required: m.admin_error_password_change,
+    too_many_attempts: m.auth_too_many
   };
   if (known[failure.error]) return known[failure.error]!();
   if (failure.status === 401) return m.account_not_logged_in();
