@@ -31,7 +31,7 @@ async function signIn(page: Page, path: string, phone: string, password: string)
   await page.getByRole('button', { name: 'Đăng nhập' }).last().click();
 }
 
-test('a district admin creates a team account that signs in, sets a zone level and reads the low-activity list', async ({ browser }) => {
+test('a district admin creates a team account that signs in, sets a zone level its checkpoint flags, and reads the low-activity list', async ({ browser }) => {
   test.setTimeout(180_000);
   const admin = await (await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'vi-VN' })).newPage();
   await signIn(admin, '/admin', DISTRICT_ADMIN, DEMO_TEAM_PASSWORD);
