@@ -49,7 +49,8 @@ export function formatDay(ms: number, locale: string): string {
     format = new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
       timeZone: 'Asia/Ho_Chi_Minh',
       weekday: 'long',
-      day: 'numeric',
+      // dd/mm/yyyy, as Vietnamese documents write dates: "01/12", never "1/12".
+      day: locale === 'vi' ? '2-digit' : 'numeric',
       month: locale === 'vi' ? '2-digit' : 'long',
       year: 'numeric'
     });
