@@ -19,12 +19,17 @@
  * Prints a table and a final `RESULT {json}` line.
  */
 import { randomBytes, scryptSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { exitWith, httpRequest, median, mulberry32, parseFlags, printFigures, printResult, round, serverBundle, tempDirs } from './lib.mjs';
+import { chromiumPath, exitWith, httpRequest, launchChromium, median, mulberry32, parseFlags, printFigures, printResult, round, serverBundle, tempDirs } from './lib.mjs';
+
+/** The built PWA, when there is one: the statistics page is then timed in Chromium too. */
+const BUILD_DIR = path.resolve('build');
+const hasBuild = existsSync(path.join(BUILD_DIR, '200.html'));
 
 const NAME = 'reports';
 const opts = parseFlags(NAME, {
@@ -102,7 +107,7 @@ async function main() {
   const problems = [];
   const bundle = serverBundle(NAME, { explicit: opts.bundle, rebuildStale: true });
   const dirs = tempDirs('lv-bench-reports-');
-  const env = { DATA_DIR: dirs.data, STATIC_DIR: dirs.static, DEMO: '0', ...(opts.couchdb ? { COUCHDB_URL: opts.couchdb } : {}) };
+  const env = { DATA_DIR: dirs.data, STATIC_DIR: hasBuild ? BUILD_DIR : dirs.static, DEMO: '0', ...(opts.couchdb ? { COUCHDB_URL: opts.couchdb } : {}) };
   const server = await spawnServer(bundle, env);
   try {
     const storeUrl = opts.couchdb ?? (await server.run('storeUrl'));
@@ -264,6 +269,39 @@ async function main() {
       timings.push({ label, medianMs: round(median(ms), 1), maxMs: round(Math.max(...ms), 1), bytes });
     }
 
+    // The pages, as an official opens them: from navigation to the table's rows on screen, in
+    // Chromium (the first open loads the app's code; the median is of the opens after it).
+    const pages = [];
+    if (hasBuild && existsSync(chromiumPath)) {
+      const browser = await launchChromium();
+      try {
+        for (const [label, who, query] of [
+          ['district page, a week', 'district', `unit=${district(0)}&${week}`],
+          ['province page, a week', 'province', `unit=${PROVINCE}&${week}`]
+        ]) {
+          const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+          const page = await context.newPage();
+          await page.goto(`${server.url}/admin`);
+          await page.getByLabel('Số điện thoại').fill(admins[who].phone);
+          await page.getByLabel('Mật khẩu').fill(password);
+          await page.getByRole('button', { name: 'Đăng nhập' }).last().click();
+          await page.getByTestId('admin-unit').waitFor();
+          const ms = [];
+          for (let i = 0; i < opts.repeat + 1; i++) {
+            const t0 = performance.now();
+            await page.goto(`${server.url}/admin/stats?${query}`);
+            await page.getByTestId('stats-row').first().waitFor({ timeout: 30_000 });
+            if (i > 0) ms.push(performance.now() - t0);
+          }
+          pages.push({ label, medianMs: round(median(ms), 0), maxMs: round(Math.max(...ms), 0) });
+          await context.close();
+        }
+      } finally {
+        await browser.close();
+      }
+      for (const p of pages) if (p.medianMs > 1000) problems.push(`${p.label}: ${p.medianMs} ms, above a second`);
+    }
+
     // What the answers say must match what was written.
     const province = answers['province, 22 days'];
     const stationEntries = province.totals.entries;
@@ -303,6 +341,8 @@ async function main() {
       timings.map((t) => [`stats: ${t.label}`, t.medianMs, t.maxMs, t.bytes]),
       ['median ms', 'max ms', 'bytes']
     );
+    if (pages.length) printFigures(pages.map((p) => [p.label, p.medianMs, p.maxMs]), ['median ms', 'max ms']);
+    else console.log('(no build/ or no Chromium: the statistics pages were not timed in a browser)');
     console.log(`\nprovince, 22 days: ${stationEntries.toLocaleString('en')} station entries, ${province.totals.arrivals.toLocaleString('en')} arrivals, ${province.totals.checkins.toLocaleString('en')} check-ins, ${province.totals.venuesActive}/${province.totals.venues} venues active; low: ${province.rows.filter((r) => r.low).map((r) => r.code).join(', ') || 'none'}`);
     printResult({
       entries: written,
@@ -313,7 +353,8 @@ async function main() {
       incrementalS: round(passS, 2),
       idlePassS: round(idleS, 2),
       catchUpS: round(catchUpS, 1),
-      stats: timings
+      stats: timings,
+      pages
     });
   } finally {
     await server.close();
