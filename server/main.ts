@@ -100,10 +100,28 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
       submissions.stop();
       aggregates.stop();
       if (embedded) removeStoreFile(config.dataDir);
-      await app.close();
+      await closeWithGrace(app);
       await embedded?.close();
     }
   };
+}
+
+/** How long a stopping server waits for the requests under way before it cuts their connections. */
+export const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Closes the HTTP side: waiting clients are answered (preClose), requests under way may finish,
+ * idle connections close. A client that holds its connection with a request it never finishes
+ * sending (CouchDB's replicator cancelled mid-checkpoint does) would keep the server from ever
+ * stopping: after the grace period its connection is cut.
+ */
+async function closeWithGrace(app: FastifyInstance): Promise<void> {
+  const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
 }
 
 /** The HTTP port refused, in words. */

@@ -15,16 +15,19 @@ import { testServerConfig } from './test-server';
 
 let server: RunningServer;
 let dataDir: string;
+let root: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'lv-demo-activity-'));
-  const config = await testServerConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), DEMO_ACTIVITY: '1' });
+  root = mkdtempSync(path.join(tmpdir(), 'lv-demo-activity-'));
+  // A DATA_DIR not made yet: on CouchDB (npm run test:couchdb) that starts from empty databases.
+  dataDir = path.join(root, 'data');
+  const config = await testServerConfig({ PORT: '0', DATA_DIR: dataDir, LOG: '0', STATIC_DIR: path.join(root, 'none'), DEMO_ACTIVITY: '1' });
   server = await startServer(config);
 }, 120_000);
 
 afterAll(async () => {
   await server?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 });
 
 describe('demo activity', () => {
