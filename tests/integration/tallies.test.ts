@@ -443,14 +443,19 @@ describe('the PWA side: sendTalliesIfDue against the real server', () => {
       const { diaryDb } = await import('../../src/lib/client/diary');
       const { makeVisit } = await import('../../src/lib/core/testing');
       const HOUR_MS = 3600_000;
+      const { dayKey, fromVietnamLocal } = await import('../../src/lib/core/time');
       const now = Date.now();
+      // Morning visits, two and three days ago: an hour later is still the same Vietnamese day,
+      // whatever the time the test runs (from 23:00 Vietnam time, now − 2 days + 1 h was not).
+      const twoDaysAgo = fromVietnamLocal(dayKey(now - 2 * DAY), '09:00')!;
+      const threeDaysAgo = fromVietnamLocal(dayKey(now - 3 * DAY), '09:00')!;
       const [market, school] = [venueIds[0]!, venueIds[1]!];
       await diaryDb.visits.bulkAdd([
-        makeVisit({ id: 'a', venueId: market, checkin: now - 2 * DAY }),
-        makeVisit({ id: 'b', venueId: market, checkin: now - 2 * DAY + HOUR_MS }),
-        makeVisit({ id: 'c', venueId: school, checkin: now - 3 * DAY }),
-        makeVisit({ id: 'd', venueId: school, checkin: now - 3 * DAY, verification: 'unverified' }),
-        makeVisit({ id: 'e', venueId: null, communeCode: null, checkin: now - 2 * DAY, verification: 'manual' })
+        makeVisit({ id: 'a', venueId: market, checkin: twoDaysAgo }),
+        makeVisit({ id: 'b', venueId: market, checkin: twoDaysAgo + HOUR_MS }),
+        makeVisit({ id: 'c', venueId: school, checkin: threeDaysAgo }),
+        makeVisit({ id: 'd', venueId: school, checkin: threeDaysAgo, verification: 'unverified' }),
+        makeVisit({ id: 'e', venueId: null, communeCode: null, checkin: twoDaysAgo, verification: 'manual' })
       ]);
       expect(talliesEnabled()).toBe(true);
       const before = await allTallyDocs();
