@@ -12,20 +12,19 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 import type { Session } from '../auth';
 import { DB, type Store } from '../store/couch';
-import { loadUnits } from '../units';
 import { getUser } from '../users';
-import { activeByCommune, isWithin, periodFigures, unitTree, type DayAggregate, type UnitTree } from '../../src/lib/core/reports/aggregate';
+import { directoryReader } from '../directory';
+import { activeByCommune, ancestorsOf, periodFigures, type DayAggregate, type UnitTree } from '../../src/lib/core/reports/aggregate';
+import { READ_REFUSAL_REASONS, unitReadRefusal } from '../../src/lib/core/reports/access';
 import { zeroFigures, type StatsAnswer } from '../../src/lib/core/reports/figures';
 import { LOW_RULE, lowRuleText, rankRows, statsRow } from '../../src/lib/core/reports/low-activity';
-import { currentWeek, daysBetween, isReportDay, scheduleFor, type ScheduleDoc } from '../../src/lib/core/reports/period';
+import { currentWeek, daysBetween, isReportDay, scheduleFor } from '../../src/lib/core/reports/period';
 import { dayKey } from '../../src/lib/core/time';
-import { unitPath, type UnitDoc } from '../../src/lib/core/units';
+import { unitPath } from '../../src/lib/core/units';
 import { AGG_JOB_ID, aggDocId, type AggDoc } from './aggregates';
 
 /** The longest period one answer covers: a year and a month, for a yearly table with its margins. */
 export const STATS_MAX_DAYS = 400;
-/** The unit tree and schedules change rarely (an import, an admin's edit): read again this often. */
-const DIRECTORY_CACHE_MS = 30_000;
 
 const Day = v.pipe(v.string(), v.check(isReportDay, 'a day is written YYYY-MM-DD'));
 const QuerySchema = v.strictObject({
@@ -34,32 +33,13 @@ const QuerySchema = v.strictObject({
   to: v.optional(Day)
 });
 
-interface Directory {
-  at: number;
-  units: UnitDoc[];
-  tree: UnitTree;
-  schedules: Map<string, ScheduleDoc>;
-}
-
 export function registerReportStats(
   api: FastifyInstance,
   store: Store,
   sessionOf: (req: FastifyRequest) => Promise<{ session: Session | null }>,
   now: () => number = Date.now
 ): void {
-  let directory: Directory | null = null;
-  let loading: Promise<Directory> | null = null;
-  /** `knows`: a unit the cached tree must have, else it is read again (a unit imported a moment ago). */
-  const readDirectory = async (knows?: string): Promise<Directory> => {
-    if (directory && now() - directory.at < DIRECTORY_CACHE_MS && (knows === undefined || directory.tree.byCode.has(knows))) return directory;
-    loading ??= (async () => {
-      const [units, schedules] = await Promise.all([loadUnits(store), store.docsByPrefix<ScheduleDoc>(DB.directory, 'schedule:')]);
-      const fresh = { at: now(), units, tree: unitTree(units), schedules: new Map((schedules ?? []).filter((s) => s.type === 'schedule').map((s) => [s.code, s])) };
-      directory = fresh;
-      return fresh;
-    })().finally(() => (loading = null));
-    return loading;
-  };
+  const readDirectory = directoryReader(store, now);
 
   const bad = (reply: FastifyReply, reason: string) => reply.status(400).send({ error: 'bad_request', reason });
 
@@ -76,18 +56,12 @@ export function registerReportStats(
     // An admin's unit missing from the cached tree may be new: read the tree again (admins only).
     const dir = await readDirectory(session.role === 'admin' ? query.unit : undefined);
 
-    // Whose unit: an admin's from its account as it is now; a team's from its communes.
-    let code: string;
-    if (session.role === 'admin') {
-      const own = (await getUser(store, session.userId))?.unit;
-      if (!own) return reply.status(403).send({ error: 'forbidden', reason: 'this admin account has no unit' });
-      code = query.unit ?? own;
-      if (!dir.tree.byCode.has(code)) return bad(reply, `unit: no unit ${code} in the directory`);
-      if (!isWithin(dir.tree, code, own)) return reply.status(403).send({ error: 'forbidden', reason: 'this unit is outside the unit of this account' });
-    } else {
-      code = query.unit ?? session.communes[0] ?? '';
-      if (!session.communes.includes(code)) return reply.status(403).send({ error: 'forbidden', reason: 'not a commune of this account' });
-    }
+    // Whose unit: an admin's from its account as it is now (its own by default); a team's first commune by default.
+    const own = session.role === 'admin' ? ((await getUser(store, session.userId))?.unit ?? null) : null;
+    const code = query.unit ?? (session.role === 'admin' ? (own ?? '') : (session.communes[0] ?? ''));
+    if (session.role === 'admin' && own && !dir.tree.byCode.has(code)) return bad(reply, `unit: no unit ${code} in the directory`);
+    const refusal = unitReadRefusal({ role: session.role, communes: session.communes, unit: own }, code, dir.tree.byCode);
+    if (refusal) return reply.status(403).send({ error: 'forbidden', reason: READ_REFUSAL_REASONS[refusal] });
     const unit = dir.tree.byCode.get(code) ?? { code, name: code, level: 'commune' as const, parent: null };
 
     // The period: as asked, or the unit's current report week.
@@ -139,9 +113,9 @@ export function registerReportStats(
 
 /** The commune's ancestors strictly below `top`, nearest first. */
 function ancestorsBelow(tree: UnitTree, commune: string, top: string): string[] {
-  const out: string[] = [];
-  for (let at = tree.byCode.get(commune)?.parent ?? null, depth = 0; at !== null && at !== top && depth < 6; at = tree.byCode.get(at)?.parent ?? null, depth++) out.push(at);
-  return out;
+  const up = ancestorsOf(tree, commune);
+  const at = up.indexOf(top);
+  return at < 0 ? up : up.slice(0, at);
 }
 
 async function readAggs(store: Store, unit: string, from: string, to: string): Promise<DayAggregate[]> {

@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Session } from '../auth';
 import { checkCommuneDoc, type ReportRecord } from '../../src/lib/core/documents';
-import { currentWeek, periodFromId, scheduleFor, type ScheduleDoc } from '../../src/lib/core/reports/period';
+import { currentWeek, periodFromId, scheduleFor } from '../../src/lib/core/reports/period';
 import {
   cleanRemarks,
   countedSubmissionTime,
@@ -20,9 +20,10 @@ import {
   type SubmissionDoc
 } from '../../src/lib/core/reports/report';
 import { dayKey } from '../../src/lib/core/time';
-import { unitPath, unitTree, unitWithin, type UnitDoc } from '../../src/lib/core/units';
+import { unitPath, unitWithin, type UnitDoc } from '../../src/lib/core/units';
+import { READ_REFUSAL_REASONS, unitReadRefusal } from '../../src/lib/core/reports/access';
+import { directoryReader } from '../directory';
 import { DB, type Store } from '../store/couch';
-import { loadUnits } from '../units';
 import { getUser } from '../users';
 
 /** Where the job got to in each commune database, kept so that a restart does not read every change again. */
@@ -205,9 +206,6 @@ export function followSubmissions(store: Store, log: (msg: string) => void, ever
   };
 }
 
-/** Units change rarely (an admin's import): one read serves the answers of half a minute. */
-const UNITS_CACHE_MS = 30_000;
-
 export interface SubmissionsDeps {
   store: Store;
   sessionOf: (req: FastifyRequest) => Promise<{ session: Session | null }>;
@@ -215,14 +213,7 @@ export interface SubmissionsDeps {
 }
 
 export function registerSubmissions(api: FastifyInstance, { store, sessionOf, now = Date.now }: SubmissionsDeps): void {
-  let units: { at: number; list: Promise<UnitDoc[]> } | null = null;
-  const unitsNow = () => {
-    if (!units || now() - units.at >= UNITS_CACHE_MS) {
-      units = { at: now(), list: loadUnits(store) };
-      units.list.catch(() => (units = null));
-    }
-    return units.list;
-  };
+  const readDirectory = directoryReader(store, now);
 
   api.get<{ Querystring: { unit?: unknown; period?: unknown } }>('/reports/submissions', async (req, reply) => {
     const bad = (reason: string) => reply.status(400).send({ error: 'bad_request', reason });
@@ -233,25 +224,20 @@ export function registerSubmissions(api: FastifyInstance, { store, sessionOf, no
     if (typeof code !== 'string' || !/^(?:[0-9]{2}|[0-9]{3}|[0-9]{5})$/.test(code)) return bad('unit must be a unit code (2, 3 or 5 digits)');
     if (req.query.period !== undefined && typeof req.query.period !== 'string') return bad('period is given more than once');
 
-    const all = await unitsNow();
-    const path = unitPath(all, code);
+    const dir = await readDirectory(code);
+    const path = unitPath(dir.units, code);
     const unit = path.at(-1);
     if (!unit) return reply.status(404).send({ error: 'not_found', reason: 'no such unit in the directory' });
-    if (session.role === 'team') {
-      if (!session.communes.includes(code)) return reply.status(403).send({ error: 'forbidden', reason: 'a team sees the reports of its own communes only' });
-    } else {
-      const admin = await getUser(store, session.userId);
-      // The admins' subtree rule of core/units.ts: the unit itself or anything below it.
-      if (!admin?.unit || !unitWithin(unitTree(all), code, admin.unit)) return reply.status(403).send({ error: 'forbidden', reason: 'this unit is outside the unit you administer' });
-    }
+    const own = session.role === 'admin' ? ((await getUser(store, session.userId))?.unit ?? null) : null;
+    const refusal = unitReadRefusal({ role: session.role, communes: session.communes, unit: own }, code, dir.tree.byCode);
+    if (refusal) return reply.status(403).send({ error: 'forbidden', reason: READ_REFUSAL_REASONS[refusal] });
 
-    const schedules = new Map((await store.docsByPrefix<ScheduleDoc>(DB.directory, 'schedule:'))?.filter((d) => d.type === 'schedule').map((d) => [d.code, d]) ?? []);
-    const schedule = scheduleFor(path, schedules);
+    const schedule = scheduleFor(path, dir.schedules);
     const t = now();
     const period = typeof req.query.period === 'string' ? periodFromId(req.query.period, schedule) : currentWeek(schedule, dayKey(t));
     if (!period) return bad('period must be w-YYYY-MM-DD (the due day of a week) or m-YYYY-MM');
 
-    const communes = communesUnder(all, unit);
+    const communes = communesUnder(dir.units, dir.tree.byCode, unit);
     const keys = communes.map((c) => submissionDocId(c.code, period.id));
     const submissions = new Map<string, SubmissionDoc>();
     if (keys.length) {
@@ -269,15 +255,11 @@ export function registerSubmissions(api: FastifyInstance, { store, sessionOf, no
 }
 
 /** The communes a unit reports for (itself for a commune), by district then code, with the district each lies in now. */
-function communesUnder(all: readonly UnitDoc[], unit: UnitDoc): CommuneOfUnit[] {
-  const byCode = new Map(all.map((u) => [u.code, u]));
+function communesUnder(all: readonly UnitDoc[], byCode: ReadonlyMap<string, UnitDoc>, unit: UnitDoc): CommuneOfUnit[] {
   const out: CommuneOfUnit[] = [];
   for (const u of all) {
-    if (u.level !== 'commune') continue;
+    if (u.level !== 'commune' || !unitWithin(byCode, u.code, unit.code)) continue;
     const parent = u.parent ? byCode.get(u.parent) : undefined;
-    const grand = parent?.parent ? byCode.get(parent.parent) : undefined;
-    const inside = u.code === unit.code || parent?.code === unit.code || grand?.code === unit.code;
-    if (!inside) continue;
     out.push({ code: u.code, name: u.name, district: parent?.level === 'district' ? { code: parent.code, name: parent.name } : null });
   }
   return out.sort((a, b) => (a.district?.code ?? '').localeCompare(b.district?.code ?? '') || a.code.localeCompare(b.code));

@@ -530,11 +530,6 @@ export function ancestorsOf(tree: UnitTree, code: string): string[] {
   return out;
 }
 
-/** Whether `code` is `ancestor` or lies below it. */
-export function isWithin(tree: UnitTree, code: string, ancestor: string): boolean {
-  return code === ancestor || ancestorsOf(tree, code).includes(ancestor);
-}
-
 /**
  * Every unit above the given communes for one day, by the current tree: districts from their
  * communes, provinces from their districts (and from communes hung directly under them, as in the
