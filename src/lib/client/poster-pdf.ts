@@ -135,9 +135,24 @@ export class Face {
   }
 }
 
-interface Fonts {
+export interface Fonts {
   regular: Face;
   bold: Face;
+}
+
+/**
+ * A new PDF with the app's two faces embedded (subset: only the letters used travel), for the
+ * posters and every other document made on the device.
+ */
+export async function startPdf(fontBytes?: PosterFonts): Promise<{ doc: PDFDocument; fonts: Fonts }> {
+  const bytes = fontBytes ?? (await loadBundledFonts());
+  const doc = await PDFDocument.create();
+  doc.registerFontkit(fontkit);
+  const fonts: Fonts = {
+    regular: new Face(await doc.embedFont(bytes.regular, { subset: true })),
+    bold: new Face(await doc.embedFont(bytes.bold, { subset: true }))
+  };
+  return { doc, fonts };
 }
 
 interface TextBlock {
@@ -301,13 +316,7 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export async function buildPosterPdf(venues: PosterVenue[], opts: PosterPdfOptions): Promise<Uint8Array> {
   if (venues.length === 0) throw new Error('no venue to print');
-  const fontBytes = opts.fonts ?? (await loadBundledFonts());
-  const doc = await PDFDocument.create();
-  doc.registerFontkit(fontkit);
-  const fonts: Fonts = {
-    regular: new Face(await doc.embedFont(fontBytes.regular, { subset: true })),
-    bold: new Face(await doc.embedFont(fontBytes.bold, { subset: true }))
-  };
+  const { doc, fonts } = await startPdf(opts.fonts);
   const title = venues.length === 1 ? clean(venues[0]!.name) : m.poster_pdf_title({ count: venues.length }, { locale: opts.lang });
   doc.setTitle(`${title} · ${m.app_name({}, { locale: opts.lang })}`);
   doc.setLanguage(opts.lang === 'vi' ? 'vi-VN' : 'en');

@@ -4,9 +4,8 @@
  * poster-pdf.ts. It draws the same model as the printed page (document.ts). Heavy: load it only
  * when someone asks for the PDF, `await import('$lib/ui/reports/report-pdf')`.
  */
-import { PDFDocument, rgb, type PDFPage } from 'pdf-lib';
-import fontkit from '@pdf-lib/fontkit';
-import { Face, loadBundledFonts, PAGE_SIZES, type PosterFonts } from '../../client/poster-pdf';
+import { rgb, type PDFDocument, type PDFPage } from 'pdf-lib';
+import { PAGE_SIZES, startPdf, type Fonts, type PosterFonts } from '../../client/poster-pdf';
 import type { DocTable, ReportDocModel } from './document';
 
 const MM = 72 / 25.4;
@@ -16,10 +15,6 @@ const INK = rgb(0, 0, 0);
 const BODY = 12;
 const LEAD = 1.35;
 
-interface Fonts {
-  regular: Face;
-  bold: Face;
-}
 
 class Writer {
   page!: PDFPage;
@@ -110,13 +105,7 @@ class Writer {
 }
 
 export async function buildReportPdf(model: ReportDocModel, opts: { title: string; lang: 'vi' | 'en'; fonts?: PosterFonts }): Promise<Uint8Array> {
-  const fontBytes = opts.fonts ?? (await loadBundledFonts());
-  const doc = await PDFDocument.create();
-  doc.registerFontkit(fontkit);
-  const fonts: Fonts = {
-    regular: new Face(await doc.embedFont(fontBytes.regular, { subset: true })),
-    bold: new Face(await doc.embedFont(fontBytes.bold, { subset: true }))
-  };
+  const { doc, fonts } = await startPdf(opts.fonts);
   doc.setTitle(opts.title);
   doc.setLanguage(opts.lang === 'vi' ? 'vi-VN' : 'en');
   doc.setProducer('pdf-lib');
