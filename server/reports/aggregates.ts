@@ -18,7 +18,7 @@
  * again on the next pass, and its aggregates are left to the instance that saved. Unchanged
  * aggregates are not rewritten.
  *
- * It runs at start (after the demo data), then every minute and soon after `wake()`; a pass never
+ * It runs at start (after the demo data), then every minute (not at each push: a pass reads every commune's changes); a pass never
  * overlaps another. A store that does not answer fails the pass, logged in words without ids, and
  * the next pass tries again: the job never takes the server down.
  */
@@ -101,7 +101,6 @@ const WRITE_BATCH = 500;
 /** Commune databases read at once. */
 const PARALLEL = 4;
 export const AGGREGATES_INTERVAL_MS = 60_000;
-const WAKE_DELAY_MS = 2_000;
 
 interface Commune {
   ledger: CommuneLedger;
@@ -125,7 +124,7 @@ const running = new Set<AggregatesJob>();
 let held = false;
 
 /**
- * Holds the passes that the minute's timer and `wake()` start (true) or lets them run again; passes
+ * Holds the passes that the minute's timer starts (true) or lets them run again; passes
  * asked for with run()/rebuild() still run. For a bench that must time one pass alone.
  */
 export function holdAggregates(hold: boolean): void {
@@ -156,7 +155,6 @@ export class AggregatesJob {
   #loaded = false;
   #pass: Promise<PassResult | null> = Promise.resolve(null);
   #timer: ReturnType<typeof setInterval> | null = null;
-  #wakeTimer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
 
   constructor(store: Store, opts: { retentionDays: number; log?: (msg: string) => void; now?: () => number }) {
@@ -179,17 +177,6 @@ export class AggregatesJob {
     this.#stopped = true;
     running.delete(this);
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
-  }
-
-  /** A pass soon: changes come in bursts, one pass serves the burst. */
-  wake(): void {
-    if (this.#stopped || this.#wakeTimer) return;
-    this.#wakeTimer = setTimeout(() => {
-      this.#wakeTimer = null;
-      void this.#safeRun();
-    }, WAKE_DELAY_MS);
-    this.#wakeTimer.unref();
   }
 
   async #safeRun(): Promise<void> {
