@@ -36,6 +36,8 @@ export class Replica<T extends object = Record<string, unknown>> {
   #state = $state<SyncState>('idle');
   #lastSync = $state<number | null>(null);
   #pendingUp = $state(0);
+  /** Bumped each time both directions are caught up and the mark is stored: pages that read the mark re-read it then. */
+  #caughtUp = $state(0);
   #refused = $state<{ id: string; reason: string }[]>([]);
   #error = $state<string | null>(null);
   #problem = $state<SyncProblem | null>(null);
@@ -55,6 +57,14 @@ export class Replica<T extends object = Record<string, unknown>> {
   }
   get lastSync() {
     return this.#lastSync;
+  }
+  /**
+   * Changes each time the caught-up mark (`lv.pushedSeq.<db>`) is stored, after it is stored: a
+   * page that asks whether a document went up asks again then. (`state` turns 'done' before the
+   * mark is written, and `pendingUp` may already be 0, so neither says when to ask.)
+   */
+  get caughtUp() {
+    return this.#caughtUp;
   }
   /** Local changes not yet accepted by the server. */
   get pendingUp() {
@@ -188,6 +198,7 @@ export class Replica<T extends object = Record<string, unknown>> {
     const info = await this.db.info();
     localStorage.setItem(`lv.pushedSeq.${this.name}`, String(info.update_seq));
     this.#pendingUp = 0;
+    this.#caughtUp++;
   }
 }
 
