@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
-export const E2E_PORT = 3107;
+// Overridable so that several checkouts can run their browser tests side by side.
+export const E2E_PORT = Number(process.env.E2E_PORT ?? 3107);
 /** The demo commune team's password on the test server (server/demo.ts seedDemoTeam). */
 export const DEMO_TEAM_PASSWORD = 'to-covid-thu-nghiem';
 export const CHROMIUM_ARGS = [
