@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeFollowups, newFollowup } from './casework';
-import { checkCommuneDoc, type FollowupRecord, type StationEntryRecord } from './documents';
+import { checkCommuneDoc, type HealthCheckRecord, type StationEntryRecord } from './documents';
 import {
   byUrgency,
   checkProblems,
@@ -27,7 +27,7 @@ const entry = (day: string, time = '09:00', venue = 'demochoducth', commune = '1
   return { _id: `entry:${venue}:${String(t).padStart(13, '0')}:r1`, type: 'entry', schema: 1, venueId: venue, communeCode: commune, time: t, direction: 'in', person: { source: 'manual', name: 'Lê Thị Bình', phone: '0987654321' }, deviceId: 'd1' };
 };
 const contact = (day: string) => newFollowup(entry(day), '18070', vn(day), { caseId: CASE });
-const check = (day: string, time = '08:00', extra: Partial<FollowupRecord['checks'] & object>[number] = {}) => ({ at: vn(day, time), symptoms: [], ...extra });
+const check = (day: string, time = '08:00', extra: Partial<HealthCheckRecord> = {}): HealthCheckRecord => ({ at: vn(day, time), symptoms: [], ...extra });
 
 describe('who is due, who is overdue (Vietnam days)', () => {
   const now = vn('2021-08-20', '10:00');
