@@ -147,6 +147,14 @@ test('one follow-up list: an overdue contact, a daily check, a checkpoint arriva
     await page.getByTestId('followup-save').click();
     await expect(page.getByTestId('followup-saved')).toHaveText('Đã lưu.');
     await shot(page, 'followup-person-vi');
+    // The check went up, and the gateway kept it (it checks a pushed follow-up against the same schema).
+    await expect
+      .poll(async () => {
+        const res = await page.request.get(`/sync/lv_c_${COMMUNE}/${encodeURIComponent(followupDocId(entryId, caseId))}`);
+        const doc = (await res.json()) as { checks?: { temperature?: number; symptoms: string[] }[]; classification?: string };
+        return { checks: doc.checks?.map((c) => [c.temperature, c.symptoms]), classification: doc.classification };
+      }, { timeout: 30_000 })
+      .toEqual({ checks: [[37.2, ['fatigue']]], classification: 'F2' });
 
     await page.getByRole('link', { name: /Danh sách theo dõi/ }).click();
     await expect(page.getByTestId('followup-filter-due')).toHaveAttribute('aria-pressed', 'true');
