@@ -64,10 +64,32 @@ async function downloaded(page: Page, testid: string): Promise<{ name: string; b
   return { name: file.suggestedFilename(), bytes: await readFile((await file.path())!) };
 }
 
+/**
+ * The commune's checkpoints this test opened are suspended at its end, as a team member would once
+ * a checkpoint closes: the team's own walk-through starts by opening the commune's first checkpoint.
+ */
+async function retireCheckpoints(page: Page) {
+  // The gateway's changes feed gives ids only; each venue is read on its own.
+  const res = await page.request.get(`/sync/lv_c_${COMMUNE}/_changes`);
+  expect(res.ok(), await res.text()).toBe(true);
+  const { results } = (await res.json()) as { results: { id: string }[] };
+  const venues = await Promise.all(
+    results.filter((r) => r.id.startsWith('venue:')).map(async (r) => (await (await page.request.get(`/sync/lv_c_${COMMUNE}/${r.id}`)).json()) as Record<string, unknown>)
+  );
+  const docs = venues
+    .filter((d) => d.type === 'venue' && d.venueType === 'checkpoint' && d.status === 'active')
+    .map((d) => ({ ...d, status: 'suspended', suspendedBy: 'team', updatedAt: new Date().toISOString() }));
+  expect(docs.length).toBeGreaterThan(0);
+  const push = await page.request.post(`/sync/lv_c_${COMMUNE}/_bulk_docs`, { data: { docs } });
+  expect(push.ok(), await push.text()).toBe(true);
+  expect(((await push.json()) as { error?: string }[]).filter((r) => r.error)).toEqual([]);
+}
+
 test('one follow-up list: an overdue contact, a daily check, a checkpoint arrival, closing, and the exports read back', async ({ browser }) => {
   test.setTimeout(180_000);
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'vi-VN', acceptDownloads: true });
   const page = await context.newPage();
+  let createdCheckpoint = false;
   try {
     await login(page);
     const suffix = Date.now().toString(36).slice(-5);
@@ -96,7 +118,8 @@ test('one follow-up list: an overdue contact, a daily check, a checkpoint arriva
     await page.getByTestId('go-checkpoint').click();
     await expect(page.getByTestId('checkpoint-name').or(page.getByTestId('checkpoint-type'))).toBeVisible();
     if (await page.getByTestId('checkpoint-name').isVisible()) {
-      await page.getByTestId('checkpoint-name').fill('Chốt cầu Linh Cảm');
+      createdCheckpoint = true;
+      await page.getByTestId('checkpoint-name').fill('Chốt kiểm tra theo dõi');
       await page.getByTestId('checkpoint-add').click();
     }
     await page.getByTestId('checkpoint-type').click();
@@ -240,6 +263,7 @@ test('one follow-up list: an overdue contact, a daily check, a checkpoint arriva
       expect(en.header).toEqual(expect.arrayContaining(['Name', 'Classification', 'Isolation until']));
     }
   } finally {
+    if (createdCheckpoint) await retireCheckpoints(page);
     await context.close();
   }
 });
