@@ -246,22 +246,21 @@ test('one follow-up list: an overdue contact, a daily check, a checkpoint arriva
       .join('\n');
     for (const text of ['Họ tên', 'Cách ly đến ngày', 'Ngày kiểm tra', contactName, arrivalName, 'Mất liên lạc', dmy(dayKey(met + 7 * DAY)), today]) expect(texts).toContain(text);
 
-    // The same screens in English, to be looked at (only with SHOTS).
-    if (process.env.SHOTS) {
-      await page.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
-      await page.goto(`/team/followup?c=${COMMUNE}`);
-      await page.getByTestId('followup-filter-open').click();
-      await expect(row(contactName)).toBeVisible();
-      await shot(page, 'followup-list-en');
-      await row(contactName).getByTestId('followup-open').click();
-      await expect(page.getByTestId('check-item')).toHaveCount(1);
-      await shot(page, 'followup-person-en');
-      await page.goto(`/team/export?c=${COMMUNE}`);
-      await expect(page.getByTestId('export-counts')).toBeVisible();
-      await shot(page, 'export-en');
-      const en = csvRecords((await downloaded(page, 'export-csv-followups')).bytes.toString('utf8'));
-      expect(en.header).toEqual(expect.arrayContaining(['Name', 'Classification', 'Isolation until']));
-    }
+    // In English: the export's headers and values in English, dates still dd/mm/yyyy; the screens to be looked at.
+    await page.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
+    await page.goto(`/team/followup?c=${COMMUNE}`);
+    await page.getByTestId('followup-filter-open').click();
+    await expect(row(contactName).getByTestId('followup-status')).toHaveText('Checked today');
+    await shot(page, 'followup-list-en');
+    await row(contactName).getByTestId('followup-open').click();
+    await expect(page.getByTestId('check-item')).toHaveCount(1);
+    await shot(page, 'followup-person-en');
+    await page.goto(`/team/export?c=${COMMUNE}`);
+    await expect(page.getByTestId('export-counts')).toBeVisible();
+    await shot(page, 'export-en');
+    const en = csvRecords((await downloaded(page, 'export-csv-followups')).bytes.toString('utf8'));
+    expect(en.header).toEqual(expect.arrayContaining(['Name', 'Classification', 'Isolation until', 'Closing reason']));
+    expect(en.records.find((r) => r['Name'] === arrivalName)).toMatchObject({ Classification: 'Arrival', 'Closing reason': 'Lost to follow-up', 'Isolation until': dmy(dayKey(Date.now() + 7 * DAY)) });
   } finally {
     if (createdCheckpoint) await retireCheckpoints(page);
     await context.close();
