@@ -10,6 +10,7 @@ async function shots(page: Page, name: string) {
   await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
   await page.getByTestId('lang-switch').click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
   await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
   await page.getByTestId('lang-switch').click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
@@ -253,6 +254,18 @@ test.describe('diary', () => {
     await page.goto('/diary');
     await expect(page.getByTestId('diary-empty')).toBeVisible();
     await page.getByTestId('add-manual').click();
+    if (process.env.SHOTS) {
+      // The form closes on the reload of a language switch: opened again in English.
+      await page.screenshot({ path: `${process.env.SHOTS}/visit-form-vi.png`, fullPage: true });
+      await page.getByTestId('lang-switch').click();
+      await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+      await page.getByTestId('add-manual').click();
+      await page.screenshot({ path: `${process.env.SHOTS}/visit-form-en.png`, fullPage: true });
+      await page.getByTestId('lang-switch').click();
+      await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
+      await page.getByTestId('add-manual').click();
+    }
+    await expect(page.getByTestId('vf-day')).toHaveValue(/^\d{2}\/\d{2}\/\d{4}$/);
     await page.getByLabel('Tên địa điểm').fill('Nhà bác Hòa, thôn Trung Tiến');
     await page.getByLabel('Loại địa điểm').selectOption('other');
     await page.getByLabel('Giờ đến').fill('00:10');

@@ -58,6 +58,7 @@ async function shots(page: Page, name: string) {
   await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
   await page.getByTestId('lang-switch').click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
   await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
   await page.getByTestId('lang-switch').click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
@@ -264,8 +265,8 @@ test('offline, the list keeps its download time, "check now" says the server cou
     const page = await context.newPage();
     await page.goto(venue.url);
     await expect(page.getByTestId('checkin-confirmation')).toBeVisible();
-    await page.goto('/alerts');
     await waitForOfflineReady(page);
+    await page.goto('/alerts');
     // The check after the check-in downloads the province of the visit.
     await expect(page.getByTestId('fetched-at')).toContainText(/Danh sách nơi có ca bệnh tải về lúc \d{2}:\d{2}/, { timeout: 30_000 });
     await expect(page.getByTestId('check-failed')).toHaveCount(0);

@@ -19,6 +19,7 @@ async function shots(page: Page, name: string) {
   await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
   await page.getByTestId('lang-switch').click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
   await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
   await page.getByTestId('lang-switch').click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
