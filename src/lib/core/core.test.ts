@@ -80,7 +80,7 @@ describe('export', () => {
     expect(csv.startsWith('\uFEFFdate,checkin')).toBe(true);
     expect(csv).toContain('"Quán ""Bà Tư"", chợ"');
     expect(csv).toContain(`"'=HYPERLINK(""x"")"`);
-    expect(csv).toContain('2021-08-20,08:30,,');
+    expect(csv).toContain('20/08/2021,08:30,,');
   });
   it('writes JSON without the raw tokens', () => {
     const json = JSON.parse(visitsToJson([visit({ token: '123' })], T0));

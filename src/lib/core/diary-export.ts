@@ -1,6 +1,6 @@
-/** The citizen's own export of the diary (CSV for a spreadsheet, JSON for a program). */
+/** The citizen's own export of the diary (CSV for a spreadsheet and people, JSON for a program: ISO times). */
 import type { Visit } from './visit';
-import { dayKey, clockTime } from './time';
+import { dayKey, clockTime, dmy } from './time';
 import { toCsv } from './csv';
 
 const COLUMNS = ['date', 'checkin', 'checkout', 'venue', 'venue_id', 'commune_code', 'venue_type', 'verification', 'source', 'note'] as const;
@@ -9,7 +9,8 @@ export function visitsToCsv(visits: readonly Visit[]): string {
   const rows = [...visits]
     .sort((a, b) => a.checkin - b.checkin)
     .map((v) => [
-        dayKey(v.checkin),
+        // dd/mm/yyyy as Vietnamese papers write it: a spreadsheet must not read 05/09 as May.
+        dmy(dayKey(v.checkin)),
         clockTime(v.checkin),
         v.checkout === null ? '' : clockTime(v.checkout),
         v.venueName,
