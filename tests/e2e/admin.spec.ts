@@ -7,6 +7,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
+import { confirmInApp } from './helpers';
 
 const DISTRICT_ADMIN = '0912000440';
 const COMMUNE = '18073';
@@ -52,8 +53,8 @@ test('a district admin creates a team account that signs in, sets a zone level i
   const oneTime = (await admin.getByTestId('otp-value').textContent())!.trim();
   expect(oneTime.length).toBeGreaterThanOrEqual(8);
   await shot(admin, 'admin-one-time-password');
-  admin.once('dialog', (d) => void d.accept());
   await admin.getByTestId('otp-close').click();
+  await confirmInApp(admin);
   await expect(admin.getByTestId('one-time-password')).toHaveCount(0);
   const row = admin.locator(`[data-testid="account-row"][data-phone="${phone}"]`);
   await expect(row.getByTestId('account-status')).toHaveText('Chưa đổi mật khẩu');

@@ -98,7 +98,12 @@ test.describe('in-app scanner with the camera', () => {
   test('explains a refused camera and offers a photo instead', async ({ page }) => {
     // No camera permission granted in this context: getUserMedia is refused.
     await page.goto('/scan');
-    await expect(page.getByTestId('camera-problem')).toBeVisible();
+    const problem = page.getByTestId('camera-problem');
+    await expect(problem).toHaveAttribute('data-problem', 'denied');
+    // In the app's words with what to do, never the browser's "NotAllowedError: Permission denied".
+    await expect(problem).toContainText('chưa cho phép trang này dùng máy ảnh');
+    await expect(problem).not.toContainText('NotAllowedError');
+    await expect(problem.getByTestId('camera-retry')).toBeVisible();
     await expect(page.getByText('Chọn ảnh có mã QR', { exact: true })).toBeVisible();
   });
 });
