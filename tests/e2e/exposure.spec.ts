@@ -7,8 +7,8 @@ import { expect, test, type BrowserContext, type Page, type Request } from '@pla
 import { newSigningKey } from '../../src/lib/core/venue-token';
 import { signExposure, type SignedExposure } from '../../src/lib/core/exposure';
 import { at, makeExposureEvent } from '../../src/lib/core/testing';
-import { clockTime, dayKey, HOUR, MINUTE } from '../../src/lib/core/time';
-import { browserWithCamera, cameraFile, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
+import { clockTime, dayKey, dmy, HOUR, MINUTE } from '../../src/lib/core/time';
+import { browserWithCamera, cameraFile, confirmInApp, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
 
 const TEAM_PHONE = '0912000070';
@@ -25,14 +25,14 @@ async function teamLogin(page: Page) {
 async function publishEvent(page: Page, venueName: string, from: number, to: number, level: 'high' | 'monitor' = 'high') {
   await page.getByTestId('new-exposure').click();
   await page.getByTestId('exposure-venue').selectOption({ label: venueName });
-  await page.getByTestId('exposure-from-day').fill(dayKey(from));
+  await page.getByTestId('exposure-from-day').fill(dmy(dayKey(from)));
   await page.getByTestId('exposure-from-time').fill(clockTime(from));
-  await page.getByTestId('exposure-to-day').fill(dayKey(to));
+  await page.getByTestId('exposure-to-day').fill(dmy(dayKey(to)));
   await page.getByTestId('exposure-to-time').fill(clockTime(to));
   await page.getByTestId(`level-${level}`).check();
   await page.getByTestId('exposure-contact').fill('0239 3821 115');
-  page.once('dialog', (d) => void d.accept());
   await page.getByTestId('exposure-publish').click();
+  await confirmInApp(page);
   await expect(page.getByTestId('exposure-card').filter({ hasText: venueName }).first()).toBeVisible();
 }
 
@@ -182,8 +182,8 @@ test('a published event at a scanned venue raises one alert and a notification; 
 
     // The team withdraws the event: the alert is gone at the next check.
     await team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-edit').click();
-    team.once('dialog', (d) => void d.accept());
     await team.getByTestId('exposure-withdraw').click();
+    await confirmInApp(team);
     await expect(team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-state')).toHaveText('Đã rút lại');
     await synced(team);
     await published(team, (events) => events.some((e) => e.event.venueId === market.venueId && e.event.withdrawn));
