@@ -19,7 +19,8 @@ export interface Question extends AskOptions {
 }
 
 class Dialogs {
-  current = $state<Question | null>(null);
+  // raw: the question is compared by identity when answered, a deep proxy would not be the same object
+  current = $state.raw<Question | null>(null);
 }
 
 export const dialogs = new Dialogs();
