@@ -6,7 +6,9 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
-import { confirmInApp, waitForOfflineReady } from './helpers';
+import { encodePersonalQr } from '../../src/lib/core/personal-qr';
+import { DAY, dayKey, dmy } from '../../src/lib/core/time';
+import { browserWithCamera, cameraFile, confirmInApp, waitForOfflineReady } from './helpers';
 
 const MEMBER = '0912000071';
 const COMMUNE = '18070';
@@ -113,6 +115,7 @@ test('/team and /venue opened offline for the first time say they need a connect
 
   // The signal comes back: the retry opens the page.
   await page.goto('/team');
+  await expect(page.getByTestId('error-title')).toBeVisible();
   await context.setOffline(false);
   await page.getByTestId('error-retry').click();
   await expect(page.getByTestId('auth-form')).toBeVisible();
@@ -144,6 +147,18 @@ test('team forms show all their problems at once', async ({ page }) => {
   await page.getByTestId('case-name').fill('Đỗ Thị Hoa');
   await expect(summary.getByRole('listitem')).toHaveCount(2);
   await expect(page).toHaveURL(/\/team\/cases/);
+  // Fixed, the case is made; its visit form: no place and no times, all said at once.
+  await page.getByTestId('case-phone').fill('0911000666');
+  await page.getByTestId('case-year').fill('1980');
+  await page.getByTestId('case-create').click();
+  await expect(page.getByTestId('case-name')).toHaveText('Đỗ Thị Hoa');
+  await page.getByTestId('visit-new').click();
+  await page.getByTestId('visit-add').click();
+  await expect(summary.getByRole('listitem')).toHaveCount(3);
+  await expect(page.locator('[data-testid="field-problem"][data-field="visit-place"]')).toBeVisible();
+  await expect(page.locator('[data-testid="field-problem"][data-field="visit-from"]')).toBeVisible();
+  await expect(page.locator('[data-testid="field-problem"][data-field="visit-to"]')).toBeVisible();
+  await shot(page, 'team-visit-problems');
 
   // The exposure form: an end before the start and no contact number, together.
   await page.goto(`/team/exposure?c=${COMMUNE}`);
@@ -177,5 +192,43 @@ test('team forms show all their problems at once', async ({ page }) => {
     await page.goto('/team');
     await expect(page.getByTestId('go-cases')).toBeVisible();
     await shot(page, 'en-team-hub');
+  }
+});
+
+test("the checkpoint shows a scanned declaration's day as dd/mm/yyyy and its vaccine doses", async () => {
+  test.setTimeout(90_000);
+  // A traveller's personal QR with yesterday's declaration, before the checkpoint's camera.
+  const declared = dayKey(Date.now() - DAY);
+  const code = encodePersonalQr({
+    name: 'Vũ Thị Giang',
+    phone: '0988000777',
+    birthYear: 1975,
+    declaration: { selfDeclared: true, date: declared, symptoms: [], contactWithCase: false, travelledUnits: [], vaccineDoses: 2 }
+  });
+  const cameraBrowser = await browserWithCamera(cameraFile('personal-declared', code));
+  try {
+    const page = await (await cameraBrowser.newContext({ viewport: { width: 390, height: 844 }, locale: 'vi-VN' })).newPage();
+    await login(page);
+    await page.goto(`/team/checkpoint?c=${COMMUNE}`);
+    // A checkpoint of the commune (another test may have made one already).
+    const create = page.getByTestId('checkpoint-name');
+    await expect(create.or(page.getByTestId('checkpoint-review')).or(page.locator('#cp, [data-testid="checkpoint-current"]')).first()).toBeVisible();
+    if (await create.isVisible()) {
+      await create.fill('Chốt Cầu Thọ Tường');
+      await page.getByTestId('checkpoint-add').click();
+    }
+    await expect(page.getByTestId('checkpoint-review')).toBeVisible({ timeout: 30_000 });
+    await expect(page.getByTestId('checkpoint-declared')).toContainText(dmy(declared));
+    await expect(page.getByTestId('checkpoint-declared')).toContainText('không phải hôm nay');
+    await expect(page.getByTestId('checkpoint-doses')).toHaveText('Đã tiêm 2 mũi vắc-xin (tự khai)');
+    await shot(page, 'team-checkpoint-declaration');
+    if (process.env.SHOTS) {
+      await english(page);
+      await page.reload();
+      await expect(page.getByTestId('checkpoint-doses')).toHaveText('Vaccine doses: 2 (self-declared)', { timeout: 30_000 });
+      await shot(page, 'en-team-checkpoint-declaration');
+    }
+  } finally {
+    await cameraBrowser.close();
   }
 });

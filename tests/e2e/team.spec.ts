@@ -241,7 +241,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
       await b.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
       const caseUrl = await (async () => {
         await b.goto(`/team/cases?c=${COMMUNE}`);
-        await b.getByTestId('case-card').first().getByRole('link').click();
+        await b.getByTestId('case-card').filter({ hasText: 'Nguyễn Văn An' }).getByRole('link').click();
         await expect(b.getByTestId('contact')).toHaveCount(1);
         return b.url();
       })();
