@@ -213,7 +213,8 @@ test("the checkpoint shows a scanned declaration's day as dd/mm/yyyy and its vac
     // A checkpoint of the commune (another test may have made one already).
     const create = page.getByTestId('checkpoint-name');
     await expect(create.or(page.getByTestId('checkpoint-review')).or(page.locator('#cp, [data-testid="checkpoint-current"]')).first()).toBeVisible();
-    if (await create.isVisible()) {
+    const created = await create.isVisible();
+    if (created) {
       await create.fill('Chốt Cầu Thọ Tường');
       await page.getByTestId('checkpoint-add').click();
     }
@@ -227,6 +228,18 @@ test("the checkpoint shows a scanned declaration's day as dd/mm/yyyy and its vac
       await page.reload();
       await expect(page.getByTestId('checkpoint-doses')).toHaveText('Vaccine doses: 2 (self-declared)', { timeout: 30_000 });
       await shot(page, 'en-team-checkpoint-declaration');
+      await page.evaluate(() => localStorage.removeItem('PARAGLIDE_LOCALE'));
+    }
+    // The checkpoint this test opened closes again (suspended, as a team does when a checkpoint is
+    // lifted): the team's walk-through starts by opening the commune's first checkpoint.
+    if (created) {
+      await page.goto(`/team/venues?c=${COMMUNE}`);
+      const card = page.getByTestId('team-venue').filter({ hasText: 'Chốt Cầu Thọ Tường' });
+      await card.getByTestId('venue-toggle').click();
+      await confirmInApp(page);
+      await expect(card.getByTestId('venue-toggle')).toHaveText('Tiếp tục');
+      await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+      await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-pending', '0', { timeout: 30_000 });
     }
   } finally {
     await cameraBrowser.close();
