@@ -8,7 +8,7 @@ import { newSigningKey } from '../../src/lib/core/venue-token';
 import { signExposure, type SignedExposure } from '../../src/lib/core/exposure';
 import { at, makeExposureEvent } from '../../src/lib/core/testing';
 import { clockTime, dayKey, dmy, HOUR, MINUTE } from '../../src/lib/core/time';
-import { browserWithCamera, cameraFile, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
+import { browserWithCamera, cameraFile, confirmInApp, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
 
 const TEAM_PHONE = '0912000070';
@@ -21,34 +21,18 @@ async function teamLogin(page: Page) {
   await expect(page.getByTestId('new-exposure')).toBeVisible();
 }
 
-/** A day field: a browser date input takes YYYY-MM-DD, the app's own (DateInput) dd/mm/yyyy. */
-async function fillDay(page: Page, testid: string, ms: number) {
-  const field = page.getByTestId(testid);
-  await field.fill((await field.getAttribute('type')) === 'date' ? dayKey(ms) : dmy(dayKey(ms)));
-}
-
-/** Confirms with the browser's dialog or the app's own, whichever the page uses. */
-async function confirming(page: Page, action: () => Promise<void>) {
-  page.once('dialog', (d) => void d.accept());
-  await action();
-  const inApp = page.getByTestId('confirm-yes');
-  await inApp.waitFor({ state: 'visible', timeout: 3000 }).then(
-    () => inApp.click(),
-    () => {} // the browser's dialog, answered above
-  );
-}
-
 /** Fills the team's form (times in Vietnam, as the team reads its clock) and publishes. */
 async function publishEvent(page: Page, venueName: string, from: number, to: number, level: 'high' | 'monitor' = 'high') {
   await page.getByTestId('new-exposure').click();
   await page.getByTestId('exposure-venue').selectOption({ label: venueName });
-  await fillDay(page, 'exposure-from-day', from);
+  await page.getByTestId('exposure-from-day').fill(dmy(dayKey(from)));
   await page.getByTestId('exposure-from-time').fill(clockTime(from));
-  await fillDay(page, 'exposure-to-day', to);
+  await page.getByTestId('exposure-to-day').fill(dmy(dayKey(to)));
   await page.getByTestId('exposure-to-time').fill(clockTime(to));
   await page.getByTestId(`level-${level}`).check();
   await page.getByTestId('exposure-contact').fill('0239 3821 115');
-  await confirming(page, () => page.getByTestId('exposure-publish').click());
+  await page.getByTestId('exposure-publish').click();
+  await confirmInApp(page);
   await expect(page.getByTestId('exposure-card').filter({ hasText: venueName }).first()).toBeVisible();
 }
 
@@ -244,7 +228,8 @@ test('a published event at a scanned venue raises one alert and a notification; 
 
     // The team withdraws the event: the alert is gone at the next check.
     await team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-edit').click();
-    await confirming(team, () => team.getByTestId('exposure-withdraw').click());
+    await team.getByTestId('exposure-withdraw').click();
+    await confirmInApp(team);
     await expect(team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-state')).toHaveText('Đã rút lại');
     await synced(team);
     await published(team, (events) => events.some((e) => e.event.venueId === market.venueId && e.event.withdrawn));
