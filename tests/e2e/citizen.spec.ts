@@ -302,6 +302,9 @@ test.describe('diary', () => {
     // Days as dd/mm/yyyy, times 24-hour.
     const csv = readFileSync((await file.path())!, 'utf8');
     expect(csv).toMatch(/\n\d{2}\/\d{2}\/\d{4},00:01,/);
+    // Headers and values in the screen's language: this one is Vietnamese.
+    expect(csv.split('\r\n')[0]).toBe('\uFEFFNgày,Giờ đến,Giờ về,Địa điểm,Mã địa điểm,"Mã xã, phường",Loại địa điểm,Xác thực,Cách ghi,Ghi chú');
+    expect(csv).toContain(',Tự nhập,Tự nhập,');
   });
 });
 
