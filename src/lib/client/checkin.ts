@@ -38,10 +38,3 @@ export async function verifyPending(): Promise<void> {
     await setVerification(visit.id, verification);
   }
 }
-
-/** Keys older than this are fetched again on app start: rotations and suspensions reach phones within hours. */
-const KEYS_MAX_AGE_MS = 6 * 60 * 60 * 1000;
-
-export async function prefetchKeys(): Promise<void> {
-  if (cachedKeys().length === 0 || keysAge() > KEYS_MAX_AGE_MS) await refreshKeys();
-}

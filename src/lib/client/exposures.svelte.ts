@@ -62,10 +62,9 @@ class ExposureWatch {
     this.checking = true;
     try {
       // Loaded with the check, not with every page: a cold check-in link should not wait for them.
-      const [{ runExposureCheck, exposureDb }, { cachedKeys, refreshKeys }, { prefetchKeys }, { showAlertNotifications }] = await Promise.all([
+      const [{ runExposureCheck, exposureDb }, { cachedKeys, prefetchKeys, refreshKeys }, { showAlertNotifications }] = await Promise.all([
         check(),
         import('./keys'),
-        import('./checkin'),
         import('./exposure-notify')
       ]);
       const locale = getLocale();
