@@ -5,7 +5,7 @@
  */
 import { parseVenueToken, verifyVenueToken, type ParsedToken } from '$lib/core/venue-token';
 import type { VisitSource, VisitVerification } from '$lib/core/visit';
-import { cachedKeys, cachedRevoked, refreshKeys, keysAge } from './keys';
+import { cachedKeys, cachedRevoked, refreshKeys } from './keys';
 import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult } from './diary';
 
 type Parsed = Extract<ParsedToken, { ok: true }>;
