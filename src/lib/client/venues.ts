@@ -239,3 +239,17 @@ export async function venueTallies(commune: string): Promise<{ venues: TallyDays
     return cached();
   }
 }
+
+/**
+ * The owner's own venue's tallied check-ins per day (YYYY-MM-DD → count), from the server; null
+ * when it cannot be reached (offline, signed out). The phones send once a day: today is not there.
+ */
+export async function ownVenueCheckins(communeCode: string, venueId: string): Promise<Record<string, number> | null> {
+  try {
+    const res = await fetch(`/api/communes/${communeCode}/venues/${venueId}/activity`, { credentials: 'same-origin' });
+    if (!res.ok) return null;
+    return ((await res.json()) as { days?: Record<string, number> }).days ?? {};
+  } catch {
+    return null;
+  }
+}
