@@ -143,6 +143,7 @@ test("the station shows a flagged declaration in amber, lists today's scans to c
     birthYear: 1985,
     declaration: { selfDeclared: true, date: dayKey(Date.now()), symptoms: ['cough'], contactWithCase: false, travelledUnits: ['18076'], vaccineDoses: 2 }
   });
+  test.setTimeout(180_000);
   const browser = await browserWithCamera(cameraFile('station-declared', qr));
   try {
     const context = await browser.newContext({ baseURL, permissions: ['camera'], viewport: { width: 390, height: 844 } });
@@ -235,9 +236,10 @@ test("the station shows a flagged declaration in amber, lists today's scans to c
     await other.getByTestId('dash-back').click();
     await expect(other).toHaveURL(/\/venue$/);
 
-    // The station in English too.
-    await page.getByTestId('lang-switch').click();
-    await expect(page.getByTestId('station-count')).toContainText('2');
+    // The station in English too (full screen: no language button; the choice is the app's).
+    await page.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
+    await page.reload();
+    await expect(page.getByTestId('station-entry').filter({ hasText: 'Quét Nhầm' })).toContainText('Removed');
     await shot(page, 'station-today-en');
     await expect(page.getByTestId('station-result')).toHaveAttribute('data-attention', 'true', { timeout: 30_000 });
     await expect(page.getByTestId('station-result')).toContainText('Check further');
@@ -267,7 +269,9 @@ test('the station explains a refused camera in words, with a retry', async () =>
     await page.getByLabel('Họ tên').fill('Lê Văn Tám');
     await page.getByRole('button', { name: 'Lưu' }).click();
     await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 1 lượt vào');
-    await page.getByTestId('lang-switch').click();
+    await page.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
+    await page.reload();
+    await expect(page.getByTestId('camera-problem')).toHaveAttribute('data-problem', 'denied');
     await expect(page.getByTestId('camera-problem')).not.toContainText('NotAllowedError');
     await shot(page, 'station-denied-en');
   } finally {
