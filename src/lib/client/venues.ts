@@ -6,7 +6,7 @@
 import type { Readable } from 'svelte/store';
 import { checkCommuneDoc, entryDocId, entryFixDocId, type CommuneDoc, type EntryFixRecord, type EntryState, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
 import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue';
-import { entryViews, findDuplicateEntry, type EntryView } from '$lib/core/station';
+import { entryViews, findDuplicateEntry, latestCorrections, type EntryView } from '$lib/core/station';
 import type { PersonRecord } from '$lib/core/person';
 import { retentionCutoff } from '$lib/core/retention';
 import type { TallyDays } from '$lib/core/venue-activity';
@@ -205,8 +205,13 @@ export async function entryTimes(commune: string, venueIds: readonly string[], s
       const recent = await localDb(commune).allDocs({ startkey: entryDocId(venueId, since, ''), endkey: `entry:${venueId}:\ufff0` });
       const last = await localDb(commune).allDocs({ startkey: `entry:${venueId}:\ufff0`, endkey: `entry:${venueId}:`, descending: true, limit: 1 });
       const timeOf = (id: string) => Number(id.split(':')[2]);
-      // Corrections (`<entry id>x<random>`) share the range; they are not passages.
-      const times = recent.rows.filter((r) => !r.id.includes('x', r.id.lastIndexOf(':'))).map((r) => timeOf(r.id));
+      // Corrections (`<entry id>x<random>`) share the range; they are not passages, and a scan
+      // they removed was nobody's (their bodies are read, few as they are; entries' are not).
+      const isFix = (id: string) => id.includes('x', id.lastIndexOf(':'));
+      const fixIds = recent.rows.filter((r) => isFix(r.id)).map((r) => r.id);
+      const fixes = fixIds.length ? (await localDb(commune).allDocs({ keys: fixIds, include_docs: true })).rows.flatMap((r) => ('doc' in r && r.doc ? [r.doc as unknown as EntryFixRecord] : [])) : [];
+      const removed = new Set([...latestCorrections(fixes)].filter(([, f]) => f.to === 'removed').map(([entryId]) => entryId));
+      const times = recent.rows.filter((r) => !isFix(r.id) && !removed.has(r.id)).map((r) => timeOf(r.id));
       if (last.rows[0] && !times.length) times.push(timeOf(last.rows[0].id));
       out.set(venueId, times);
     })

@@ -45,19 +45,26 @@ export interface EntryView {
   fix?: EntryFixRecord;
 }
 
+/** The correction in force for each corrected entry, by entry id. */
+export function latestCorrections(docs: readonly { type: string }[]): Map<string, EntryFixRecord> {
+  const latest = new Map<string, EntryFixRecord>();
+  for (const doc of docs) {
+    if (doc.type !== 'entryfix') continue;
+    const d = doc as EntryFixRecord;
+    const seen = latest.get(d.entryId);
+    // Two devices correcting at once: the later correction wins, ties by id, the same everywhere.
+    if (!seen || d.at > seen.at || (d.at === seen.at && d._id > seen._id)) latest.set(d.entryId, d);
+  }
+  return latest;
+}
+
 /**
  * A venue's entries as they stand: each entry with its latest correction applied (corrections sit
  * beside their entry in the replica, read in the same range). Removed scans are kept, with state
  * 'removed', so that a list can offer to undo; counts leave them out. Sorted by time, oldest first.
  */
 export function entryViews(docs: readonly (StationEntryRecord | EntryFixRecord)[]): EntryView[] {
-  const latest = new Map<string, EntryFixRecord>();
-  for (const d of docs) {
-    if (d.type !== 'entryfix') continue;
-    const seen = latest.get(d.entryId);
-    // Two devices correcting at once: the later correction wins, ties by id, the same everywhere.
-    if (!seen || d.at > seen.at || (d.at === seen.at && d._id > seen._id)) latest.set(d.entryId, d);
-  }
+  const latest = latestCorrections(docs);
   return docs
     .filter((d): d is StationEntryRecord => d.type === 'entry')
     .map((entry) => {
