@@ -2,11 +2,19 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { classifyScan } from '../../src/lib/core/scan';
+import { encodePersonalQr } from '../../src/lib/core/personal-qr';
+import { dayKey, dmy } from '../../src/lib/core/time';
+import { CHROMIUM_ARGS, E2E_PORT } from '../../playwright.config';
 import { qrCodesOfPages, textOfPdf } from '../pdf-reading';
-import { expect, test, type Page } from '@playwright/test';
+import { chromium, expect, test, type Page } from '@playwright/test';
 import { browserWithCamera, cameraFile, waitForOfflineReady } from './helpers';
 
 const CCCD = '001099000001|000000001|Nguyễn Văn A|01011990|Nam|Số 1 Đường Thử Nghiệm, Phường Mẫu, Quận 1, TP. Hồ Chí Minh|15042021';
+
+/** With SHOTS=<dir>, the screens of these walk-throughs are saved there to be looked at; otherwise nothing. */
+async function shot(page: Page, name: string) {
+  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/${name}.png`, fullPage: true });
+}
 
 async function registerOwner(page: Page, phone: string) {
   await page.goto('/venue');
@@ -122,6 +130,150 @@ test('a station scans ID cards offline, then syncs without losing or duplicating
     expect(csv).toContain('Nguyễn Văn A');
     expect(csv).toContain('Lê Thị Cúc');
     expect(csv.trim().split('\r\n')).toHaveLength(3);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("the station shows a flagged declaration in amber, lists today's scans to correct them with undo, and counts as the dashboard does", async ({ baseURL }) => {
+  // A visitor's personal QR declaring a cough and travel from Xã Tùng Châu (level 3 in the demo directory).
+  const qr = encodePersonalQr({
+    name: 'Phạm Thị Khai',
+    phone: '0912345670',
+    birthYear: 1985,
+    declaration: { selfDeclared: true, date: dayKey(Date.now()), symptoms: ['cough'], contactWithCase: false, travelledUnits: ['18076'], vaccineDoses: 2 }
+  });
+  test.setTimeout(180_000);
+  const browser = await browserWithCamera(cameraFile('station-declared', qr));
+  try {
+    const context = await browser.newContext({ baseURL, permissions: ['camera'], viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await registerOwner(page, '0901000003');
+    await createVenue(page, 'Nhà sách Hồng Hà');
+    await expect(page.getByTestId('venue-signed')).toBeVisible({ timeout: 20_000 });
+    await page.getByRole('link', { name: 'Trạm quét' }).click();
+
+    // Amber, not the green ✓: the flags in words, and the entry still recorded.
+    const result = page.getByTestId('station-result');
+    await expect(result).toHaveAttribute('data-attention', 'true', { timeout: 30_000 });
+    await expect(result).toContainText('Kiểm tra thêm');
+    await expect(result).not.toContainText('✓');
+    await expect(result.getByTestId('station-flags')).toContainText('Có triệu chứng: Ho');
+    await expect(result.getByTestId('station-flags')).toContainText(/Đến từ Xã Tùng Châu.*\(cấp độ 3\)/);
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 1 lượt vào');
+    await shot(page, 'station-amber-vi');
+    await result.getByTestId('station-result-seen').click();
+
+    // Two people typed in, and one mistaken scan.
+    for (const name of ['Lê Thị Cúc', 'Trần Văn Bình', 'Quét Nhầm']) {
+      await page.getByTestId('manual-button').click();
+      await page.getByLabel('Họ tên').fill(name);
+      await page.getByRole('button', { name: 'Lưu' }).click();
+      await expect(page.getByTestId('station-entry').filter({ hasText: name })).toBeVisible();
+    }
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 4 lượt vào');
+    const row = (name: string) => page.getByTestId('station-entry').filter({ hasText: name });
+    // Newest first, with the time.
+    await expect(page.getByTestId('station-entry').first()).toContainText('Quét Nhầm');
+    await expect(row('Lê Thị Cúc')).toContainText(/\d{2}:\d{2}/);
+
+    // Cúc was leaving: the direction is fixed, the count follows.
+    await row('Lê Thị Cúc').getByTestId('entry-flip').click();
+    await expect(row('Lê Thị Cúc')).toHaveAttribute('data-state', 'out');
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 3 lượt vào');
+    // Bình removed by mistake, and restored with the toast's undo.
+    await row('Trần Văn Bình').getByTestId('entry-remove').click();
+    await expect(row('Trần Văn Bình')).toHaveAttribute('data-state', 'removed');
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 2 lượt vào');
+    await expect(page.getByTestId('station-undo-toast')).toContainText('Trần Văn Bình');
+    await shot(page, 'station-today-vi');
+    await page.getByTestId('station-undo').click();
+    await expect(row('Trần Văn Bình')).toHaveAttribute('data-state', 'in');
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 3 lượt vào');
+    // The mistaken scan removed for good.
+    await row('Quét Nhầm').getByTestId('entry-remove').click();
+    await expect(row('Quét Nhầm')).toHaveAttribute('data-state', 'removed');
+    await expect(page.getByTestId('station-undo-toast')).toBeHidden({ timeout: 15_000 });
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 2 lượt vào');
+    await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+    await expect(page.getByTestId('sync-bar')).toHaveAttribute('data-pending', '0');
+
+    // Another device of the account: after sync its dashboard counts the same 2, and the export
+    // reads in Vietnamese, dd/mm/yyyy, with Cúc going out and no mistaken scan.
+    const fresh = await browser.newContext({ baseURL, viewport: { width: 390, height: 844 } });
+    const other = await fresh.newPage();
+    await other.goto('/venue');
+    await other.getByLabel('Số điện thoại').fill('0901000003');
+    await other.getByLabel('Mật khẩu').fill('mat-khau-dai');
+    await other.getByRole('button', { name: 'Đăng nhập' }).last().click();
+    await other.getByRole('link', { name: 'Thống kê' }).click({ timeout: 30_000 });
+    await expect(other.getByTestId('count-today')).toHaveText('2', { timeout: 30_000 });
+    await expect(other.getByTestId('count-checkins')).toHaveText('0');
+    await expect(other.getByText('số của hôm nay có vào ngày mai')).toBeVisible();
+    await expect(other.getByTestId('station-days')).toHaveAttribute('aria-label', new RegExp(`${dmy(dayKey(Date.now())).slice(0, 5)} 2 lượt`));
+    await shot(other, 'dashboard-vi');
+    let download = other.waitForEvent('download');
+    await other.getByTestId('export-entries').click();
+    let csv = readFileSync(await (await download).path(), 'utf8');
+    let lines = csv.replace(/^\uFEFF/, '').trim().split('\r\n');
+    expect(lines[0]).toBe('Ngày,Giờ,Chiều,Họ tên,Số điện thoại,Số CCCD/CMND,Số thẻ BHYT,Năm sinh,Địa chỉ,Nguồn,Mã địa điểm');
+    expect(lines).toHaveLength(4);
+    expect(csv).not.toContain('Quét Nhầm');
+    const cuc = lines.find((l) => l.includes('Lê Thị Cúc'))!;
+    expect(cuc).toMatch(new RegExp(`^${dmy(dayKey(Date.now()))},\\d{2}:\\d{2},Ra,Lê Thị Cúc,.*,Nhập tay,`));
+    expect(lines.find((l) => l.includes('Phạm Thị Khai'))).toContain(',Vào,');
+
+    // In English: English words in the export, dates still dd/mm/yyyy; the way back goes to /venue.
+    await other.getByTestId('lang-switch').click();
+    await expect(other.getByTestId('count-today')).toHaveText('2');
+    await shot(other, 'dashboard-en');
+    download = other.waitForEvent('download');
+    await other.getByTestId('export-entries').click();
+    csv = readFileSync(await (await download).path(), 'utf8');
+    lines = csv.replace(/^\uFEFF/, '').trim().split('\r\n');
+    expect(lines[0]).toBe('Date,Time,Direction,Name,Phone,ID number,Health insurance number,Birth year,Address,Source,Venue ID');
+    expect(lines.find((l) => l.includes('Lê Thị Cúc'))).toMatch(new RegExp(`^${dmy(dayKey(Date.now()))},\\d{2}:\\d{2},Out,Lê Thị Cúc,.*,Typed in,`));
+    await other.getByTestId('dash-back').click();
+    await expect(other).toHaveURL(/\/venue$/);
+
+    // The station in English too (full screen: no language button; the choice is the app's).
+    await page.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
+    await page.reload();
+    await expect(page.getByTestId('station-entry').filter({ hasText: 'Quét Nhầm' })).toContainText('Removed');
+    await shot(page, 'station-today-en');
+    await expect(page.getByTestId('station-result')).toHaveAttribute('data-attention', 'true', { timeout: 30_000 });
+    await expect(page.getByTestId('station-result')).toContainText('Check further');
+    await shot(page, 'station-amber-en');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the station explains a refused camera in words, with a retry', async () => {
+  // A camera exists but the permission is refused (no --use-fake-ui-for-media-stream, no grant).
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream'] });
+  try {
+    const page = await browser.newPage({ baseURL: `http://localhost:${E2E_PORT}`, viewport: { width: 390, height: 844 } });
+    await registerOwner(page, '0901000004');
+    await createVenue(page, 'Tiệm may Cô Năm');
+    await page.getByRole('link', { name: 'Trạm quét' }).click();
+    const problem = page.getByTestId('camera-problem');
+    await expect(problem).toHaveAttribute('data-problem', 'denied');
+    await expect(problem).toContainText('chưa cho phép trang này dùng máy ảnh');
+    await expect(problem).not.toContainText('NotAllowedError');
+    await shot(page, 'station-denied-vi');
+    await problem.getByTestId('camera-retry').click();
+    await expect(page.getByTestId('camera-problem')).toHaveAttribute('data-problem', 'denied');
+    // The rest of the station still works: someone typed in is logged.
+    await page.getByTestId('manual-button').click();
+    await page.getByLabel('Họ tên').fill('Lê Văn Tám');
+    await page.getByRole('button', { name: 'Lưu' }).click();
+    await expect(page.getByTestId('station-count')).toHaveText('Hôm nay: 1 lượt vào');
+    await page.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
+    await page.reload();
+    await expect(page.getByTestId('camera-problem')).toHaveAttribute('data-problem', 'denied');
+    await expect(page.getByTestId('camera-problem')).not.toContainText('NotAllowedError');
+    await shot(page, 'station-denied-en');
   } finally {
     await browser.close();
   }

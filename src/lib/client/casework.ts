@@ -15,12 +15,14 @@ import {
   type DiaryShareRecord,
   type FollowupRecord,
   type StationEntryRecord,
+  type EntryFixRecord,
   type VenueRecord
 } from '$lib/core/documents';
 import { DEFAULT_WIDEN_MINUTES } from '$lib/core/exposure';
 import type { ExportData } from '$lib/core/team-export';
 import { newEventId } from '$lib/core/exposure-draft';
 import { samePerson } from '$lib/core/station-scan';
+import { entryViews } from '$lib/core/station';
 import { DAY } from '$lib/core/time';
 import { DEFAULT_STAY_MINUTES } from '$lib/core/venue';
 import { liveQuery } from './replicas.svelte';
@@ -169,7 +171,7 @@ export async function contactsOf(theCase: CaseRecord, venues: ReadonlyMap<string
   const commune = theCase.communeCode;
   const visits = tracedVisits(theCase.visits, commune);
   const widen = DEFAULT_WIDEN_MINUTES * 60_000;
-  const entries = new Map<string, StationEntryRecord>();
+  const entries = new Map<string, StationEntryRecord | EntryFixRecord>();
   await Promise.all(
     visits.map(async (visit) => {
       const res = await db(commune).allDocs({
@@ -177,15 +179,19 @@ export async function contactsOf(theCase: CaseRecord, venues: ReadonlyMap<string
         endkey: entryDocId(visit.venueId, visit.to + widen, '\ufff0'),
         include_docs: true
       });
-      for (const row of res.rows) if (row.doc) entries.set(row.id, row.doc as unknown as StationEntryRecord);
+      for (const row of res.rows) if (row.doc) entries.set(row.id, row.doc as unknown as StationEntryRecord | EntryFixRecord);
     })
   );
+  // Entries as the station corrected them: a scan it removed was nobody's passage.
+  const passages = entryViews([...entries.values()])
+    .filter((v) => v.state !== 'removed')
+    .map((v) => ({ ...v.entry, direction: v.state as 'in' | 'out' }));
   const stayOf = (venueId: string) => {
     const venue = venues.get(venueId);
     return venue ? (venue.defaultStayMinutes ?? DEFAULT_STAY_MINUTES[venue.venueType]) : DEFAULT_STAY_MINUTES.other;
   };
   // The case's own entries are not contacts of themself.
-  return findContacts(visits, [...entries.values()], stayOf).filter((c) => !samePerson(c.entry.person, theCase.person));
+  return findContacts(visits, passages, stayOf).filter((c) => !samePerson(c.entry.person, theCase.person));
 }
 
 export type ShareCodeResult = { ok: true; code: string; expiresAt: string } | { ok: false; status: number; reason: string };

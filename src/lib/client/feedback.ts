@@ -34,3 +34,14 @@ function beep(frequency: number, seconds: number): void {
     // no audio without a user gesture on some browsers: the screen says it all anyway
   }
 }
+
+/**
+ * Read, and recorded, but the declaration needs a second look (symptoms, a case contact, travel
+ * from a level 3–4 unit, not from today): two mid tones and a long buzz, unlike both the quick
+ * "ok" and the low "not accepted", so the staff look up before waving the person in.
+ */
+export function signalAttention(): void {
+  buzz([200, 100, 200]);
+  beep(600, 0.15);
+  setTimeout(() => beep(600, 0.15), 220);
+}

@@ -4,9 +4,9 @@
  * is a save the server will accept.
  */
 import type { Readable } from 'svelte/store';
-import { checkCommuneDoc, entryDocId, type CommuneDoc, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
+import { checkCommuneDoc, entryDocId, entryFixDocId, type CommuneDoc, type EntryFixRecord, type EntryState, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
 import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue';
-import { findDuplicateEntry } from '$lib/core/station';
+import { entryViews, findDuplicateEntry, latestCorrections, type EntryView } from '$lib/core/station';
 import type { PersonRecord } from '$lib/core/person';
 import { retentionCutoff } from '$lib/core/retention';
 import type { TallyDays } from '$lib/core/venue-activity';
@@ -101,17 +101,52 @@ export function venueLive(communeCode: string, venueId: string): Readable<VenueR
   return liveQuery([localDb(communeCode)], () => localDb(communeCode).get(id).then((d) => d as VenueRecord, () => null), (changed) => changed === id);
 }
 
-async function entriesOf(communeCode: string, venueId: string, since: number): Promise<StationEntryRecord[]> {
+async function entryDocsOf(communeCode: string, venueId: string, since: number): Promise<(StationEntryRecord | EntryFixRecord)[]> {
   const res = await communeReplica(communeCode).db.allDocs({
     startkey: entryDocId(venueId, since, ''),
     endkey: `entry:${venueId}:\ufff0`,
     include_docs: true
   });
-  return res.rows.map((r) => r.doc as StationEntryRecord).filter((d) => d?.type === 'entry');
+  // Corrections sit beside their entries (their ids extend the entry's): one read gets both.
+  return res.rows.map((r) => r.doc as StationEntryRecord | EntryFixRecord).filter((d) => d?.type === 'entry' || d?.type === 'entryfix');
 }
 
-export function entriesLive(communeCode: string, venueId: string, since: number): Readable<StationEntryRecord[] | undefined> {
+async function entriesOf(communeCode: string, venueId: string, since: number): Promise<EntryView[]> {
+  return entryViews(await entryDocsOf(communeCode, venueId, since));
+}
+
+/** A venue's entries since `since`, as they stand after their corrections, oldest first. */
+export function entriesLive(communeCode: string, venueId: string, since: number): Readable<EntryView[] | undefined> {
   return liveQuery([localDb(communeCode)], () => entriesOf(communeCode, venueId, since), (id) => id.startsWith(`entry:${venueId}:`));
+}
+
+/**
+ * Corrects what an entry stands for (the other direction, removed, or back as it was: an undo is
+ * a correction too). A new document each time, never an edit of the entry, so two devices
+ * correcting at once cannot conflict: the later correction wins on every device.
+ */
+export async function correctEntry(view: EntryView, to: EntryState, deviceId: string, now = Date.now()): Promise<EntryFixRecord | null> {
+  if (view.state === to) return null;
+  const e = view.entry;
+  const doc: EntryFixRecord = {
+    _id: entryFixDocId(e._id, randomHex(4)),
+    type: 'entryfix',
+    schema: 1,
+    venueId: e.venueId,
+    communeCode: e.communeCode,
+    entryId: e._id,
+    time: e.time,
+    from: view.state,
+    to,
+    // Never before the correction it follows, even if this device's clock is behind.
+    at: Math.max(now, (view.fix?.at ?? 0) + 1),
+    deviceId
+  };
+  return (await saveCommuneDoc(e.communeCode, doc)) as EntryFixRecord;
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export type EntryResult = { saved: StationEntryRecord; duplicate: false } | { saved: null; duplicate: true };
@@ -125,9 +160,10 @@ export async function recordEntry(
   declaration?: Record<string, unknown>,
   now = Date.now()
 ): Promise<EntryResult> {
-  const recent = await entriesOf(venue.communeCode, venue.venueId, now - 5 * 60_000);
+  // A removed scan is no passage to be a duplicate of; a corrected one counts in its new direction.
+  const recent = (await entriesOf(venue.communeCode, venue.venueId, now - 5 * 60_000)).filter((v) => v.state !== 'removed').map((v) => ({ ...v.entry, direction: v.state as 'in' | 'out' }));
   if (findDuplicateEntry(recent, person, direction, now)) return { saved: null, duplicate: true };
-  const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const random = randomHex(6);
   const doc: StationEntryRecord = {
     _id: entryDocId(venue.venueId, now, random),
     type: 'entry',
@@ -169,7 +205,13 @@ export async function entryTimes(commune: string, venueIds: readonly string[], s
       const recent = await localDb(commune).allDocs({ startkey: entryDocId(venueId, since, ''), endkey: `entry:${venueId}:\ufff0` });
       const last = await localDb(commune).allDocs({ startkey: `entry:${venueId}:\ufff0`, endkey: `entry:${venueId}:`, descending: true, limit: 1 });
       const timeOf = (id: string) => Number(id.split(':')[2]);
-      const times = recent.rows.map((r) => timeOf(r.id));
+      // Corrections (`<entry id>x<random>`) share the range; they are not passages, and a scan
+      // they removed was nobody's (their bodies are read, few as they are; entries' are not).
+      const isFix = (id: string) => id.includes('x', id.lastIndexOf(':'));
+      const fixIds = recent.rows.filter((r) => isFix(r.id)).map((r) => r.id);
+      const fixes = fixIds.length ? (await localDb(commune).allDocs({ keys: fixIds, include_docs: true })).rows.flatMap((r) => ('doc' in r && r.doc ? [r.doc as unknown as EntryFixRecord] : [])) : [];
+      const removed = new Set([...latestCorrections(fixes)].filter(([, f]) => f.to === 'removed').map(([entryId]) => entryId));
+      const times = recent.rows.filter((r) => !isFix(r.id) && !removed.has(r.id)).map((r) => timeOf(r.id));
       if (last.rows[0] && !times.length) times.push(timeOf(last.rows[0].id));
       out.set(venueId, times);
     })
@@ -200,5 +242,19 @@ export async function venueTallies(commune: string): Promise<{ venues: TallyDays
     return fresh;
   } catch {
     return cached();
+  }
+}
+
+/**
+ * The owner's own venue's tallied check-ins per day (YYYY-MM-DD → count), from the server; null
+ * when it cannot be reached (offline, signed out). The phones send once a day: today is not there.
+ */
+export async function ownVenueCheckins(communeCode: string, venueId: string): Promise<Record<string, number> | null> {
+  try {
+    const res = await fetch(`/api/communes/${communeCode}/venues/${venueId}/activity`, { credentials: 'same-origin' });
+    if (!res.ok) return null;
+    return ((await res.json()) as { days?: Record<string, number> }).days ?? {};
+  } catch {
+    return null;
   }
 }

@@ -113,6 +113,41 @@ export const StationEntryDocSchema = v.object({
 });
 export type StationEntryRecord = v.InferOutput<typeof StationEntryDocSchema>;
 
+/** What an entry stands for after its corrections: a passage in, out, or a mistaken scan removed. */
+export const ENTRY_STATES = ['in', 'out', 'removed'] as const;
+export type EntryState = (typeof ENTRY_STATES)[number];
+
+/**
+ * A correction of one station entry by the venue's staff (a wrong direction, a mistaken scan), as
+ * its own immutable document rather than a new revision of the entry: entries stay immutable, so
+ * every document counts once in the statistics (the job adds `to` and takes away `from`), whatever
+ * order the documents reach the server in. Its id extends its entry's (`<entry id>x<random>`: an
+ * entry's own random part is hex), so it sits beside its entry, belongs to the same venue and is
+ * deleted with it by retention.
+ */
+export const EntryFixDocSchema = v.object({
+  ...base,
+  type: v.literal('entryfix'),
+  venueId: v.pipe(v.string(), v.regex(VENUE_ID_PATTERN)),
+  communeCode: v.pipe(v.string(), v.regex(COMMUNE_CODE)),
+  /** the entry corrected */
+  entryId: v.pipe(v.string(), v.regex(/^entry:[a-z2-7]{12}:[0-9]{13}:[0-9a-f]{1,20}$/)),
+  /** the entry's time (the day it counts on), as in its id */
+  time: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** what the entry stood for when the correction was made, and what it stands for now */
+  from: v.picklist(ENTRY_STATES),
+  to: v.picklist(ENTRY_STATES),
+  /** ms since epoch, when corrected: the latest correction of an entry is its state */
+  at: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  deviceId: v.pipe(v.string(), v.maxLength(64))
+});
+export type EntryFixRecord = v.InferOutput<typeof EntryFixDocSchema>;
+
+/** `<entry id>x<random>`: the correction's id, beside its entry. */
+export function entryFixDocId(entryId: string, random: string): string {
+  return `${entryId}x${random}`;
+}
+
 /**
  * `exposure:<venueId>:<eventId>`: an exposure event a commune team prepares (offline too). The
  * server signs and publishes it to `lv_exposures` when its state is `published` or `withdrawn`;
@@ -291,7 +326,7 @@ export function followupDocId(entryId: string, caseId?: string): string {
 }
 
 /** Document kinds a venue owner may read and write (its venues and their station entries). */
-export const OWNER_DOC_TYPES = ['venue', 'entry'] as const;
+export const OWNER_DOC_TYPES = ['venue', 'entry', 'entryfix'] as const;
 
 /** `entry:<venueId>:<time>:<random>`: sorted by venue then time, and unique without coordination. */
 export function entryDocId(venueId: string, time: number, random: string): string {
@@ -304,7 +339,7 @@ export function venueIdOfDocId(id: string): string | null {
   return m ? m[1]! : null;
 }
 
-export type CommuneDoc = VenueRecord | StationEntryRecord | ExposureDraftRecord | CaseRecord | FollowupRecord | DiaryShareRecord | ReportRecord;
+export type CommuneDoc = VenueRecord | StationEntryRecord | EntryFixRecord | ExposureDraftRecord | CaseRecord | FollowupRecord | DiaryShareRecord | ReportRecord;
 
 const TEAM_ID = /^(?:case:[a-z0-9]{16}|followup:(?:a|c-[a-z0-9]{16}):[a-z2-7]{12}:[0-9]{13}:[0-9a-z]{1,32}|diaryshare:[a-z0-9]{16}:[a-z0-9]{16}|report:(?:w-\d{4}-\d{2}-\d{2}|m-\d{4}-\d{2}))$/;
 
@@ -316,6 +351,7 @@ export function isCommuneDocId(id: string): boolean {
 const SCHEMAS = {
   venue: VenueDocSchema,
   entry: StationEntryDocSchema,
+  entryfix: EntryFixDocSchema,
   exposure: ExposureDraftDocSchema,
   case: CaseDocSchema,
   followup: FollowupDocSchema,
@@ -332,6 +368,8 @@ function expectedIdOf(doc: CommuneDoc): { exact: string } | { prefix: string } {
       return { exact: `exposure:${doc.venueId}:${doc.eventId}` };
     case 'entry':
       return { prefix: `entry:${doc.venueId}:` };
+    case 'entryfix':
+      return { prefix: `${doc.entryId}x` };
     case 'case':
       return { exact: caseDocId(doc.caseId) };
     case 'followup':
@@ -376,6 +414,7 @@ export type DocCheck = { ok: true; doc: CommuneDoc } | { ok: false; reason: stri
 export const MAX_DOC_BYTES = {
   venue: 3 * 1024,
   entry: 4 * 1024,
+  entryfix: 1024,
   exposure: 4 * 1024,
   case: 128 * 1024,
   followup: 80 * 1024,
@@ -437,6 +476,11 @@ export function checkCommuneDoc(raw: unknown, communeCode: string, now: number =
   if (parsed.type === 'entry') {
     const problem = entryTimeProblem(parsed._id, parsed.time, now);
     if (problem) return { ok: false, reason: problem };
+  }
+  if (parsed.type === 'entryfix') {
+    const problem = entryTimeProblem(parsed.entryId, parsed.time, now) ?? (parsed.entryId.startsWith(`entry:${parsed.venueId}:`) ? null : 'a correction is of an entry of its own venue');
+    if (problem) return { ok: false, reason: problem };
+    if (parsed.from === parsed.to) return { ok: false, reason: 'a correction changes what the entry stands for' };
   }
   if (parsed.type === 'exposure') {
     const problem = exposureProblem(parsed, now);

@@ -143,6 +143,24 @@ describe('commune ledger', () => {
     expect(day(l, '2021-08-15').entries).toBe(1);
   });
 
+  it('takes a corrected direction or a removed scan into account once, in whatever order entry and corrections arrive', () => {
+    const fix = (e: DocChange, from: string, to: string, r: string): DocChange => {
+      const id = `${e.id}x${r}`;
+      return { id, doc: { _id: id, _rev: '1-a', type: 'entryfix', venueId: SHOP, communeCode: C, entryId: e.id, time: e.doc!.time, from, to, at: NOW, deviceId: 'd' } };
+    };
+    const l = emptyLedger(C);
+    const a = entry(SHOP, at('2021-08-15', '10:00'));
+    const b = entry(SHOP, at('2021-08-15', '10:05'));
+    const c = entry(SHOP, at('2021-08-15', '10:10'));
+    applyChanges(l, [venue(SHOP, iso('2021-08-01', '09:00')), a], { now: NOW });
+    // a removed after it was counted; b's correction arrives before b; c turned out, then back in.
+    applyChanges(l, [fix(a, 'in', 'removed', 'f1'), fix(b, 'in', 'out', 'f2')], { now: NOW });
+    applyChanges(l, [b, c, fix(c, 'in', 'out', 'f3'), fix(c, 'out', 'in', 'f4')], { now: NOW });
+    const f4 = fix(c, 'out', 'in', 'f4');
+    applyChanges(l, [{ id: f4.id, doc: { ...f4.doc, _rev: '2-b' } }], { now: NOW });
+    expect(day(l, '2021-08-15').entries).toBe(1);
+  });
+
   it('counts cases on their day, contacts while followed up, exposure events once published', () => {
     const l = emptyLedger(C);
     const caseDoc = (status: string, rev: string): DocChange => ({ id: 'case:aaaaaaaaaaaaaaaa', doc: { _id: 'case:aaaaaaaaaaaaaaaa', _rev: rev, type: 'case', confirmedOn: '2021-08-13', status } });

@@ -12,6 +12,10 @@
  * - Station entries are immutable and retention deletes them after 21 days: an entry counts once,
  *   when first seen alive (revision 1, the only one an entry has), on the day of its `time`; its
  *   deletion changes nothing. The per-day counts live in the ledger, so a past day never shrinks.
+ * - A station's correction of an entry (a wrong direction, a mistaken scan removed) is its own
+ *   immutable document (`entryfix`, from → to): it counts once, like an entry, as the difference it
+ *   makes ('in' counts 1, 'out' and 'removed' 0), so the sum is right in whatever order the entry
+ *   and its corrections arrive. A venue stays active on a day whose scans were all removed.
  *   A full rebuild replays every live document, and keeps the ledger's counts of the days that
  *   retention has already emptied (see `startRebuild`).
  * - A checkpoint is a venue of type 'checkpoint': an 'in' entry there is an arrival, a risk arrival
@@ -206,7 +210,7 @@ export function unknownVenues(ledger: CommuneLedger, changes: readonly DocChange
   const out = new Set<string>();
   for (const c of changes) {
     const d = c.doc;
-    if (!d || c.deleted || d.type !== 'entry') continue;
+    if (!d || c.deleted || (d.type !== 'entry' && d.type !== 'entryfix')) continue;
     const id = str(d.venueId);
     if (id && !inBatch.has(id) && !ledger.venues.get(id)?.known) out.add(id);
   }
@@ -293,6 +297,26 @@ export function applyChanges(ledger: CommuneLedger, changes: readonly DocChange[
           if (inward) s.entries++;
           s.active = setBit(s.active, v.i);
         }
+        touch(day);
+        break;
+      }
+      case 'entryfix': {
+        const venueId = str(doc.venueId);
+        const time = num(doc.time);
+        if (!venueId || time === null) break;
+        const day = dayKey(time);
+        if (ctx.rebuild) {
+          if (ctx.rebuild.keepThrough !== null && day <= ctx.rebuild.keepThrough) break;
+        } else if (revGeneration(doc) !== 1) break;
+        const delta = Number(doc.to === 'in') - Number(doc.from === 'in');
+        if (delta === 0) break;
+        const v = venueOf(ledger, venueId);
+        let s = ledger.station.get(day);
+        if (!s) ledger.station.set(day, (s = { entries: 0, arrivals: 0, arrivalsRisk: 0, active: new Uint8Array(0) }));
+        // A checkpoint's risk count needs the declaration, which a correction does not carry.
+        // A correction may come before its entry: the day is short of one until the entry arrives.
+        if (v.checkpoint) s.arrivals += delta;
+        else s.entries += delta;
         touch(day);
         break;
       }
@@ -405,9 +429,9 @@ export function communeDays(ledger: CommuneLedger, days: readonly string[]): Day
       venues: venues.filter((v) => v.created! <= day && (v.deleted === null || v.deleted > day)).length,
       venuesNew: venues.filter((v) => v.created === day).length,
       venuesActive: countBits(active),
-      entries: s?.entries ?? 0,
+      entries: Math.max(0, s?.entries ?? 0),
       checkins: t?.checkins ?? 0,
-      arrivals: s?.arrivals ?? 0,
+      arrivals: Math.max(0, s?.arrivals ?? 0),
       arrivalsRisk: s?.arrivalsRisk ?? 0,
       cases: casesByDay.get(day) ?? 0,
       contactsOpen: contacts.filter(([from, until]) => from <= day && (until === null || until > day)).length,
