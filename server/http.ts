@@ -154,7 +154,8 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       api.get('/health', async (_req, reply) => {
         const couch = await store.ping();
         reply.header('Cache-Control', 'no-store');
-        return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down' });
+        // publicOrigin: what posters print (null when PUBLIC_ORIGIN is unset: the page's own origin).
+        return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down', publicOrigin: config.publicOriginSet ? config.publicOrigin : null });
       });
 
       registerProvinces(api, store);

@@ -9,6 +9,8 @@ import {
   parseVenueToken,
   resolveTypedVenueId,
   shortLinkText,
+  isLocalOrigin,
+  posterOrigin,
   signVenueToken,
   verifyVenueToken,
   type VenueClaims
@@ -208,5 +210,18 @@ describe('short links', () => {
     });
     expect(id).toBe('7'.repeat(12));
     expect(calls).toBe(2);
+  });
+});
+
+describe('poster origin', () => {
+  it('prints the deployment origin when the server has one, else the page origin', () => {
+    expect(posterOrigin('http://localhost:3000', 'https://luuvet.hatinh.gov.vn/')).toEqual({ origin: 'https://luuvet.hatinh.gov.vn', local: false });
+    expect(posterOrigin('http://localhost:3000', null)).toEqual({ origin: 'http://localhost:3000', local: true });
+    expect(posterOrigin('https://luuvet.vn', null)).toEqual({ origin: 'https://luuvet.vn', local: false });
+  });
+
+  it('knows the names of this machine', () => {
+    for (const o of ['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'http://0.0.0.0:3000', 'http://app.localhost', 'HTTP://LOCALHOST']) expect(isLocalOrigin(o), o).toBe(true);
+    for (const o of ['https://luuvet.vn', 'http://192.168.1.10:3000', 'https://localhost.example.vn', 'not a url']) expect(isLocalOrigin(o), o).toBe(false);
   });
 });

@@ -90,6 +90,29 @@ export function checkinUrl(origin: string, token: string): string {
   return `${origin.replace(/\/+$/, '')}${CHECKIN_PATH}#${token}`;
 }
 
+/**
+ * Whether an origin names this machine only (localhost, 127.x, ::1, 0.0.0.0): a poster printed with
+ * it sends every phone that scans it to the phone itself, where nothing answers.
+ */
+export function isLocalOrigin(origin: string): boolean {
+  let host: string;
+  try {
+    host = new URL(origin).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '[::1]' || host === '0.0.0.0';
+}
+
+/**
+ * The origin a poster prints: the deployment's PUBLIC_ORIGIN when the server has one (the page may
+ * be open through another name, e.g. localhost on the operator's machine), else the page's own.
+ */
+export function posterOrigin(pageOrigin: string, serverOrigin: string | null): { origin: string; local: boolean } {
+  const origin = (serverOrigin ?? pageOrigin).replace(/\/+$/, '');
+  return { origin, local: isLocalOrigin(origin) };
+}
+
 export type ParsedToken =
   | { ok: true; keyId: string; claims: VenueClaims; message: Uint8Array; signature: Uint8Array }
   | { ok: false; reason: 'not-a-token' | 'unknown-version' | 'damaged' };
