@@ -7,6 +7,8 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
+import { dayKey, dmy } from '../../src/lib/core/time';
+import { confirmInApp } from './helpers';
 
 const DISTRICT_ADMIN = '0912000440';
 const COMMUNE = '18073';
@@ -52,8 +54,8 @@ test('a district admin creates a team account that signs in, sets a zone level i
   const oneTime = (await admin.getByTestId('otp-value').textContent())!.trim();
   expect(oneTime.length).toBeGreaterThanOrEqual(8);
   await shot(admin, 'admin-one-time-password');
-  admin.once('dialog', (d) => void d.accept());
   await admin.getByTestId('otp-close').click();
+  await confirmInApp(admin);
   await expect(admin.getByTestId('one-time-password')).toHaveCount(0);
   const row = admin.locator(`[data-testid="account-row"][data-phone="${phone}"]`);
   await expect(row.getByTestId('account-status')).toHaveText('Chưa đổi mật khẩu');
@@ -93,6 +95,14 @@ test('a district admin creates a team account that signs in, sets a zone level i
   const zoneRow = admin.locator(`[data-testid="zone-row"][data-code="${ZONE_COMMUNE}"]`);
   await zoneRow.getByTestId('zone-edit').click();
   await admin.getByTestId('zone-form').getByText('Cấp 3 – cam').click();
+  // The day field is dd/mm/yyyy whatever the browser's locale, today by default; a day that does
+  // not exist is refused in words.
+  const since = admin.getByTestId('zone-since');
+  await expect(since).toHaveValue(dmy(dayKey(Date.now())));
+  await since.fill('31/02/2026');
+  await since.blur();
+  await expect(admin.getByTestId('zone-form')).toContainText('Ngày không hợp lệ');
+  await since.fill(dmy(dayKey(Date.now())));
   await admin.getByTestId('zone-note').fill('Có ca F0 trong cộng đồng');
   await admin.getByTestId('zone-save').click();
   await expect(admin.getByTestId('zone-notice')).toContainText(ZONE_COMMUNE_NAME);

@@ -1,5 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { chromium, expect, test } from '@playwright/test';
 import QRCode from 'qrcode';
+import { CHROMIUM_ARGS, E2E_PORT } from '../../playwright.config';
 import { browserWithCamera, cameraFile, demoVenues, diaryVisits, forgedVenueUrl, waitForOfflineReady } from './helpers';
 
 test.describe('cold link open', () => {
@@ -95,11 +96,31 @@ test.describe('in-app scanner with the camera', () => {
     }
   });
 
-  test('explains a refused camera and offers a photo instead', async ({ page }) => {
-    // No camera permission granted in this context: getUserMedia is refused.
+  test('explains a missing camera and offers a photo instead', async ({ page }) => {
+    // This browser has no camera device at all.
     await page.goto('/scan');
-    await expect(page.getByTestId('camera-problem')).toBeVisible();
+    const problem = page.getByTestId('camera-problem');
+    await expect(problem).toHaveAttribute('data-problem', 'no-camera');
+    await expect(problem).toContainText('Không tìm thấy máy ảnh');
     await expect(page.getByText('Chọn ảnh có mã QR', { exact: true })).toBeVisible();
+  });
+
+  test('explains a refused camera in words, and retries', async () => {
+    // A camera exists but the permission is refused (no --use-fake-ui-for-media-stream, no grant).
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream'] });
+    try {
+      const page = await browser.newPage({ baseURL: `http://localhost:${E2E_PORT}`, viewport: { width: 390, height: 844 } });
+      await page.goto('/scan');
+      const problem = page.getByTestId('camera-problem');
+      await expect(problem).toHaveAttribute('data-problem', 'denied');
+      // In the app's words with what to do, never the browser's "NotAllowedError: Permission denied".
+      await expect(problem).toContainText('chưa cho phép trang này dùng máy ảnh');
+      await expect(problem).not.toContainText('NotAllowedError');
+      await problem.getByTestId('camera-retry').click();
+      await expect(page.getByTestId('camera-problem')).toHaveAttribute('data-problem', 'denied');
+    } finally {
+      await browser.close();
+    }
   });
 });
 

@@ -65,3 +65,11 @@ export async function diaryVisits(page: Page): Promise<{ venueName: string; sour
 export async function waitForOfflineReady(page: Page): Promise<void> {
   await page.waitForFunction(() => document.documentElement.dataset.offlineReady === '1', undefined, { timeout: 30_000, polling: 250 });
 }
+
+/** Answers the app's own confirmation dialog (src/lib/ui/DialogHost.svelte); the browser's confirm() is never used. */
+export async function confirmInApp(page: Page, yes = true): Promise<void> {
+  const dialog = page.getByTestId('confirm-dialog');
+  await expect(dialog).toBeVisible();
+  await dialog.getByTestId(yes ? 'confirm-yes' : 'confirm-no').click();
+  await expect(dialog).toBeHidden();
+}

@@ -190,10 +190,12 @@ test('a case from a shared diary finds its contacts; two members work offline an
       await shot(page, `conflict-${page === a ? 'a' : 'b'}`);
     }
     for (const page of [a, b]) {
-      await page.goto(`/team/monitoring?c=${COMMUNE}`);
-      await expect(page.getByTestId('arrival')).toHaveCount(2, { timeout: 30_000 });
-      await expect(page.getByTestId('arrival').filter({ hasText: 'Trần Văn Cường' })).toHaveCount(1);
-      await expect(page.getByTestId('arrival').filter({ hasText: 'Phạm Thị Dung' })).toHaveCount(1);
+      // The follow-up list (arrivals and contacts together), on its first filter: due today.
+      await page.goto(`/team/followup?c=${COMMUNE}`);
+      const arrivals = page.locator('[data-testid="followup-row"][data-kind="arrival"]');
+      await expect(arrivals).toHaveCount(2, { timeout: 30_000 });
+      await expect(arrivals.filter({ hasText: 'Trần Văn Cường' })).toHaveCount(1);
+      await expect(arrivals.filter({ hasText: 'Phạm Thị Dung' })).toHaveCount(1);
     }
     await shot(a, 'monitoring');
     await a.goto('/team');

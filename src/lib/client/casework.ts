@@ -18,6 +18,7 @@ import {
   type VenueRecord
 } from '$lib/core/documents';
 import { DEFAULT_WIDEN_MINUTES } from '$lib/core/exposure';
+import type { ExportData } from '$lib/core/team-export';
 import { newEventId } from '$lib/core/exposure-draft';
 import { samePerson } from '$lib/core/station-scan';
 import { DAY } from '$lib/core/time';
@@ -82,6 +83,28 @@ export async function saveCase(doc: CaseRecord): Promise<CaseRecord> {
 export function followupsLive(commune: string, caseId: string | null): Readable<Versioned<FollowupRecord>[] | undefined> {
   const prefix = caseId ? `followup:c-${caseId}:` : 'followup:a:';
   return liveQuery([db(commune)], async () => (await withConflicts(commune, await docsByPrefix<FollowupRecord>(commune, prefix))).sort((a, b) => b.doc.at - a.doc.at), (id) => id.startsWith(prefix));
+}
+
+/** Every follow-up of the commune, case contacts and checkpoint arrivals together: the one follow-up list. */
+export function allFollowupsLive(commune: string): Readable<Versioned<FollowupRecord>[] | undefined> {
+  return liveQuery([db(commune)], async () => withConflicts(commune, await docsByPrefix<FollowupRecord>(commune, 'followup:')), (id) => id.startsWith('followup:'));
+}
+
+/** The commune's cases, follow-ups and checkpoint arrivals as on this device, for the health centre's export. */
+export async function exportData(commune: string): Promise<ExportData> {
+  const [cases, followups, venues] = await Promise.all([
+    docsByPrefix<CaseRecord>(commune, 'case:'),
+    docsByPrefix<FollowupRecord>(commune, 'followup:'),
+    docsByPrefix<VenueRecord>(commune, 'venue:')
+  ]);
+  const checkpoints = venues.filter((v) => v.type === 'venue' && v.venueType === 'checkpoint');
+  const arrivals = (
+    await Promise.all(
+      checkpoints.map(async (cp) => (await docsByPrefix<StationEntryRecord>(commune, `entry:${cp.venueId}:`)).filter((e) => e.type === 'entry' && e.direction === 'in').map((entry) => ({ entry, checkpoint: cp.name })))
+    )
+  ).flat();
+  const clean = <T extends CommuneDoc>(docs: T[], type: T['type']) => docs.filter((d) => d.type === type);
+  return { cases: clean(cases, 'case'), followups: clean(followups, 'followup'), arrivals };
 }
 
 export async function followupOf(commune: string, id: string): Promise<Versioned<FollowupRecord> | null> {

@@ -24,12 +24,15 @@ function prepareDecoder(): void {
   if (!('BarcodeDetector' in window)) (window as unknown as { BarcodeDetector: unknown }).BarcodeDetector = BarcodeDetector;
 }
 
-export type CameraProblem = 'denied' | 'no-camera' | 'insecure' | 'other';
+export type CameraProblem = 'denied' | 'no-camera' | 'busy' | 'insecure' | 'other';
 
+/** What went wrong, from the error html5-qrcode passes on (often a string: "Error getting userMedia, error = NotAllowedError: …"). */
 export function cameraProblemOf(err: unknown): CameraProblem {
+  if ((err as { problem?: unknown } | null)?.problem === 'insecure') return 'insecure';
   const text = String(err instanceof Error ? `${err.name} ${err.message}` : err);
-  if (/NotAllowed|Permission|denied/i.test(text)) return 'denied';
-  if (/NotFound|DevicesNotFound|Requested device not found|OverconstrainedError|NotReadable/i.test(text)) return 'no-camera';
+  if (/NotAllowed|Permission|denied|SecurityError/i.test(text)) return 'denied';
+  if (/NotReadable|TrackStartError|Could not start video source/i.test(text)) return 'busy';
+  if (/NotFound|DevicesNotFound|Requested device not found|OverconstrainedError/i.test(text)) return 'no-camera';
   return 'other';
 }
 

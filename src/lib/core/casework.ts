@@ -3,9 +3,9 @@
  * and of checkpoint arrivals, and how two members' offline edits of one record are merged.
  * Pure rules, shared by the team device and its tests.
  */
-import type { CaseRecord, CaseVisitRecord, ExposureDraftRecord, FollowupRecord, StationEntryRecord } from './documents';
+import type { CaseRecord, CaseVisitRecord, ExposureDraftRecord, FollowupRecord, HealthCheckRecord, StationEntryRecord } from './documents';
 import { foldVietnamese } from './text';
-import { caseDocId, followupDocId } from './documents';
+import { caseDocId, followupDocId, MAX_HEALTH_CHECKS } from './documents';
 import type { Contact, CaseVisit } from './contacts';
 import type { SharedDay } from './diary-share';
 import { DAY, dayKey, MINUTE } from './time';
@@ -193,9 +193,23 @@ export function mergeFollowups(a: FollowupRecord, b: FollowupRecord): FollowupRe
     testedOn: test.testedOn,
     notes: mergeNotes(a.notes, b.notes),
     state: a.state === 'open' || b.state === 'open' ? 'open' : 'closed',
+    checks: mergeChecks(a.checks, b.checks),
     updatedAt: latest(a.updatedAt, b.updatedAt)!
   };
+  if (merged.state === 'open') delete merged.closedReason;
   return dropUndefined(merged);
+}
+
+/**
+ * Health checks from two versions of a follow-up, each once (the same instant and findings are the
+ * same check): two members who each recorded a check offline keep both. The newest are kept when
+ * together they pass the bound.
+ */
+export function mergeChecks(a: readonly HealthCheckRecord[] | undefined, b: readonly HealthCheckRecord[] | undefined): HealthCheckRecord[] | undefined {
+  if (!a && !b) return undefined;
+  const seen = new Map<string, HealthCheckRecord>();
+  for (const c of [...(a ?? []), ...(b ?? [])]) seen.set(JSON.stringify([c.at, [...c.symptoms].sort(), c.temperature ?? null, c.note ?? null]), c);
+  return [...seen.values()].sort((x, y) => x.at - y.at).slice(-MAX_HEALTH_CHECKS);
 }
 
 /** Both members' case work: every visit either added, notes from both, the newer person and status. */

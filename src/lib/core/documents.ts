@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import { EXPOSURE_FIELDS } from './exposure';
 import { CLOCK_SKEW, EXPOSURE_PROBLEM_REASONS, exposureProblem } from './exposure-rules';
-import { MAX_TRAVEL_UNITS, MAX_VACCINE_DOSES } from './personal-qr';
+import { MAX_TRAVEL_UNITS, MAX_VACCINE_DOSES, SYMPTOMS } from './personal-qr';
 import { cleanLine, cleanText } from './text';
 import type { FIGURE_KEYS } from './reports/figures';
 import { periodFromId } from './reports/period';
@@ -165,6 +165,25 @@ export type CaseRecord = v.InferOutput<typeof CaseDocSchema>;
 
 export const TEST_RESULTS = ['none', 'pending', 'negative', 'positive'] as const;
 
+/** Why a follow-up ended: isolation completed, the person became a case, or could not be reached. */
+export const FOLLOWUP_CLOSE_REASONS = ['completed', 'case', 'lost'] as const;
+
+/** Two checks a day for three weeks, with room: an isolation lasts 7 to 14 days. */
+export const MAX_HEALTH_CHECKS = 60;
+export const HEALTH_CHECK_NOTE_MAX = 300;
+
+/**
+ * One daily health check of a person under follow-up, as SORMAS's follow-up visits: when (ms),
+ * the symptoms found (none is a finding too), the temperature in °C if taken, a note.
+ */
+export const HealthCheckSchema = v.object({
+  at: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  symptoms: v.pipe(v.array(v.picklist(SYMPTOMS)), v.maxLength(SYMPTOMS.length)),
+  temperature: v.optional(v.pipe(v.number(), v.minValue(34), v.maxValue(43))),
+  note: v.optional(text(HEALTH_CHECK_NOTE_MAX))
+});
+export type HealthCheckRecord = v.InferOutput<typeof HealthCheckSchema>;
+
 /**
  * `followup:<subject>:<entry>`: the team's follow-up of one person, a contact of a case (subject
  * `c-<caseId>`) or an arrival at a checkpoint (subject `a`), keyed by the entry that found them.
@@ -194,6 +213,12 @@ export const FollowupDocSchema = v.object({
   testedOn: v.optional(v.pipe(v.string(), v.regex(DAY_TEXT))),
   notes,
   state: v.picklist(['open', 'closed']),
+  /** why it was closed; absent on follow-ups closed before the reason was asked */
+  closedReason: v.optional(v.picklist(FOLLOWUP_CLOSE_REASONS)),
+  /** F1 (met the case) or F2 (met an F1); absent on a contact means F1, an arrival has none */
+  classification: v.optional(v.picklist(['F1', 'F2'])),
+  /** the daily health checks, each a dated record (several a day allowed); absent on older follow-ups */
+  checks: v.optional(v.pipe(v.array(HealthCheckSchema), v.maxLength(MAX_HEALTH_CHECKS))),
   updatedAt: v.pipe(v.string(), v.regex(ISO_TIME))
 });
 export type FollowupRecord = v.InferOutput<typeof FollowupDocSchema>;
@@ -345,7 +370,7 @@ export type DocCheck = { ok: true; doc: CommuneDoc } | { ok: false; reason: stri
  * checks that each fits, and that the cap is less than 1.5 times it): venue 2.2 KB (three texts and
  * a token of at most 1000 digits), entry 3.4 KB (a person and a bounded declaration), exposure 3.6 KB
  * (two messages of 500 letters), case 112 KB (300 visits of 80-letter places, notes), follow-up
- * 9.2 KB, diary share 175 KB (500 visits), report 18.7 KB (three remarks of 2,000 letters). The schemas are the rule; the cap is a second wall,
+ * 73 KB (60 health checks with 300-letter notes), diary share 175 KB (500 visits), report 18.7 KB (three remarks of 2,000 letters). The schemas are the rule; the cap is a second wall,
  * should a field ever be added without a bound.
  */
 export const MAX_DOC_BYTES = {
@@ -353,7 +378,7 @@ export const MAX_DOC_BYTES = {
   entry: 4 * 1024,
   exposure: 4 * 1024,
   case: 128 * 1024,
-  followup: 12 * 1024,
+  followup: 80 * 1024,
   diaryshare: 192 * 1024,
   report: 20 * 1024
 } as const satisfies Record<keyof typeof SCHEMAS, number>;

@@ -27,3 +27,40 @@ export function fromVietnamLocal(day: string, time: string): number | null {
   const ms = Date.UTC(y, mo - 1, da, h - 7, mi);
   return dayKey(ms) === day ? ms : null; // rejects 31 February and the like
 }
+
+/** 'YYYY-MM-DD' as Vietnamese forms write it: 'dd/mm/yyyy' ('' for anything else). */
+export function dmy(day: string): string {
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  return d ? `${d[3]}/${d[2]}/${d[1]}` : '';
+}
+
+/**
+ * A typed date, as people type it in Vietnam: day first ("5/9/2021", "05-09-2021", "5.9.21",
+ * "05092021"). Returns 'YYYY-MM-DD', or null when it is not a real calendar day. Two-digit years are
+ * this century: the app records recent days, never birthdays.
+ */
+export function parseDayText(text: string): string | null {
+  const t = text.trim();
+  let parts: [string, string, string] | null = null;
+  const separated = /^(\d{1,2})\s*[/.\-\s]\s*(\d{1,2})\s*[/.\-\s]\s*(\d{2}|\d{4})$/.exec(t);
+  if (separated) parts = [separated[1]!, separated[2]!, separated[3]!];
+  const packed = /^(\d{2})(\d{2})(\d{4})$/.exec(t);
+  if (packed) parts = [packed[1]!, packed[2]!, packed[3]!];
+  if (!parts) return null;
+  const [d, mo, yText] = parts;
+  const y = yText.length === 2 ? 2000 + Number(yText) : Number(yText);
+  const day = `${String(y).padStart(4, '0')}-${mo.padStart(2, '0')}-${d.padStart(2, '0')}`;
+  // fromVietnamLocal refuses 31/02 and the like.
+  return fromVietnamLocal(day, '12:00') === null ? null : day;
+}
+
+/** A typed time of day, 24 h ("7:05", "07.05", "7h05", "705", "19"). Returns 'HH:mm' or null. */
+export function parseClockText(text: string): string | null {
+  const t = text.trim().toLowerCase();
+  const m = /^(\d{1,2})(?:\s*[:.h]\s*(\d{1,2})?)?$/.exec(t) ?? /^(\d{1,2})(\d{2})$/.exec(t);
+  if (!m) return null;
+  const h = Number(m[1]);
+  const mi = m[2] === undefined ? 0 : Number(m[2]);
+  if (h > 23 || mi > 59) return null;
+  return `${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}`;
+}

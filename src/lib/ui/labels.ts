@@ -41,7 +41,7 @@ export function timesProblemLabel(problem: TimesProblem): string {
   return labels[problem]();
 }
 
-/** Dates for people: "thứ Sáu, 20/08/2021" or "Friday, 20 August 2021", in Vietnam's time. */
+/** Dates for people: "thứ Sáu, 20/08/2021" or "Friday, 20/08/2021", in Vietnam's time. */
 export function formatDay(ms: number, locale: string): string {
   // One formatter per language: lists of hundreds of rows call this per row.
   let format = dayFormats.get(locale);
@@ -49,9 +49,10 @@ export function formatDay(ms: number, locale: string): string {
     format = new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
       timeZone: 'Asia/Ho_Chi_Minh',
       weekday: 'long',
-      // dd/mm/yyyy, as Vietnamese documents write dates: "01/12", never "1/12".
-      day: locale === 'vi' ? '2-digit' : 'numeric',
-      month: locale === 'vi' ? '2-digit' : 'long',
+      // dd/mm/yyyy, as Vietnamese documents write dates ("01/12", never "1/12"), in English too:
+      // the same paper is read in both languages.
+      day: '2-digit',
+      month: '2-digit',
       year: 'numeric'
     });
     dayFormats.set(locale, format);

@@ -1,23 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { zeroFigures, type StatsAnswer } from '$lib/core/reports/figures';
-import { dmy, isStale, parseDmy, percent, stamp, statsCsv } from './format';
+import { isStale, percent, stamp, statsCsv } from './format';
 
 describe('officials’ dates and figures', () => {
   it('writes days and instants as dd/mm/yyyy and a 24-hour Vietnam time', () => {
-    expect(dmy('2021-08-20')).toBe('20/08/2021');
     // 17:30 UTC is 00:30 the next day in Vietnam.
     expect(stamp('2021-08-20T17:30:00.000Z')).toBe('21/08/2021 00:30');
     expect(stamp('2021-08-20T08:05:00.000Z')).toBe('20/08/2021 15:05');
     expect(stamp(null)).toBe('');
     expect(stamp('yesterday')).toBe('');
-  });
-
-  it('reads dd/mm/yyyy and refuses days that do not exist', () => {
-    expect(parseDmy('20/08/2021')).toBe('2021-08-20');
-    expect(parseDmy(' 1/2/2022 ')).toBe('2022-02-01');
-    expect(parseDmy('31/02/2022')).toBeNull();
-    expect(parseDmy('2022-02-01')).toBeNull();
-    expect(parseDmy('08/20/2021')).toBeNull();
   });
 
   it('shows shares as whole percents and no share without venues', () => {

@@ -4,23 +4,7 @@
  */
 import { toCsv } from '$lib/core/csv';
 import { FIGURE_KEYS, type Figures, type StatsAnswer } from '$lib/core/reports/figures';
-import { clockTime, dayKey } from '$lib/core/time';
-
-/** 'YYYY-MM-DD' → 'dd/mm/yyyy'; anything else as it is. */
-export function dmy(day: string): string {
-  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
-  return d ? `${d[3]}/${d[2]}/${d[1]}` : day;
-}
-
-/** 'dd/mm/yyyy' (or d/m/yyyy, with - or . between) → 'YYYY-MM-DD'; null when it is no real day. */
-export function parseDmy(text: string): string | null {
-  const d = /^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$/.exec(text);
-  if (!d) return null;
-  const [day, month, year] = [Number(d[1]), Number(d[2]), Number(d[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null;
-  return `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
-}
+import { clockTime, dayKey, dmy } from '$lib/core/time';
 
 /** An instant (ISO text) as 'dd/mm/yyyy HH:mm' in Vietnam; '' for none or nonsense. */
 export function stamp(iso: string | null | undefined): string {
