@@ -85,9 +85,15 @@ class AccountManager {
     return null;
   }
 
-  /** Asks the server whether this phone is still paired (the owner may have unpaired it). */
-  async checkStation(): Promise<void> {
-    if (!this.#station) return;
+  #stationCheckedAt = 0;
+
+  /**
+   * Asks the server whether this phone is still paired (the owner may have unpaired it); not again
+   * within `minGapMs` (a station asks after each scan, and a queue scans every few seconds).
+   */
+  async checkStation(minGapMs = 0): Promise<void> {
+    if (!this.#station || Date.now() - this.#stationCheckedAt < minGapMs) return;
+    this.#stationCheckedAt = Date.now();
     try {
       const res = await fetch('/api/staff/station', { cache: 'no-store' });
       if (res.status === 401) this.#stationEnded = true;
