@@ -67,6 +67,13 @@ export async function createPairing(store: Store, code: string, input: Pick<Pair
   return doc;
 }
 
+/** Drops codes nobody used before they expired (a few at most are live at a time). */
+export async function purgeExpiredPairings(store: Store, now = Date.now()): Promise<void> {
+  const res = await users(store).list({ startkey: 'pairing:', endkey: 'pairing:\ufff0', include_docs: true, limit: 500 });
+  const expired = res.rows.flatMap((r) => (r.doc?.type === 'pairing' && Date.parse(r.doc.expiresAt) <= now ? [{ _id: r.doc._id, _rev: r.doc._rev!, _deleted: true }] : []));
+  if (expired.length) await users(store).bulk({ docs: expired as never });
+}
+
 /**
  * Takes a code: the pairing it opens, removed so that it opens nothing again. Null when there is
  * none, it expired, or another phone took it first (the removal of its revision fails).

@@ -25,7 +25,7 @@ import { Buckets, ClientKeys } from '../client-limit';
 import { createSessionRecord, endAllSessionRecords } from '../sessions';
 import { getUser } from '../users';
 import type { Store } from '../store/couch';
-import { createPairing, createStation, DEVICE_ID_PATTERN, getStation, lastSeen, newDeviceId, ownerStations, removeStation, takePairing, type StationDoc } from './devices';
+import { createPairing, createStation, DEVICE_ID_PATTERN, getStation, lastSeen, newDeviceId, ownerStations, purgeExpiredPairings, removeStation, takePairing, type StationDoc } from './devices';
 
 export interface StaffDeps {
   store: Store;
@@ -98,6 +98,7 @@ export function registerStaff(app: FastifyInstance, { store, secret, secureCooki
     }
     const code = newPairingCode((n) => new Uint8Array(randomBytes(n)));
     const pairing = await createPairing(store, code, { ownerId: session.userId, venueId, communeCode, label: cleanStationLabel(input.output.label ?? '') });
+    await purgeExpiredPairings(store);
     reply.status(201);
     return { code, expiresAt: pairing.expiresAt };
   });

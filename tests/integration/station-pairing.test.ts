@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
-import { createPairing } from '../../server/staff/devices';
+import { createPairing, pairingDocId } from '../../server/staff/devices';
 import { entryDocId } from '../../src/lib/core/documents';
 import { MINUTE } from '../../src/lib/core/time';
 import { localDb, login, register, remoteDb } from './sync-helpers';
@@ -139,6 +139,14 @@ describe('pairing codes', () => {
     const late = await pair(code);
     expect(late.status).toBe(404);
     expect(late.json.error).toBe('wrong_code');
+  });
+
+  it('that nobody used are dropped once expired', async () => {
+    await createPairing(server.store, 'wxyzwxyz', { ownerId: ids.owner!, venueId: VENUE_A, communeCode: COMMUNE, label: '' }, Date.now() - 11 * MINUTE);
+    const stored = () => server.store.request('GET', `lv_users/${encodeURIComponent(pairingDocId('wxyzwxyz'))}`);
+    expect((await stored()).status).toBe(200);
+    await newCode();
+    expect((await stored()).status).toBe(404);
   });
 });
 
