@@ -15,7 +15,7 @@ import { seedDemoActivity, seedDemoSchedules } from './demo-activity';
 import { buildApp } from './http';
 import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
-import { seedDemoUnits } from './units';
+import { removeExampleProvince, seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
 import { followSubmissions } from './reports/submissions';
 import { startAggregates } from './reports/aggregates';
@@ -59,6 +59,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   const keyring = loadKeyring(config);
   const sessionSecret = loadSessionSecret(config);
   if (config.demo) await seedDemoUnits(store);
+  else await removeExampleProvince(store);
   const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
   const demoTeam = config.demo ? await seedDemoTeam(store, config.dataDir, config.demoTeamPassword ?? undefined) : null;
   if (config.demo) await seedDemoSchedules(store);

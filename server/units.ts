@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { DocumentScope } from 'nano';
-import { parseUnitsCsv, parseZonesCsv, unitDocId, type UnitDoc, type ZoneDoc } from '../src/lib/core/units';
+import { parseUnitsCsv, parseZonesCsv, unitDocId, zoneDocId, type UnitDoc, type ZoneDoc } from '../src/lib/core/units';
 import { DB, getOrNull, type Store } from './store/couch';
 
 export interface ImportCounts {
@@ -160,6 +160,40 @@ export async function seedDemoUnits(store: Store): Promise<DemoUnitsResult | nul
   const zones = await importZones(store, parsedZones.zones);
   const units = await importUnits(store, parsedUnits.units);
   return { units, zones };
+}
+
+/** The demo's made-up province (units-demo.csv): a code the national list does not use. */
+const EXAMPLE_PROVINCE = '99';
+
+/**
+ * With demo data off, the demo's made-up province leaves the directory: a server that once ran the
+ * demo (the default of `npm start`) would otherwise offer "Tỉnh Ví Dụ" in every province and commune
+ * list. Only documents that are still exactly the demo's are deleted (an admin's own unit 99 stays),
+ * and their zone levels with them. The real provinces of the demo are left to the official import.
+ * Returns how many documents went.
+ */
+export async function removeExampleProvince(store: Store): Promise<number> {
+  const parsed = parseUnitsCsv(await readDataFile('units-demo.csv'));
+  const example = new Map<string, UnitDoc>();
+  for (const unit of parsed.units) {
+    if (unit.code === EXAMPLE_PROVINCE || (unit.parent !== null && example.has(unit.parent))) example.set(unit.code, unit);
+  }
+  const db = store.db<UnitDoc | ZoneDoc>(DB.directory);
+  const units = await db.fetch({ keys: [...example.keys()].map(unitDocId) });
+  const gone = units.rows.flatMap((row) => {
+    const doc = 'doc' in row ? (row.doc as (UnitDoc & { _rev: string }) | null | undefined) : undefined;
+    const demo = doc ? example.get(doc.code) : undefined;
+    return doc && demo && content(demo) === content(doc) ? [doc] : [];
+  });
+  if (gone.length === 0) return 0;
+  const zones = await db.fetch({ keys: gone.map((u) => zoneDocId(u.code)) });
+  const deletions = [...gone, ...zones.rows.flatMap((row) => ('doc' in row && row.doc ? [row.doc as ZoneDoc & { _rev: string }] : []))].map((d) => ({
+    _id: d._id,
+    _rev: d._rev,
+    _deleted: true
+  }));
+  await db.bulk({ docs: deletions as never[] });
+  return deletions.length;
 }
 
 function formatErrors(errors: readonly { line: number; message: string }[]): string {

@@ -1,7 +1,20 @@
-import { chromium, expect, test } from '@playwright/test';
+import { chromium, expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import QRCode from 'qrcode';
 import { CHROMIUM_ARGS, E2E_PORT } from '../../playwright.config';
 import { browserWithCamera, cameraFile, demoVenues, diaryVisits, forgedVenueUrl, waitForOfflineReady } from './helpers';
+
+/** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */
+async function shots(page: Page, name: string) {
+  if (!process.env.SHOTS) return;
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
+}
 
 test.describe('cold link open', () => {
   test('records a verified visit once, however often the link is opened', async ({ page, request }) => {
@@ -21,6 +34,38 @@ test.describe('cold link open', () => {
     await page.getByTestId('checkout').click();
     await expect(page.getByTestId('checked-out')).toBeVisible();
     expect((await diaryVisits(page))[0]!.checkout).not.toBeNull();
+  });
+
+  test('one place at a time: a check-in closes the visit left open, says so, and undo reopens it', async ({ page, request }) => {
+    const [first, second] = await demoVenues(request);
+    await page.goto(first!.url);
+    await expect(page.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(first!.name);
+    await expect(page.getByTestId('closed-previous')).toHaveCount(0);
+
+    await page.goto(second!.url);
+    await expect(page.getByTestId('checkin-confirmation').getByTestId('venue-name')).toHaveText(second!.name);
+    const closed = page.getByTestId('closed-previous');
+    await expect(closed).toContainText(new RegExp(`Đã ghi giờ ra ở ${first!.name} lúc \\d{2}:\\d{2}`));
+    const byName = async () => Object.fromEntries((await diaryVisits(page)).map((v) => [v.venueName, v.checkout]));
+    expect((await byName())[first!.name]).not.toBeNull();
+    expect((await byName())[second!.name]).toBeNull();
+    await shots(page, 'checkin-closed-previous');
+
+    await closed.getByTestId('closed-undo').click();
+    await expect(closed).toHaveCount(0);
+    expect((await byName())[first!.name]).toBeNull();
+
+    // Even with both open again, the diary calls only the latest one "here now".
+    await page.goto('/diary');
+    await expect(page.getByTestId('diary-visit')).toHaveCount(2);
+    await expect(page.getByText('Đang ở đây')).toHaveCount(1);
+    await expect(page.getByTestId('diary-visit').filter({ hasText: second!.name })).toContainText('Đang ở đây');
+
+    // The same venue again within minutes stays one visit, and closes nothing.
+    await page.goto(second!.url);
+    await expect(page.getByText(/Bạn đã ghi nhận ở đây lúc/)).toBeVisible();
+    await expect(page.getByTestId('closed-previous')).toHaveCount(0);
+    expect(await diaryVisits(page)).toHaveLength(2);
   });
 
   test('flags a forged venue code and never shows it as verified', async ({ page, request, baseURL }) => {
@@ -209,13 +254,25 @@ test.describe('diary', () => {
     await page.goto('/diary');
     await expect(page.getByTestId('diary-empty')).toBeVisible();
     await page.getByTestId('add-manual').click();
+    if (process.env.SHOTS) {
+      // The form closes on the reload of a language switch: opened again in English.
+      await page.screenshot({ path: `${process.env.SHOTS}/visit-form-vi.png`, fullPage: true });
+      await page.getByTestId('lang-switch').click();
+      await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+      await page.getByTestId('add-manual').click();
+      await page.screenshot({ path: `${process.env.SHOTS}/visit-form-en.png`, fullPage: true });
+      await page.getByTestId('lang-switch').click();
+      await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
+      await page.getByTestId('add-manual').click();
+    }
+    await expect(page.getByTestId('vf-day')).toHaveValue(/^\d{2}\/\d{2}\/\d{4}$/);
     await page.getByLabel('Tên địa điểm').fill('Nhà bác Hòa, thôn Trung Tiến');
     await page.getByLabel('Loại địa điểm').selectOption('other');
     await page.getByLabel('Giờ đến').fill('00:10');
     await page.getByLabel('Giờ về (nếu biết)').fill('00:05');
     await page.getByRole('button', { name: 'Lưu' }).click();
-    // 00:05 after 00:10 is read as the next morning, which is in the future: refused with a reason.
-    await expect(page.getByRole('alert')).toBeVisible();
+    // Leaving before arriving is said as such (read as the next morning only once that morning has come).
+    await expect(page.getByRole('alert')).toHaveText('Giờ về phải sau giờ đến.');
     await page.getByLabel('Giờ về (nếu biết)').fill('');
     await page.getByRole('button', { name: 'Lưu' }).click();
     await expect(page.getByTestId('diary-visit')).toHaveCount(1);
@@ -227,6 +284,8 @@ test.describe('diary', () => {
     await page.getByLabel('Ghi chú').fill('Thăm người ốm');
     await page.getByRole('button', { name: 'Lưu' }).click();
     await expect(page.getByTestId('diary-visit')).toContainText('00:01');
+    await expect(page.getByTestId('visit-note')).toHaveText(/Thăm người ốm/);
+    await shots(page, 'diary-note');
 
     await page.getByRole('button', { name: 'Xóa' }).click();
     await expect(page.getByTestId('undo-bar')).toContainText('Nhà bác Hòa');
@@ -240,6 +299,12 @@ test.describe('diary', () => {
     await page.getByTestId('export-csv').click();
     const file = await download;
     expect(file.suggestedFilename()).toMatch(/\.csv$/);
+    // Days as dd/mm/yyyy, times 24-hour.
+    const csv = readFileSync((await file.path())!, 'utf8');
+    expect(csv).toMatch(/\n\d{2}\/\d{2}\/\d{4},00:01,/);
+    // Headers and values in the screen's language: this one is Vietnamese.
+    expect(csv.split('\r\n')[0]).toBe('\uFEFFNgày,Giờ đến,Giờ về,Địa điểm,Mã địa điểm,"Mã xã, phường",Loại địa điểm,Xác thực,Cách ghi,Ghi chú');
+    expect(csv).toContain(',Tự nhập,Tự nhập,');
   });
 });
 

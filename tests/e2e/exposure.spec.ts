@@ -7,8 +7,8 @@ import { expect, test, type BrowserContext, type Page, type Request } from '@pla
 import { newSigningKey } from '../../src/lib/core/venue-token';
 import { signExposure, type SignedExposure } from '../../src/lib/core/exposure';
 import { at, makeExposureEvent } from '../../src/lib/core/testing';
-import { clockTime, dayKey, HOUR, MINUTE } from '../../src/lib/core/time';
-import { browserWithCamera, cameraFile, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
+import { clockTime, dayKey, dmy, HOUR, MINUTE } from '../../src/lib/core/time';
+import { browserWithCamera, cameraFile, confirmInApp, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
 
 const TEAM_PHONE = '0912000070';
@@ -25,15 +25,44 @@ async function teamLogin(page: Page) {
 async function publishEvent(page: Page, venueName: string, from: number, to: number, level: 'high' | 'monitor' = 'high') {
   await page.getByTestId('new-exposure').click();
   await page.getByTestId('exposure-venue').selectOption({ label: venueName });
-  await page.getByTestId('exposure-from-day').fill(dayKey(from));
+  await page.getByTestId('exposure-from-day').fill(dmy(dayKey(from)));
   await page.getByTestId('exposure-from-time').fill(clockTime(from));
-  await page.getByTestId('exposure-to-day').fill(dayKey(to));
+  await page.getByTestId('exposure-to-day').fill(dmy(dayKey(to)));
   await page.getByTestId('exposure-to-time').fill(clockTime(to));
   await page.getByTestId(`level-${level}`).check();
   await page.getByTestId('exposure-contact').fill('0239 3821 115');
-  page.once('dialog', (d) => void d.accept());
   await page.getByTestId('exposure-publish').click();
+  await confirmInApp(page);
   await expect(page.getByTestId('exposure-card').filter({ hasText: venueName }).first()).toBeVisible();
+}
+
+/** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */
+async function shots(page: Page, name: string) {
+  if (!process.env.SHOTS) return;
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
+}
+
+/** A value the exposure check keeps in its IndexedDB (luu-vet-exposures, table meta), read with the raw API. */
+async function checkMeta(page: Page, key: string): Promise<unknown> {
+  return page.evaluate(
+    (key) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('luu-vet-exposures');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('meta').objectStore('meta').get(key);
+          get.onsuccess = () => resolve((get.result as { value?: unknown } | undefined)?.value ?? null);
+          get.onerror = () => reject(get.error);
+        };
+      }),
+    key
+  );
 }
 
 async function synced(page: Page) {
@@ -173,17 +202,34 @@ test('a published event at a scanned venue raises one alert and a notification; 
     await citizen.goto('/');
     await expect(citizen.getByTestId('exposure-alert')).toContainText('Bạn có thể đã tiếp xúc');
 
-    // Marked handled, it moves to the handled list and the home screen calms down.
+    await shots(citizen, 'home-alert');
     await citizen.goto('/alerts');
+    await shots(citizen, 'alerts-open');
+
+    // Marked handled, it moves to the handled list, with its advice and dates, and neither headline
+    // says "no exposure": handled means the person is doing what it says, not that nothing happened.
     await citizen.getByTestId('alert-handled').click();
-    await expect(citizen.getByTestId('alerts-handled').getByTestId('alert-card')).toHaveCount(1);
+    const handled = citizen.getByTestId('alerts-handled').getByTestId('alert-card');
+    await expect(handled).toHaveCount(1);
+    await expect(handled).toContainText('Việc cần làm ngay');
+    await expect(handled).toContainText(/Đã xử lý lúc \d{2}:\d{2}/);
+    await expect(citizen.getByTestId('alerts-handled-headline')).toContainText('Bạn đã tiếp xúc với ca bệnh (đã xử lý)');
+    await expect(citizen.getByTestId('alerts-handled-headline')).toContainText(/lần tiếp xúc gần nhất ngày \d{2}\/\d{2}\/\d{4}/);
+    await expect(citizen.getByTestId('alerts-none')).toHaveCount(0);
+    await expect(citizen.getByText('Chưa phát hiện tiếp xúc')).toHaveCount(0);
+    await shots(citizen, 'alerts-handled');
+    await checkNow(citizen);
+    await expect(handled).toHaveCount(1);
     await citizen.goto('/');
-    await expect(citizen.getByTestId('exposure-status')).toBeVisible();
+    await expect(citizen.getByTestId('exposure-status')).toHaveAttribute('data-state', 'handled');
+    await expect(citizen.getByTestId('exposure-status')).toContainText('Bạn đã tiếp xúc với ca bệnh (đã xử lý)');
+    await expect(citizen.getByTestId('exposure-status')).not.toContainText('Chưa phát hiện tiếp xúc');
+    await shots(citizen, 'home-handled');
 
     // The team withdraws the event: the alert is gone at the next check.
     await team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-edit').click();
-    team.once('dialog', (d) => void d.accept());
     await team.getByTestId('exposure-withdraw').click();
+    await confirmInApp(team);
     await expect(team.getByTestId('exposure-card').filter({ hasText: market.name }).first().getByTestId('exposure-state')).toHaveText('Đã rút lại');
     await synced(team);
     await published(team, (events) => events.some((e) => e.event.venueId === market.venueId && e.event.withdrawn));
@@ -194,5 +240,41 @@ test('a published event at a scanned venue raises one alert and a notification; 
   } finally {
     await teamContext.close();
     await camera.close();
+  }
+});
+
+test('offline, the list keeps its download time, "check now" says the server could not be reached, and the check runs again when the connection returns', async ({ browser, baseURL, request }) => {
+  const venue = (await demoVenues(request))[0]!;
+  const context = await browser.newContext({ baseURL, viewport: { width: 390, height: 844 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(venue.url);
+    await expect(page.getByTestId('checkin-confirmation')).toBeVisible();
+    await waitForOfflineReady(page);
+    await page.goto('/alerts');
+    // The check after the check-in downloads the province of the visit.
+    await expect(page.getByTestId('fetched-at')).toContainText(/Danh sách nơi có ca bệnh tải về lúc \d{2}:\d{2}/, { timeout: 30_000 });
+    await expect(page.getByTestId('check-failed')).toHaveCount(0);
+    const downloaded = (await checkMeta(page, 'lastFetchedAt')) as number;
+    expect(downloaded).toBeGreaterThan(0);
+
+    await context.setOffline(true);
+    await page.getByTestId('check-now').click();
+    await expect(page.getByTestId('check-failed')).toContainText(/Không kết nối được máy chủ lúc \d{2}:\d{2}; sẽ thử lại khi có mạng/);
+    await expect(page.getByTestId('check-now')).toBeEnabled();
+    // Nothing was downloaded: the time shown is still the last download's.
+    expect(await checkMeta(page, 'lastFetchedAt')).toBe(downloaded);
+    await expect(page.getByTestId('fetched-at')).toContainText(clockTime(downloaded));
+    await shots(page, 'alerts-offline');
+    await page.goto('/');
+    await expect(page.getByTestId('exposure-status').getByTestId('check-failed')).toBeVisible();
+    await shots(page, 'home-offline');
+
+    // Back online, the check runs by itself (the `online` event): a new download, and the failure goes.
+    await context.setOffline(false);
+    await expect(page.getByTestId('exposure-status').getByTestId('check-failed')).toHaveCount(0, { timeout: 30_000 });
+    await expect.poll(() => checkMeta(page, 'lastFetchedAt'), { timeout: 30_000 }).not.toBe(downloaded);
+  } finally {
+    await context.close();
   }
 });

@@ -5,13 +5,25 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { parsePersonalQr } from '../../src/lib/core/personal-qr';
-import { dayKey } from '../../src/lib/core/time';
+import { dayKey, dmy } from '../../src/lib/core/time';
 import { preparePdfReading, qrCodesOfPages } from '../pdf-reading';
 import { readBarcodes } from 'zxing-wasm/reader';
 import { decodeDiaryDay } from '../../src/lib/core/diary-share';
-import { demoVenues } from './helpers';
+import { confirmInApp, demoVenues } from './helpers';
+
+/** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */
+async function shots(page: Page, name: string) {
+  if (!process.env.SHOTS) return;
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
+}
 
 test('a citizen fills in a profile and a declaration, and prints a personal QR a station can read', async ({ page }) => {
   await page.goto('/me');
@@ -41,10 +53,19 @@ test('a citizen fills in a profile and a declaration, and prints a personal QR a
   await page.getByLabel('Số mũi vắc-xin đã tiêm').selectOption('2');
   await page.getByTestId('declaration-submit').click();
   await expect(page.getByTestId('me-declaration')).toContainText('Tự khai báo y tế hôm nay');
+  // What was declared is shown, not only that something was.
+  await expect(page.getByTestId('me-symptoms')).toHaveText('Ho');
+  await expect(page.getByTestId('me-contact')).toHaveText('Không');
+  await expect(page.getByTestId('me-travelled')).toContainText('Đức Lạng');
+  await shots(page, 'me-declared');
 
   // Printed: the card alone, and its QR reads back as the profile with today's declaration.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-e2e-me-'));
   await page.emulateMedia({ media: 'print' });
+  // On paper the card outlives the day: it gives the date, never "today".
+  await expect(page.getByText(`Khai báo ngày ${dmy(dayKey(Date.now()))}`)).toBeVisible();
+  await expect(page.getByTestId('me-declaration')).toBeHidden();
+  expect(await page.locator('body').innerText()).not.toMatch(/hôm nay/i);
   const pdf = path.join(dir, 'personal.pdf');
   writeFileSync(pdf, new Uint8Array(await page.pdf({ preferCSSPageSize: true, printBackground: true })));
   const pages = await qrCodesOfPages(pdf, dir);
@@ -63,8 +84,8 @@ test('a citizen fills in a profile and a declaration, and prints a personal QR a
   // The citizen can delete it all from the phone.
   await page.emulateMedia({ media: 'screen' });
   await page.goto('/me/edit');
-  page.once('dialog', (d) => void d.accept());
   await page.getByTestId('profile-delete').click();
+  await confirmInApp(page);
   await expect(page.getByTestId('me-create')).toBeVisible();
 });
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
-import { waitForOfflineReady } from './helpers';
+import { confirmInApp, waitForOfflineReady } from './helpers';
 
 const MEMBER = '0912000070';
 const DISTRICT_ADMIN = '0912000440';
@@ -53,8 +53,8 @@ test('a team submits its weekly report offline; the district sees it on time and
   await expect(team.getByTestId('report-form')).toBeVisible();
   await expect(team.getByTestId('report-period')).toHaveValue(periodId);
   await team.getByTestId('remark-done').fill(REMARK);
-  team.once('dialog', (dialog) => void dialog.accept());
   await team.getByTestId('report-submit').click();
+  await confirmInApp(team);
   await expect(team.getByTestId('report-submitted')).toContainText('chờ đồng bộ');
   await expect(team.getByTestId('report-submitted')).toContainText(/Đã gửi lúc \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/);
   await shot(team, 'team-report-offline');

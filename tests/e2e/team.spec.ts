@@ -9,7 +9,7 @@ import { expect, test, type Browser, type BrowserContext, type Page } from '@pla
 import { readBarcodes } from 'zxing-wasm/reader';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
 import { decodeDiaryDay } from '../../src/lib/core/diary-share';
-import { browserWithCamera, cameraFile, demoVenues } from './helpers';
+import { browserWithCamera, cameraFile, confirmInApp, demoVenues } from './helpers';
 import { preparePdfReading } from '../pdf-reading';
 
 const MEMBER_A = '0912000070';
@@ -224,8 +224,8 @@ test('a case from a shared diary finds its contacts; two members work offline an
     await b.getByTestId('go-cases').click();
     await b.getByTestId('case-card').filter({ hasText: 'Nguyễn Văn An' }).getByRole('link').click();
     await b.getByTestId('publish-phone').fill('0239123456');
-    b.once('dialog', (d) => void d.accept());
     await b.getByTestId('case-publish').click();
+    await confirmInApp(b);
     await expect(b.getByTestId('case-info')).toContainText('1');
     await b.goto('/team');
     await expect(marketEvents).toHaveCount(before + 1);
@@ -243,7 +243,7 @@ test('a case from a shared diary finds its contacts; two members work offline an
       await b.evaluate(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
       const caseUrl = await (async () => {
         await b.goto(`/team/cases?c=${COMMUNE}`);
-        await b.getByTestId('case-card').first().getByRole('link').click();
+        await b.getByTestId('case-card').filter({ hasText: 'Nguyễn Văn An' }).getByRole('link').click();
         await expect(b.getByTestId('contact')).toHaveCount(1);
         return b.url();
       })();

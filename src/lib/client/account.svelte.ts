@@ -3,6 +3,7 @@
  * member's device keeps working offline on the data it has; the session itself is an httpOnly
  * cookie the page never sees.
  */
+import { tick } from 'svelte';
 import { onSessionExpired } from './session-expiry';
 
 export interface Account {
@@ -213,15 +214,24 @@ class AccountManager {
       return 'not_logged_in';
     }
     if (!res.ok) return 'server';
-    await forgetLocalData();
     this.#set(null);
+    await tick();
+    await forgetLocalData();
     return null;
   }
 
+  /**
+   * Signs this device out and removes the account's shared data from it (commune replicas and the
+   * notes kept about them). The account goes first, so that every screen showing that data closes
+   * its views of it before the databases are destroyed under them. Offline, the server's session
+   * stays until it expires; the device forgets it all the same.
+   */
   async logout(): Promise<void> {
     await fetch('/api/auth/logout', { method: 'POST' }).catch(() => {});
-    await forgetLocalData();
     this.#set(null);
+    this.#sessionExpired = false;
+    await tick();
+    await forgetLocalData();
   }
 
   #set(account: Account | null) {

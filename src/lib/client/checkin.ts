@@ -5,7 +5,7 @@
  */
 import { parseVenueToken, verifyVenueToken, type ParsedToken } from '$lib/core/venue-token';
 import type { VisitSource, VisitVerification } from '$lib/core/visit';
-import { cachedKeys, cachedRevoked, refreshKeys, keysAge } from './keys';
+import { cachedKeys, cachedRevoked, refreshKeys } from './keys';
 import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult } from './diary';
 
 type Parsed = Extract<ParsedToken, { ok: true }>;
@@ -37,11 +37,4 @@ export async function verifyPending(): Promise<void> {
     const verification: VisitVerification = parsed?.ok && verifyVenueToken(parsed, keys, cachedRevoked()) === 'verified' ? 'verified' : 'unverified';
     await setVerification(visit.id, verification);
   }
-}
-
-/** Keys older than this are fetched again on app start: rotations and suspensions reach phones within hours. */
-const KEYS_MAX_AGE_MS = 6 * 60 * 60 * 1000;
-
-export async function prefetchKeys(): Promise<void> {
-  if (cachedKeys().length === 0 || keysAge() > KEYS_MAX_AGE_MS) await refreshKeys();
 }

@@ -3,7 +3,7 @@
  * nothing in this module talks to the network.
  */
 import Dexie, { liveQuery, type EntityTable } from 'dexie';
-import { findRepeatCheckin, REPEAT_CHECKIN_WINDOW, type Visit, type VisitSource, type VisitVerification } from '$lib/core/visit';
+import { closuresAfter, findRepeatCheckin, REPEAT_CHECKIN_WINDOW, type Closure, type Visit, type VisitSource, type VisitVerification } from '$lib/core/visit';
 import { retentionCutoff, clampRetentionDays, RETENTION_DEFAULT_DAYS } from '$lib/core/retention';
 import type { VenueClaims } from '$lib/core/venue-token';
 import type { VenueType } from '$lib/core/venue';
@@ -27,6 +27,29 @@ export interface CheckinResult {
   visit: Visit;
   /** the same venue was opened again within a few minutes: no second visit was made */
   repeated: boolean;
+  /** visits left open that this check-in ended (one place at a time); undo with `reopenVisits` */
+  closed: Closure[];
+}
+
+/**
+ * Ends the open visits that a newly added visit follows (core closuresAfter). Runs inside the
+ * transaction that adds the visit, so that the diary is never seen with two places "here now".
+ */
+async function closeEarlierVisits(): Promise<Closure[]> {
+  const all = await diaryDb.visits.toArray();
+  const closures = closuresAfter(all);
+  for (const c of closures) await diaryDb.visits.update(c.visitId, { checkout: c.checkout });
+  return closures;
+}
+
+/** Undo of the closing: each visit gets back its earlier check-out, unless it was changed since. */
+export async function reopenVisits(closures: readonly Closure[]): Promise<void> {
+  await diaryDb.transaction('rw', diaryDb.visits, async () => {
+    for (const c of closures) {
+      const visit = await diaryDb.visits.get(c.visitId);
+      if (visit && visit.checkout === c.checkout) await diaryDb.visits.update(c.visitId, { checkout: c.previousCheckout });
+    }
+  });
 }
 
 export async function recordVenueCheckin(input: {
@@ -40,7 +63,7 @@ export async function recordVenueCheckin(input: {
   return diaryDb.transaction('rw', diaryDb.visits, async () => {
     const recent = await diaryDb.visits.where('checkin').above(now - REPEAT_CHECKIN_WINDOW).toArray();
     const repeat = findRepeatCheckin(recent, input.claims.venueId, now);
-    if (repeat) return { visit: repeat, repeated: true };
+    if (repeat) return { visit: repeat, repeated: true, closed: [] };
     const visit: Visit = {
       id: newId(),
       venueId: input.claims.venueId,
@@ -55,11 +78,19 @@ export async function recordVenueCheckin(input: {
       note: ''
     };
     await diaryDb.visits.add(visit);
-    return { visit, repeated: false };
+    const closed = await closeEarlierVisits();
+    return { visit, repeated: false, closed };
   });
 }
 
-export async function addManualVisit(input: { venueName: string; venueType: VenueType; checkin: number; checkout: number | null; note: string }): Promise<Visit> {
+/** A visit typed in by hand; one left open ends the visit before it, and is ended by the one after it. */
+export async function addManualVisit(input: {
+  venueName: string;
+  venueType: VenueType;
+  checkin: number;
+  checkout: number | null;
+  note: string;
+}): Promise<{ visit: Visit; closed: Closure[] }> {
   const visit: Visit = {
     id: newId(),
     venueId: null,
@@ -69,8 +100,11 @@ export async function addManualVisit(input: { venueName: string; venueType: Venu
     token: null,
     ...input
   };
-  await diaryDb.visits.add(visit);
-  return visit;
+  return diaryDb.transaction('rw', diaryDb.visits, async () => {
+    await diaryDb.visits.add(visit);
+    const closed = visit.checkout === null ? await closeEarlierVisits() : [];
+    return { visit, closed };
+  });
 }
 
 export async function checkOut(id: string, at = Date.now()): Promise<void> {

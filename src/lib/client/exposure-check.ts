@@ -54,7 +54,10 @@ class ExposureDb extends Dexie {
 export const exposureDb = new ExposureDb();
 
 export interface CheckStatus {
-  /** when the events were last brought up to date from the server (null: never) */
+  /**
+   * when the events were last brought up to date from the server (null: never). This, not when a
+   * check ran, is how fresh the answer is: offline, a check only compares with what was downloaded.
+   */
   lastFetchedAt: number | null;
   /** when the diary was last matched against the events held (null: never) */
   lastCheckedAt: number | null;
@@ -63,6 +66,8 @@ export interface CheckStatus {
   eventsHeld: number;
   /** the last fetch failed: offline, or the server answered with something that is not a snapshot */
   fetchFailed: boolean;
+  /** when a check last tried the server and could not get the list (null: never) */
+  lastFailedAt: number | null;
   /** events thrown away because their signature did not hold */
   rejected: number;
 }
@@ -104,7 +109,7 @@ export async function knownProvinces(): Promise<{ code: string; name: string }[]
 
 /** Fetches the province table if none is held yet (the settings picker needs it before any check). */
 export async function ensureProvinceTable(): Promise<{ code: string; name: string }[]> {
-  const table = await provinceTable(false, Date.now());
+  const { table } = await provinceTable(false, Date.now());
   return table?.provinces ?? [];
 }
 
@@ -116,6 +121,7 @@ export async function checkStatus(): Promise<CheckStatus> {
     provinces: snapshots.map((s) => s.province).sort(),
     eventsHeld: await exposureDb.events.count(),
     fetchFailed: (await meta<boolean>('fetchFailed')) ?? false,
+    lastFailedAt: (await meta<number>('lastFailedAt')) ?? null,
     rejected: (await meta<number>('rejected')) ?? 0
   };
 }
@@ -128,10 +134,14 @@ export async function markHandled(key: string, handled: boolean, now = Date.now(
   await exposureDb.alerts.update(key, { handledAt: handled ? now : null });
 }
 
-/** The province table, from the network when the held one is old; null when there is none at all. */
-async function provinceTable(offline: boolean, now: number): Promise<ProvinceTable | null> {
+/**
+ * The province table, from the network when the held one is old; `table` is null when there is none
+ * at all, `unreachable` when the network was needed and failed.
+ */
+async function provinceTable(offline: boolean, now: number): Promise<{ table: ProvinceTable | null; unreachable: boolean }> {
   const held = await meta<{ table: ProvinceTable; etag: string | null; fetchedAt: number }>('provinceTable');
-  if (offline || (held && now - held.fetchedAt < TABLE_MAX_AGE_MS)) return held?.table ?? null;
+  if (offline || (held && now - held.fetchedAt < TABLE_MAX_AGE_MS)) return { table: held?.table ?? null, unreachable: false };
+  const fallback = { table: held?.table ?? null, unreachable: true };
   try {
     const res = await fetch('/api/provinces', {
       credentials: 'omit',
@@ -141,14 +151,14 @@ async function provinceTable(offline: boolean, now: number): Promise<ProvinceTab
     });
     if (res.status === 304 && held) {
       await setMeta('provinceTable', { ...held, fetchedAt: now });
-      return held.table;
+      return { table: held.table, unreachable: false };
     }
     const table = res.ok ? readProvinceTable(await res.json()) : null;
-    if (!table) return held?.table ?? null;
+    if (!table) return fallback;
     await setMeta('provinceTable', { table, etag: res.headers.get('ETag'), fetchedAt: now });
-    return table;
+    return { table, unreachable: false };
   } catch {
-    return held?.table ?? null;
+    return fallback;
   }
 }
 
@@ -251,9 +261,10 @@ async function check(deps: CheckDeps): Promise<CheckStatus> {
   const offline = deps.offline ?? false;
   const visits = matchableVisits(await diaryDb.visits.toArray());
   if (!offline) {
-    const table = await provinceTable(false, now);
+    const { table, unreachable } = await provinceTable(false, now);
     const wanted = wantedProvinces(visits, table, await homeProvince());
-    let failed = table === null && visits.length > 0;
+    // Without the server, nothing was downloaded, even when no province is watched yet.
+    let failed = unreachable || (table === null && visits.length > 0);
     let rejected = 0;
     for (const province of wanted) {
       const result = await refreshProvince(province, deps, now);
@@ -269,6 +280,7 @@ async function check(deps: CheckDeps): Promise<CheckStatus> {
     await setMeta('fetchFailed', failed);
     await setMeta('rejected', rejected);
     if (!failed) await setMeta('lastFetchedAt', now);
+    else await setMeta('lastFailedAt', now);
   }
   const events = (await exposureDb.events.toArray()).map((e) => e.event);
   const previous = await exposureDb.alerts.toArray();

@@ -53,26 +53,32 @@ class ExposureWatch {
     [this.status, this.alerts] = await Promise.all([checkStatus(), currentAlerts()]);
   }
 
-  /** Runs the check; `offline` matches what is held without the network (after a new check-in). */
+  /**
+   * Runs the check; `offline` matches what is held without the network (after a new check-in).
+   * Without a connection the check still tries the server: the failure is recorded and shown ("could
+   * not reach the server at …"), and the `online` event runs it again.
+   */
   async run(options: { offline?: boolean } = {}): Promise<void> {
     this.checking = true;
     try {
       // Loaded with the check, not with every page: a cold check-in link should not wait for them.
-      const [{ runExposureCheck, exposureDb }, { cachedKeys, refreshKeys }, { prefetchKeys }, { showAlertNotifications }] = await Promise.all([
+      const [{ runExposureCheck, exposureDb }, { cachedKeys, prefetchKeys, refreshKeys }, { showAlertNotifications }] = await Promise.all([
         check(),
         import('./keys'),
-        import('./checkin'),
         import('./exposure-notify')
       ]);
       const locale = getLocale();
       await exposureDb.meta.put({ key: 'locale', value: locale }); // for notifications from the service worker
       this.status = await runExposureCheck({
-        offline: options.offline || !navigator.onLine,
+        offline: options.offline ?? false,
         // The cached list (fetched when missing or old), or the server's current one for an unknown key id.
         keys: async (refresh) => (refresh ? ((await refreshKeys()) ?? cachedKeys()) : (await prefetchKeys(), cachedKeys())),
         notify: async (raised) => showAlertNotifications(raised, locale, await navigator.serviceWorker?.getRegistration())
       });
       this.alerts = await (await check()).currentAlerts();
+    } catch {
+      // A module that could not load, storage that failed: show what is held rather than nothing.
+      await this.load().catch(() => {});
     } finally {
       this.checking = false;
     }

@@ -57,3 +57,10 @@ export function refreshKeys(): Promise<PublicKey[] | null> {
   })();
   return inflight;
 }
+
+/** Keys older than this are fetched again on app start: rotations and suspensions reach phones within hours. */
+const KEYS_MAX_AGE_MS = 6 * 60 * 60 * 1000;
+
+export async function prefetchKeys(): Promise<void> {
+  if (cachedKeys().length === 0 || keysAge() > KEYS_MAX_AGE_MS) await refreshKeys();
+}

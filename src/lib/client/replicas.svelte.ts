@@ -247,10 +247,61 @@ if (typeof window !== 'undefined') {
   });
 }
 
-export async function destroyReplicas(): Promise<void> {
-  for (const r of replicas.values()) {
-    r.stop();
-    await r.db.destroy().catch(() => {});
+/**
+ * The local databases of an account's scope: the commune replicas (venues, station entries, cases,
+ * contacts, arrivals: names and phone numbers). The unit directory is public and stays, as citizens'
+ * forms use it too.
+ */
+const ACCOUNT_DB = /^lv_c_/;
+/** PouchDB's IndexedDB adapter stores database `x` as `_pouch_x`. */
+const IDB_PREFIX = '_pouch_';
+/** What the device noted about those databases and the team's work (sync marks, cached counts, last checkpoint, contact). */
+const ACCOUNT_KEYS = [/^lv\.(lastSync|pushedSeq)\.lv_c_/, /^lv\.team\./, /^lv\.checkpoint\./];
+
+/**
+ * Records on this device the server does not have yet, across every commune replica this device
+ * holds (opened on this screen or not): what signing out would lose.
+ */
+export async function countWaiting(): Promise<number> {
+  const names = await accountDatabases();
+  const counts = await Promise.all(
+    names.map(async (name) => {
+      const open = replicas.get(name);
+      if (open) return open.countPending();
+      // Not open on this screen: counted without starting its sync, then closed.
+      const closed = new Replica(name, 'sync');
+      const n = await closed.countPending();
+      await closed.db.close();
+      return n;
+    })
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Names of the account's databases on this device: those open now and those left by earlier visits. */
+async function accountDatabases(): Promise<string[]> {
+  const names = new Set([...replicas.keys()].filter((n) => ACCOUNT_DB.test(n)));
+  const stored = (await indexedDB.databases?.().catch(() => [])) ?? [];
+  for (const { name } of stored) {
+    const local = name?.startsWith(IDB_PREFIX) ? name.slice(IDB_PREFIX.length) : '';
+    if (ACCOUNT_DB.test(local)) names.add(local);
   }
-  replicas.clear();
+  return [...names];
+}
+
+/**
+ * Removes the account's shared data from this device (sign-out, or another account signing in):
+ * every commune replica, open or not, and what the device noted about them. A shared phone must not
+ * keep the names and phone numbers of a commune's people for the next person who picks it up.
+ */
+export async function destroyReplicas(): Promise<void> {
+  const names = await accountDatabases();
+  for (const name of names) {
+    const open = replicas.get(name);
+    open?.stop();
+    replicas.delete(name);
+    const db = open?.db ?? new PouchDB(name);
+    await db.destroy().catch(() => {});
+  }
+  for (const key of Object.keys(localStorage)) if (ACCOUNT_KEYS.some((k) => k.test(key))) localStorage.removeItem(key);
 }

@@ -80,7 +80,17 @@ describe('export', () => {
     expect(csv.startsWith('\uFEFFdate,checkin')).toBe(true);
     expect(csv).toContain('"Quán ""Bà Tư"", chợ"');
     expect(csv).toContain(`"'=HYPERLINK(""x"")"`);
-    expect(csv).toContain('2021-08-20,08:30,,');
+    expect(csv).toContain('20/08/2021,08:30,,');
+  });
+  it('writes the CSV in the words it is given', () => {
+    const csv = visitsToCsv([visit({ verification: 'verified', source: 'link' })], {
+      columns: { date: 'Ngày', checkin: 'Giờ đến', checkout: 'Giờ về', venue: 'Địa điểm', venue_id: 'Mã địa điểm', commune_code: 'Mã xã', venue_type: 'Loại', verification: 'Xác thực', source: 'Cách ghi', note: 'Ghi chú' },
+      venueType: (t) => (t === 'market' ? 'Chợ' : t),
+      verification: (v) => (v === 'verified' ? 'Đã xác thực' : v),
+      source: (s) => (s === 'link' ? 'Mở mã bằng máy ảnh' : s)
+    });
+    expect(csv.split('\r\n')[0]).toBe('\uFEFFNgày,Giờ đến,Giờ về,Địa điểm,Mã địa điểm,Mã xã,Loại,Xác thực,Cách ghi,Ghi chú');
+    expect(csv).toContain('Đã xác thực,Mở mã bằng máy ảnh');
   });
   it('writes JSON without the raw tokens', () => {
     const json = JSON.parse(visitsToJson([visit({ token: '123' })], T0));

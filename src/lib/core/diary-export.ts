@@ -1,26 +1,44 @@
-/** The citizen's own export of the diary (CSV for a spreadsheet, JSON for a program). */
+/** The citizen's own export of the diary (CSV for a spreadsheet and people, JSON for a program: ISO times). */
 import type { Visit } from './visit';
-import { dayKey, clockTime } from './time';
+import { dayKey, clockTime, dmy } from './time';
 import { toCsv } from './csv';
 
-const COLUMNS = ['date', 'checkin', 'checkout', 'venue', 'venue_id', 'commune_code', 'venue_type', 'verification', 'source', 'note'] as const;
+export const DIARY_CSV_COLUMNS = ['date', 'checkin', 'checkout', 'venue', 'venue_id', 'commune_code', 'venue_type', 'verification', 'source', 'note'] as const;
+export type DiaryCsvColumn = (typeof DIARY_CSV_COLUMNS)[number];
 
-export function visitsToCsv(visits: readonly Visit[]): string {
+/** The words of the CSV, in the language of the screen it was exported from (a spreadsheet is read by people). */
+export interface DiaryCsvLabels {
+  columns: Record<DiaryCsvColumn, string>;
+  venueType(type: Visit['venueType']): string;
+  verification(verification: Visit['verification']): string;
+  source(source: Visit['source']): string;
+}
+
+/** Without labels: the column keys and the stored values, for a program. */
+const RAW_LABELS: DiaryCsvLabels = {
+  columns: Object.fromEntries(DIARY_CSV_COLUMNS.map((c) => [c, c])) as Record<DiaryCsvColumn, string>,
+  venueType: (t) => t,
+  verification: (v) => v,
+  source: (s) => s
+};
+
+export function visitsToCsv(visits: readonly Visit[], labels: DiaryCsvLabels = RAW_LABELS): string {
   const rows = [...visits]
     .sort((a, b) => a.checkin - b.checkin)
     .map((v) => [
-        dayKey(v.checkin),
+        // dd/mm/yyyy as Vietnamese papers write it: a spreadsheet must not read 05/09 as May.
+        dmy(dayKey(v.checkin)),
         clockTime(v.checkin),
         v.checkout === null ? '' : clockTime(v.checkout),
         v.venueName,
         v.venueId ?? '',
         v.communeCode ?? '',
-        v.venueType,
-        v.verification,
-        v.source,
+        labels.venueType(v.venueType),
+        labels.verification(v.verification),
+        labels.source(v.source),
         v.note
       ]);
-  return toCsv(COLUMNS, rows);
+  return toCsv(DIARY_CSV_COLUMNS.map((c) => labels.columns[c]), rows);
 }
 
 export function visitsToJson(visits: readonly Visit[], exportedAt: number): string {

@@ -49,3 +49,17 @@ describe('alerts from matches', () => {
     expect(alerts[1]!.visitCheckout).toBe(at('2021-08-20', '10:00')); // market: 60 min default stay
   });
 });
+
+describe('the headline', () => {
+  it('counts active and handled alerts, and a handled alert is not "no exposure"', async () => {
+    const { exposureSummary } = await import('./exposure-alerts');
+    expect(exposureSummary([])).toEqual({ state: 'none', active: 0, handled: 0, lastExposureAt: null, highest: null });
+    const { alerts } = reconcileAlerts([], matchExposures([visit], [event]), NOW);
+    expect(exposureSummary(alerts)).toMatchObject({ state: 'active', active: 1, handled: 0, highest: 'monitor' });
+    const handled = alerts.map((a) => ({ ...a, handledAt: NOW + 1 }));
+    // The visit 09:00–10:00 (market), the event 08:00–10:00: exposed until 10:00.
+    expect(exposureSummary(handled)).toEqual({ state: 'handled', active: 0, handled: 1, lastExposureAt: at('2021-08-20', '10:00'), highest: 'monitor' });
+    const high = reconcileAlerts([], matchExposures([makeVisit({ id: 'visit-2', checkin: at('2021-08-20', '08:30') })], [makeExposureEvent({ eventId: 'ev00000002' })]), NOW);
+    expect(exposureSummary([...handled, ...high.alerts])).toMatchObject({ state: 'active', active: 1, handled: 1, highest: 'high' });
+  });
+});

@@ -3,6 +3,7 @@
  * are the phone's own record and never leave it, like the diary they point into.
  */
 import { effectiveCheckout } from './visit';
+import { MINUTE } from './time';
 import type { ExposureEvent, ExposureMatch } from './exposure';
 
 export interface ExposureAlert {
@@ -59,4 +60,31 @@ export function reconcileAlerts(previous: readonly ExposureAlert[], matches: rea
   const cleared = previous.filter((a) => !seen.has(a.key));
   alerts.sort((a, b) => b.event.from - a.event.from || a.key.localeCompare(b.key));
   return { alerts, raised, cleared };
+}
+
+/**
+ * What the headline says. Marking an alert handled means "I am doing what it says" (isolating,
+ * getting tested), not "I was not exposed": handled alerts keep the headline off "no exposure"
+ * until they age out (their visit leaves the diary, or their event is withdrawn).
+ */
+export interface ExposureSummary {
+  state: 'none' | 'active' | 'handled';
+  active: number;
+  handled: number;
+  /** the end of the latest visit that matched (the 14 days of watching count from it); null without alerts */
+  lastExposureAt: number | null;
+  /** 'high' when any alert, handled or not, is high level */
+  highest: 'high' | 'monitor' | null;
+}
+
+export function exposureSummary(alerts: readonly ExposureAlert[]): ExposureSummary {
+  const active = alerts.filter((a) => a.handledAt === null).length;
+  const handled = alerts.length - active;
+  return {
+    state: active > 0 ? 'active' : handled > 0 ? 'handled' : 'none',
+    active,
+    handled,
+    lastExposureAt: alerts.length ? Math.max(...alerts.map((a) => Math.min(a.visitCheckout, a.event.to + a.event.widenMinutes * MINUTE))) : null,
+    highest: alerts.length === 0 ? null : alerts.some((a) => a.event.level === 'high') ? 'high' : 'monitor'
+  };
 }

@@ -49,6 +49,54 @@ export function isOngoing(visit: Pick<Visit, 'checkin' | 'checkout' | 'venueType
   return visit.checkout === null && now < effectiveCheckout(visit);
 }
 
+/**
+ * A visit that a later check-in ended. `previousCheckout` is what it had before (null: still open),
+ * so that undo can give it back.
+ */
+export interface Closure {
+  visitId: string;
+  venueName: string;
+  checkout: number;
+  previousCheckout: number | null;
+}
+
+/**
+ * One place at a time: a visit left open ends when the next visit in the diary begins, or at the end
+ * of its venue type's default stay if that comes first. Without this, every check-in since the last
+ * "Ra về" stays "here now", a shared day lists each as "chưa ra", and an office visit stretches into
+ * the next day, widening the window an exposure can match.
+ * Returns the visits to close (none for the last visit, which nothing has ended yet).
+ */
+export function closuresAfter(visits: readonly Pick<Visit, 'id' | 'venueName' | 'checkin' | 'checkout' | 'venueType'>[]): Closure[] {
+  const ordered = [...visits].sort((a, b) => a.checkin - b.checkin);
+  const closures: Closure[] = [];
+  for (let i = 0; i < ordered.length; i++) {
+    const visit = ordered[i]!;
+    if (visit.checkout !== null) continue;
+    // The next visit that began strictly later: two visits at the same minute say nothing about order.
+    const next = ordered.slice(i + 1).find((v) => v.checkin > visit.checkin);
+    if (!next) continue;
+    closures.push({ visitId: visit.id, venueName: visit.venueName, checkout: Math.min(next.checkin, effectiveCheckout(visit)), previousCheckout: null });
+  }
+  return closures;
+}
+
+/**
+ * The visits with those left open ended as `closuresAfter` ends them: what is handed to a team
+ * (a shared day) says when each visit ended, even for a diary kept before check-ins closed visits.
+ */
+export function settleOpenVisits<V extends Pick<Visit, 'id' | 'venueName' | 'checkin' | 'checkout' | 'venueType'>>(visits: readonly V[]): V[] {
+  const ends = new Map(closuresAfter(visits).map((c) => [c.visitId, c.checkout]));
+  return visits.map((v) => (ends.has(v.id) ? { ...v, checkout: ends.get(v.id)! } : v));
+}
+
+/** The one visit the diary may call "here now": the latest, if it is still ongoing. */
+export function currentVisitId(visits: readonly Pick<Visit, 'id' | 'checkin' | 'checkout' | 'venueType'>[], now: number): string | null {
+  let latest: (typeof visits)[number] | undefined;
+  for (const v of visits) if (v.checkin <= now && (!latest || v.checkin > latest.checkin)) latest = v;
+  return latest && isOngoing(latest, now) ? latest.id : null;
+}
+
 export type TimesProblem = 'checkout-before-checkin' | 'in-future' | 'too-long';
 
 /** Longest visit a person can enter by hand: a night shift at a factory, a long bus ride. */
@@ -74,7 +122,11 @@ export function visitTimesFromClock(day: string, checkinTime: string, checkoutTi
   const checkin = fromVietnamLocal(day, checkinTime);
   let checkout = checkoutTime ? fromVietnamLocal(day, checkoutTime) : null;
   if (checkin === null || (checkoutTime && checkout === null)) return { ok: false, problem: 'bad-time' };
-  if (checkout !== null && checkout < checkin) checkout += DAY;
+  if (checkout !== null && checkout < checkin) {
+    // Read as the next morning only when that morning has come: otherwise the person left before arriving.
+    if (checkout + DAY > now + MINUTE) return { ok: false, problem: 'checkout-before-checkin' };
+    checkout += DAY;
+  }
   const problem = checkTimes(checkin, checkout, now);
   return problem ? { ok: false, problem } : { ok: true, checkin, checkout };
 }
