@@ -34,6 +34,7 @@ import {
 } from './sessions';
 import { createUser, findUserByPhone, getUser, PhoneTakenError, publicAccount, updateUser, type UserDoc } from './users';
 import type { Store } from './store/couch';
+import { getStation, type StationDoc } from './staff/devices';
 import { passwordTooShort } from '../src/lib/core/password';
 
 export type SessionOf = ReturnType<typeof sessionReader>;
@@ -73,6 +74,29 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
   // Bumped by every forget: a read that started before an ending does not cache what it saw.
   let generation = 0;
 
+  const stations = new Map<string, { at: number; station: StationDoc | null }>();
+
+  async function userOf(userId: string): Promise<UserDoc | null> {
+    const cached = users.get(userId);
+    if (cached && now() - cached.at < USER_CACHE_MS) return cached.user;
+    const started = generation;
+    const user = await getUser(store, userId);
+    if (started === generation) users.set(userId, { at: now(), user });
+    return user;
+  }
+
+  async function stationOf(ownerId: string, deviceId: string): Promise<StationDoc | null> {
+    const cached = stations.get(deviceId);
+    if (cached && now() - cached.at < USER_CACHE_MS) return cached.station;
+    const started = generation;
+    const station = await getStation(store, ownerId, deviceId);
+    if (started === generation) {
+      if (stations.size >= 10_000) stations.clear();
+      stations.set(deviceId, { at: now(), station });
+    }
+    return station;
+  }
+
   async function read(req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid'; mustChangePassword?: boolean }> {
     const token = req.cookies[SESSION_COOKIE];
     if (!token) return { session: null };
@@ -95,14 +119,14 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
       void touchSessionRecord(store, record, now());
     }
     const userId = check.session.userId;
-    const cached = users.get(userId);
-    let user: UserDoc | null;
-    if (cached && now() - cached.at < USER_CACHE_MS) user = cached.user;
-    else {
-      const started = generation;
-      user = await getUser(store, userId);
-      if (started === generation) users.set(userId, { at: now(), user });
+    if (check.session.role === 'station') {
+      // A paired staff phone: live while its pairing stands and its owner's account is in use.
+      const ownerId = check.session.ownerId!;
+      const [owner, station] = await Promise.all([userOf(ownerId), stationOf(ownerId, userId)]);
+      if (!owner || owner.disabled || owner.role !== 'owner' || !station || station.venueId !== check.session.venueId) return { session: null, problem: 'invalid' };
+      return { session: { ...check.session, communes: [station.communeCode] } };
     }
+    const user = await userOf(userId);
     if (!user || user.disabled || user.sessionVersion !== check.session.sessionVersion) return { session: null, problem: 'invalid' };
     // Role and scope come from the account as it is now, not as it was at login.
     return { session: { ...check.session, role: user.role, communes: user.communes }, mustChangePassword: !!user.mustChangePassword };
@@ -118,6 +142,7 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
     forgetUser(userId: string) {
       generation++;
       users.delete(userId);
+      stations.delete(userId);
       for (const [token, known] of tokens) if (known.check.session.userId === userId) tokens.delete(token);
     }
   });
@@ -146,7 +171,7 @@ export async function endEverywhere(store: Store, sessionOf: SessionOf, userId: 
 
 /** What a signed-in account with a one-time password may still call besides /api/auth/*: what anyone may, with or without a session. */
 const OPEN_TO_ANYONE_GET = /^\/api\/(health|keys|demo|provinces|exposures\/[^/]+|share-codes\/[^/]+|communes\/[0-9]+\/venues)$/;
-const OPEN_TO_ANYONE_POST = /^\/api\/(tallies|diary-share)$/;
+const OPEN_TO_ANYONE_POST = /^\/api\/(tallies|diary-share|staff\/pair)$/;
 
 /**
  * An account signed in with a one-time password (made by an admin, or reset) may only change its

@@ -9,7 +9,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 
+/** Roles of accounts. */
 export type Role = 'owner' | 'team' | 'admin';
+/** A session is an account's, or a staff phone's paired to one venue's station (server/staff), which is no account. */
+export type SessionRole = Role | 'station';
 
 // N = 2^15 costs ~50 ms and 32 MiB here: slow for a guesser, fine for a login.
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } satisfies ScryptOptions;
@@ -53,11 +56,14 @@ export { PASSWORD_MIN_LENGTH } from '../src/lib/core/password';
 
 export interface Session {
   userId: string;
-  role: Role;
+  role: SessionRole;
   /** commune codes a team member works in; empty for others */
   communes: string[];
   /** bumped on the user doc to end every session of that user (logout everywhere, role change) */
   sessionVersion: number;
+  /** a station session's one venue (its commune is `communes[0]`) and the owner who paired it */
+  venueId?: string;
+  ownerId?: string;
 }
 
 export const SESSION_COOKIE = 'lv_session';
@@ -101,7 +107,8 @@ export function newSessionId(): string {
 
 /** Signs a session; `sessionId` names its record in lv_users, which must exist for the token to count. */
 export async function issueSession(session: Session & { sessionId: string }, secret: Uint8Array): Promise<string> {
-  return new SignJWT({ role: session.role, communes: session.communes, sv: session.sessionVersion })
+  const station = session.role === 'station' ? { venue: session.venueId, own: session.ownerId } : {};
+  return new SignJWT({ role: session.role, communes: session.communes, sv: session.sessionVersion, ...station })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(session.userId)
     .setJti(session.sessionId)
@@ -117,11 +124,16 @@ export async function readSession(token: string | undefined, secret: Uint8Array)
   try {
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
     const role = payload.role;
-    if (typeof payload.sub !== 'string' || (role !== 'owner' && role !== 'team' && role !== 'admin')) return { ok: false, reason: 'invalid' };
+    if (typeof payload.sub !== 'string' || (role !== 'owner' && role !== 'team' && role !== 'admin' && role !== 'station')) return { ok: false, reason: 'invalid' };
     // Tokens from before session records have no id: nothing on the server can end them, so they
     // are refused (one new login).
     if (typeof payload.jti !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(payload.jti)) return { ok: false, reason: 'invalid' };
     const communes = Array.isArray(payload.communes) ? payload.communes.filter((c): c is string => typeof c === 'string') : [];
+    if (role === 'station') {
+      // A station session names its venue and the owner who paired it; without both it is nothing.
+      if (typeof payload.venue !== 'string' || typeof payload.own !== 'string' || communes.length !== 1) return { ok: false, reason: 'invalid' };
+      return { ok: true, session: { userId: payload.sub, role, communes, sessionVersion: 0, venueId: payload.venue, ownerId: payload.own }, sessionId: payload.jti };
+    }
     return { ok: true, session: { userId: payload.sub, role, communes, sessionVersion: Number(payload.sv ?? 0) }, sessionId: payload.jti };
   } catch (err) {
     return { ok: false, reason: err instanceof joseErrors.JWTExpired ? 'expired' : 'invalid' };

@@ -12,6 +12,8 @@ export interface ServerConfig {
   couchdbUrl: string | null;
   /** The origin printed into venue QR codes, e.g. https://luuvet.hatinh.gov.vn */
   publicOrigin: string;
+  /** Whether PUBLIC_ORIGIN was given; without it posters printed on this machine point at localhost. */
+  publicOriginSet: boolean;
   /** JSON keyring shared by several servers; unset = a key file in dataDir. */
   signingKeys: string | null;
   /** Secret for session tokens, shared by all servers; unset = a file in dataDir. */
@@ -44,6 +46,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
     couchdbUrl: env.COUCHDB_URL || null,
     publicOrigin: (env.PUBLIC_ORIGIN ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicOriginSet: !!env.PUBLIC_ORIGIN?.trim(),
     signingKeys: env.SIGNING_KEYS || null,
     sessionSecret: env.SESSION_SECRET || null,
     retentionDays: clampRetentionDays(env.RETENTION_DAYS ?? 21),

@@ -14,6 +14,7 @@ import type { DemoVenue } from './demo';
 import fastifyCookie from '@fastify/cookie';
 import { passwordGate, registerAccounts, sessionReader } from './accounts';
 import { registerAdmin } from './admin';
+import { registerStaff } from './staff';
 import { registerProvinces } from './provinces';
 import { addVenueCommune } from './users';
 import { registerGateway, SYNC_BODY_LIMIT } from './sync/gateway';
@@ -154,7 +155,8 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       api.get('/health', async (_req, reply) => {
         const couch = await store.ping();
         reply.header('Cache-Control', 'no-store');
-        return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down' });
+        // publicOrigin: what posters print (null when PUBLIC_ORIGIN is unset: the page's own origin).
+        return reply.status(couch ? 200 : 503).send({ ok: couch, store: couch ? 'up' : 'down', publicOrigin: config.publicOriginSet ? config.publicOrigin : null });
       });
 
       registerProvinces(api, store);
@@ -197,6 +199,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
 
   await registerAccounts(app, { store, secret: sessionSecret, secureCookies: config.publicOrigin.startsWith('https:'), sessionOf });
   registerAdmin(app, { store, sessionOf });
+  registerStaff(app, { store, secret: sessionSecret, secureCookies: config.publicOrigin.startsWith('https:'), sessionOf });
   await app.register(
     async (sync) => {
       // Replication batches are larger than API calls.

@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { readConfig, prepareDataDir, type ServerConfig } from './config';
+import { isLocalOrigin } from '../src/lib/core/venue-token';
 
 export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
@@ -149,6 +150,8 @@ export function runFromCli(): void {
       process.off('uncaughtException', failToStart);
       const where = config.couchdbUrl ? 'CouchDB at COUCHDB_URL' : `embedded store in ${config.dataDir}`;
       console.log(`\nLưu Vết is running at ${config.publicOrigin} (storage: ${where})`);
+      const warning = originWarning(config);
+      if (warning) console.warn(`\n${warning}`);
       if (server.demoVenues.length) {
         console.log('\nDemo venues: open a link on this machine (or show its QR from /demo) to check in:');
         for (const v of server.demoVenues) console.log(`  ${v.name}\n    ${v.url}`);
@@ -166,6 +169,16 @@ export function runFromCli(): void {
     },
     failToStart
   );
+}
+
+/**
+ * Posters carry the origin in their QR: printed from a server that knows itself only as localhost,
+ * they send every phone that scans them to the phone itself. Said at start, before anyone prints.
+ */
+export function originWarning(config: Pick<ServerConfig, 'publicOrigin' | 'publicOriginSet'>): string | null {
+  if (!isLocalOrigin(config.publicOrigin)) return null;
+  const why = config.publicOriginSet ? `PUBLIC_ORIGIN is ${config.publicOrigin}` : `PUBLIC_ORIGIN is not set`;
+  return `Warning: ${why}, so QR posters printed now point at this machine and no phone can open them. Set PUBLIC_ORIGIN to the address phones reach (e.g. PUBLIC_ORIGIN=https://luuvet.example.vn) before printing posters.`;
 }
 
 /** One line in words, never a stack trace: the operator reads it, not a developer. */

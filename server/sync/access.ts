@@ -5,6 +5,9 @@
  * | lv_directory   | pull      | pull                         | pull               | pull  |
  * | lv_exposures   | pull      | pull                         | pull               | pull  |
  * | lv_c_<commune> | —         | pull + push, own venues only | pull + push, scope | —     |
+ *
+ * A staff phone paired to one venue's station (role 'station', server/staff) pulls that venue and
+ * its entries, and pushes that venue's entries only: never the venue itself, nor another venue's.
  * | anything else  | —         | —                            | —                  | —     |
  *
  * Admins (of a district or province) never pull a commune database, not even one in their unit:
@@ -13,7 +16,7 @@
 import type { Session } from '../auth';
 import { DB } from '../store/couch';
 
-export type Access = 'none' | 'all' | 'own-venues';
+export type Access = 'none' | 'all' | 'own-venues' | 'one-venue';
 
 export type DbKind = { kind: 'public'; name: string } | { kind: 'commune'; name: string; communeCode: string } | { kind: 'closed' };
 
@@ -29,6 +32,7 @@ export function pullAccess(session: Session | null, db: DbKind): Access {
   if (db.kind !== 'commune' || !session) return 'none';
   if (session.role === 'team') return session.communes.includes(db.communeCode) ? 'all' : 'none';
   if (session.role === 'owner') return 'own-venues';
+  if (session.role === 'station') return session.venueId && session.communes[0] === db.communeCode ? 'one-venue' : 'none';
   return 'none';
 }
 

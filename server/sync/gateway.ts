@@ -204,12 +204,24 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     return { db, session, pull, push: pushAccess(session, db) };
   }
 
+  /**
+   * The venues a partial reader sees: an owner's own; a paired station's one venue, while its owner
+   * still owns it (a venue deleted or never the owner's shows nothing).
+   */
+  async function visibleVenues(ctx: Ctx): Promise<Set<string>> {
+    if (ctx.pull === 'one-venue') {
+      const { venueId, ownerId } = ctx.session!;
+      return venueId && ownerId && (await ownedVenues(ctx.db.name, ownerId)).has(venueId) ? new Set([venueId]) : new Set();
+    }
+    return ownedVenues(ctx.db.name, ctx.session!.userId);
+  }
+
   async function mayRead(ctx: Ctx, id: string): Promise<boolean> {
     if (ctx.db.kind === 'commune' && !isReplicatedId(id)) return false;
     if (ctx.pull === 'all') return true;
     if (!isOwnerDocId(id)) return false;
     const venueId = venueIdOfDocId(id);
-    return venueId !== null && (await ownedVenues(ctx.db.name, ctx.session!.userId)).has(venueId);
+    return venueId !== null && (await visibleVenues(ctx)).has(venueId);
   }
 
   function relay(reply: FastifyReply, res: { status: number; body: unknown }) {
@@ -303,7 +315,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
 
   /** Drops what the caller may not see from a `_changes` answer. */
   async function filterChanges(ctx: Ctx, body: ChangesBody, docIds: Set<string> | null): Promise<ChangesBody> {
-    const owned = ctx.pull === 'own-venues' ? await ownedVenues(ctx.db.name, ctx.session!.userId) : null;
+    const owned = ctx.pull === 'own-venues' || ctx.pull === 'one-venue' ? await visibleVenues(ctx) : null;
     body.results = (body.results ?? []).filter((row) => {
       if (docIds && !docIds.has(row.id)) return false;
       if (ctx.db.kind === 'commune' && !isReplicatedId(row.id)) return false;
@@ -556,6 +568,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
 
     // For an owner: the venues it already has, plus the new venues of this batch that nobody else has.
     let owned: Set<string> | null = null;
+    if (ctx.push === 'one-venue') owned = await visibleVenues(ctx);
     if (ctx.push === 'own-venues') {
       const userId = ctx.session!.userId;
       owned = new Set(await ownedVenues(ctx.db.name, userId));
@@ -604,7 +617,13 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         continue;
       }
       const doc = c.doc;
-      if (owned) {
+      if (ctx.push === 'one-venue') {
+        // A station records who came and went at its door, and corrects that; the venue is the owner's.
+        if (!c.id.startsWith('entry:') || !owned!.has(venueIdOfDocId(c.id)!)) {
+          results.push({ id: c.id, error: 'forbidden', reason: 'a paired station writes the entries of its own venue only' });
+          continue;
+        }
+      } else if (owned) {
         // No handing a venue to someone else: a live venue document must name the pusher as owner.
         // Owners write their venues and station entries; exposure events are the commune team's.
         const ok = isOwnerDocId(c.id) && owned.has(venueIdOfDocId(c.id)!) && (doc.type !== 'venue' || doc._deleted === true || doc.owner === ctx.session!.userId);

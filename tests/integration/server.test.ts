@@ -35,7 +35,7 @@ describe('server on the embedded store', () => {
   it('reports health', async () => {
     const res = await fetch(`${server.url}/api/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, store: 'up' });
+    expect(await res.json()).toEqual({ ok: true, store: 'up', publicOrigin: null });
   });
 
   it('bootstraps the databases with their _security', async () => {

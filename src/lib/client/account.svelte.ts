@@ -21,6 +21,18 @@ export interface Account {
 }
 
 const KEY = 'lv.account';
+const STATION_KEY = 'lv.station';
+
+/** This phone is a staff station paired to one venue by its owner (server/staff): no account, no password. */
+export interface StationPairing {
+  deviceId: string;
+  venueId: string;
+  communeCode: string;
+  venueName: string;
+  label: string;
+}
+
+export type PairError = 'wrong_code' | 'too_many_attempts' | 'bad_code' | 'offline' | 'server';
 
 export type AuthError = 'phone_taken' | 'wrong_credentials' | 'bad_phone' | 'weak_password' | 'too_many_attempts' | 'offline' | 'server';
 const AUTH_ERRORS: readonly AuthError[] = ['phone_taken', 'wrong_credentials', 'bad_phone', 'weak_password', 'too_many_attempts'];
@@ -32,12 +44,82 @@ class AccountManager {
   #account = $state<Account | null>(read());
   /** The server said the session is over (expired, logged out elsewhere): data stays, sync waits for a login. */
   #sessionExpired = $state(false);
+  #station = $state<StationPairing | null>(readStation());
+  /** The server no longer knows this paired phone (the owner unpaired it): entries wait, nothing syncs. */
+  #stationEnded = $state(false);
 
   get account() {
     return this.#account;
   }
   get sessionExpired() {
     return this.#sessionExpired;
+  }
+  get station() {
+    return this.#station;
+  }
+  get stationEnded() {
+    return this.#stationEnded;
+  }
+
+  /**
+   * Pairs this phone to a venue's station with the owner's one-time code. An owner signed in on
+   * this phone is signed out first (the caller asks): a phone is one or the other.
+   */
+  async pairStation(code: string): Promise<PairError | null> {
+    let res: Response;
+    try {
+      res = await fetch('/api/staff/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+    } catch {
+      return 'offline';
+    }
+    const json = (await res.json().catch(() => ({}))) as Partial<StationPairing> & { error?: string };
+    if (res.status === 429) return 'too_many_attempts';
+    if (res.status === 404) return 'wrong_code';
+    if (res.status === 400) return 'bad_code';
+    if (!res.ok || !json.venueId || !json.communeCode || !json.deviceId) return 'server';
+    // Another venue's data (or an owner's) has no business on this phone now.
+    if (this.#account || (this.#station && this.#station.venueId !== json.venueId)) await forgetLocalData();
+    this.#set(null);
+    this.#setStation({ deviceId: json.deviceId, venueId: json.venueId, communeCode: json.communeCode, venueName: json.venueName ?? '', label: json.label ?? '' });
+    this.#stationEnded = false;
+    this.#sessionExpired = false;
+    return null;
+  }
+
+  #stationCheckedAt = 0;
+
+  /**
+   * Asks the server whether this phone is still paired (the owner may have unpaired it); not again
+   * within `minGapMs` (a station asks after each scan, and a queue scans every few seconds).
+   */
+  async checkStation(minGapMs = 0): Promise<void> {
+    if (!this.#station || Date.now() - this.#stationCheckedAt < minGapMs) return;
+    this.#stationCheckedAt = Date.now();
+    try {
+      const res = await fetch('/api/staff/station', { cache: 'no-store' });
+      if (res.status === 401) this.#stationEnded = true;
+      else if (res.ok) {
+        const json = (await res.json()) as StationPairing;
+        this.#stationEnded = false;
+        this.#setStation({ ...this.#station, venueName: json.venueName || this.#station.venueName, label: json.label });
+      }
+    } catch {
+      // offline: the station keeps recording, entries wait on the phone
+    }
+  }
+
+  /** This phone stops being a station: its pairing ends on the server (when reachable) and its copy of the venue goes. */
+  async leaveStation(): Promise<void> {
+    await fetch('/api/staff/station', { method: 'DELETE' }).catch(() => {});
+    await forgetLocalData();
+    this.#setStation(null);
+    this.#stationEnded = false;
+  }
+
+  #setStation(station: StationPairing | null) {
+    this.#station = station;
+    if (station) localStorage.setItem(STATION_KEY, JSON.stringify(station));
+    else localStorage.removeItem(STATION_KEY);
   }
 
   async register(phone: string, password: string, name: string): Promise<AuthError | null> {
@@ -58,8 +140,9 @@ class AccountManager {
     const json = (await res.json().catch(() => ({}))) as Partial<Account> & { error?: AuthError };
     // An answer this page has no words for is shown as a server problem, never as nothing.
     if (!res.ok) return json.error && AUTH_ERRORS.includes(json.error) ? json.error : 'server';
-    // Another account on this device: its data is not this one's.
-    if (this.#account && this.#account.userId !== json.userId) await forgetLocalData();
+    // Another account on this device: its data is not this one's (nor a paired station's).
+    if ((this.#account && this.#account.userId !== json.userId) || this.#station) await forgetLocalData();
+    this.#setStation(null);
     this.#set(json as Account);
     this.#sessionExpired = false;
     return null;
@@ -84,6 +167,8 @@ class AccountManager {
 
   markSessionExpired() {
     this.#sessionExpired = true;
+    // A paired phone has no login to go back to: its pairing is over.
+    if (this.#station && !this.#account) this.#stationEnded = true;
   }
 
   /** Adds a commune to the owner's list at once (a venue made offline), before the server knows. */
@@ -153,6 +238,14 @@ class AccountManager {
     this.#account = account;
     if (account) localStorage.setItem(KEY, JSON.stringify(account));
     else localStorage.removeItem(KEY);
+  }
+}
+
+function readStation(): StationPairing | null {
+  try {
+    return JSON.parse(localStorage.getItem(STATION_KEY) ?? 'null') as StationPairing | null;
+  } catch {
+    return null;
   }
 }
 

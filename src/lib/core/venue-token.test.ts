@@ -5,12 +5,18 @@ import {
   checkinUrl,
   extractVenueToken,
   newSigningKey,
+  parseShortLink,
   parseVenueToken,
+  resolveTypedVenueId,
+  shortLinkText,
+  isLocalOrigin,
+  posterOrigin,
   signVenueToken,
   verifyVenueToken,
   type VenueClaims
 } from './venue-token';
 import { bytesToDigits, digitsToBytes } from './base10';
+import { newVenueId, VENUE_ID_ALPHABET, VENUE_ID_PATTERN } from './venue';
 
 const key = newSigningKey('4821');
 const otherKey = newSigningKey('4821'); // same id, different secret: a "re-signed" forgery
@@ -148,11 +154,74 @@ describe('base10', () => {
 });
 
 describe('short links', () => {
-  it('prints a typeable line and reads it back', async () => {
-    const { shortLinkText, parseShortLink } = await import('./venue-token');
-    const text = shortLinkText('https://luuvet.hatinh.gov.vn/', '18070', 'abcdefghij23');
-    expect(text).toBe('luuvet.hatinh.gov.vn/v#18070-abcdefghij23');
-    expect(parseShortLink('#18070-ABCDEFGHIJ23')).toEqual({ communeCode: '18070', venueId: 'abcdefghij23' });
+  it('prints a typeable line in groups and reads it back', () => {
+    const text = shortLinkText('https://luuvet.hatinh.gov.vn/', '18070', 'abcdefghjk23');
+    expect(text).toBe('luuvet.hatinh.gov.vn/v#18070-abcd-efgh-jk23');
+    expect(parseShortLink(text)).toEqual({ communeCode: '18070', typed: 'abcdefghjk23' });
+    expect(parseShortLink('#18070-ABCDEFGHJK23')).toEqual({ communeCode: '18070', typed: 'abcdefghjk23' });
     expect(parseShortLink('#1807-abcdefghij23')).toBeNull();
+    expect(parseShortLink('#18070-abcdefghij2')).toBeNull();
+    expect(parseShortLink('#18070-abcdefghij23x')).toBeNull();
+    expect(parseShortLink('')).toBeNull();
+  });
+
+  it('forgives case, spaces, dashes and look-alike digits in the commune', () => {
+    for (const typed of ['18070 abcd efgh jk23', ' 18070-ABCD-EFGH-JK23 ', '18070abcdefghjk23', 'I8O7O - abcd.efgh.jk23', 'luuvet.vn/v#18070–abcd efgh jk23'])
+      expect(parseShortLink(typed), typed).toEqual({ communeCode: '18070', typed: 'abcdefghjk23' });
+    expect(parseShortLink('18x70-abcdefghjk23')).toBeNull();
+  });
+
+  it('finds an old id typed exactly first, then with look-alikes swapped', () => {
+    // Ids printed before the new alphabet hold i, l, o and u.
+    const ids = ['i3xmj7lqzom6', 'demochoducth', 'abcdefghjk23'];
+    expect(resolveTypedVenueId('i3xmj7lqzom6', ids)).toBe('i3xmj7lqzom6');
+    expect(resolveTypedVenueId('13xmj71qz0m6', ids)).toBe('i3xmj7lqzom6');
+    expect(resolveTypedVenueId('L3XMJ7IQZOM6', ids)).toBe('i3xmj7lqzom6');
+    expect(resolveTypedVenueId('dem0ch0dvcth', ids)).toBe('demochoducth');
+    expect(resolveTypedVenueId('a8cdefghjk23', ids)).toBe('abcdefghjk23');
+    expect(resolveTypedVenueId('abcdefghjk24', ids)).toBeNull();
+  });
+
+  it('prefers the exact id, and refuses to guess between two that read alike', () => {
+    expect(resolveTypedVenueId('aaaaaaaaaal2', ['aaaaaaaaaal2', 'aaaaaaaaaai2'])).toBe('aaaaaaaaaal2');
+    expect(resolveTypedVenueId('aaaaaaaaaa12', ['aaaaaaaaaal2', 'aaaaaaaaaai2'])).toBeNull();
+  });
+
+  it('makes new ids without look-alikes, inside the pattern every schema checks', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const id = newVenueId((n) => crypto.getRandomValues(new Uint8Array(n)));
+      expect(id).toMatch(VENUE_ID_PATTERN);
+      expect(id).not.toMatch(/[ilou01]/);
+      seen.add(id);
+    }
+    expect(seen.size).toBe(500);
+    // Each letter of the alphabet turns up: the drawing does not skip any.
+    const letters = new Set([...seen].join(''));
+    expect([...VENUE_ID_ALPHABET].every((c) => letters.has(c))).toBe(true);
+  });
+
+  it('does not favour letters from bytes past the last full round of the alphabet', () => {
+    // A source of only 255s would spin forever if they were kept modulo 28; here 255 is dropped and 27 kept.
+    let calls = 0;
+    const id = newVenueId((n) => {
+      calls++;
+      return Uint8Array.from({ length: n }, (_, i) => (i % 2 ? 255 : 27));
+    });
+    expect(id).toBe('7'.repeat(12));
+    expect(calls).toBe(2);
+  });
+});
+
+describe('poster origin', () => {
+  it('prints the deployment origin when the server has one, else the page origin', () => {
+    expect(posterOrigin('http://localhost:3000', 'https://luuvet.hatinh.gov.vn/')).toEqual({ origin: 'https://luuvet.hatinh.gov.vn', local: false });
+    expect(posterOrigin('http://localhost:3000', null)).toEqual({ origin: 'http://localhost:3000', local: true });
+    expect(posterOrigin('https://luuvet.vn', null)).toEqual({ origin: 'https://luuvet.vn', local: false });
+  });
+
+  it('knows the names of this machine', () => {
+    for (const o of ['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'http://0.0.0.0:3000', 'http://app.localhost', 'HTTP://LOCALHOST']) expect(isLocalOrigin(o), o).toBe(true);
+    for (const o of ['https://luuvet.vn', 'http://192.168.1.10:3000', 'https://localhost.example.vn', 'not a url']) expect(isLocalOrigin(o), o).toBe(false);
   });
 });

@@ -90,6 +90,29 @@ export function checkinUrl(origin: string, token: string): string {
   return `${origin.replace(/\/+$/, '')}${CHECKIN_PATH}#${token}`;
 }
 
+/**
+ * Whether an origin names this machine only (localhost, 127.x, ::1, 0.0.0.0): a poster printed with
+ * it sends every phone that scans it to the phone itself, where nothing answers.
+ */
+export function isLocalOrigin(origin: string): boolean {
+  let host: string;
+  try {
+    host = new URL(origin).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '[::1]' || host === '0.0.0.0';
+}
+
+/**
+ * The origin a poster prints: the deployment's PUBLIC_ORIGIN when the server has one (the page may
+ * be open through another name, e.g. localhost on the operator's machine), else the page's own.
+ */
+export function posterOrigin(pageOrigin: string, serverOrigin: string | null): { origin: string; local: boolean } {
+  const origin = (serverOrigin ?? pageOrigin).replace(/\/+$/, '');
+  return { origin, local: isLocalOrigin(origin) };
+}
+
 export type ParsedToken =
   | { ok: true; keyId: string; claims: VenueClaims; message: Uint8Array; signature: Uint8Array }
   | { ok: false; reason: 'not-a-token' | 'unknown-version' | 'damaged' };
@@ -181,15 +204,59 @@ export function publicKeyOf(key: SigningKey): PublicKey {
 }
 
 /**
- * The line printed under a poster's QR for people who type instead of scan: `<host>/v#<commune>-<venueId>`.
+ * The line printed under a poster's QR for people who type instead of scan:
+ * `<host>/v#<commune>-<venueId in groups of 4>`, e.g. `luuvet.vn/v#18070-abcd-efgh-jk23`.
  * The fragment keeps the venue out of server logs; the page it opens fetches the commune's public
  * list of venue codes (the same for everyone) and checks in with the venue's signed token.
  */
 export function shortLinkText(origin: string, communeCode: string, venueId: string): string {
-  return `${origin.replace(/^https?:\/\//, '').replace(/\/+$/, '')}/v#${communeCode}-${venueId}`;
+  const groups = venueId.match(/.{1,4}/g) ?? [venueId];
+  return `${origin.replace(/^https?:\/\//, '').replace(/\/+$/, '')}/v#${communeCode}-${groups.join('-')}`;
 }
 
-export function parseShortLink(fragment: string): { communeCode: string; venueId: string } | null {
-  const m = /^#?([0-9]{5})-([a-z2-7]{12})$/.exec(fragment.trim().toLowerCase());
-  return m ? { communeCode: m[1]!, venueId: m[2]! } : null;
+/** A typed short link as read: the commune, and the venue part as typed (case and separators gone, look-alikes kept). */
+export interface TypedVenueCode {
+  communeCode: string;
+  typed: string;
+}
+
+/** Digits that people type as letters: a commune code is all digits, so these can only mean one thing. */
+const DIGIT_LOOKALIKES: Record<string, string> = { o: '0', i: '1', l: '1' };
+
+/**
+ * Reads what a person typed or a link carried: `#18070-abcd-efgh-jk23`, the whole printed line
+ * (`luuvet.vn/v#…`), or the code alone; forgives case, spaces, dashes and dots, and in the commune
+ * part the letters o, i, l for 0, 1, 1. The venue part keeps its look-alikes: which letter a 1
+ * meant is decided against the commune's venues (resolveTypedVenueId).
+ */
+export function parseShortLink(text: string): TypedVenueCode | null {
+  const hash = text.lastIndexOf('#');
+  const code = (hash >= 0 ? text.slice(hash + 1) : text).normalize('NFKC').toLowerCase().replace(/[\s\-–—_.·/]+/g, '');
+  if (code.length !== 17) return null;
+  const communeCode = [...code.slice(0, 5)].map((c) => DIGIT_LOOKALIKES[c] ?? c).join('');
+  const typed = code.slice(5);
+  if (!/^[0-9]{5}$/.test(communeCode) || !/^[a-z0-9]{12}$/.test(typed)) return null;
+  return { communeCode, typed };
+}
+
+/**
+ * One spelling for characters that are read or typed for one another: 0/o, 1/i/l, u/v, 8/b. New ids
+ * have none of i, l, o, u (VENUE_ID_ALPHABET); ids printed before may, and a person copying them
+ * types what the paper seems to say.
+ */
+function foldLookalikes(code: string): string {
+  return code.replace(/[0o]/g, 'o').replace(/[1il]/g, 'l').replace(/[uv]/g, 'v').replace(/[8b]/g, 'b');
+}
+
+/**
+ * Which of a commune's venue ids a typed code means: the id typed exactly first (a poster of any
+ * age), else the one id that reads the same once look-alikes are folded. Null when none does, or
+ * when two would (then only the person can tell, by typing it again).
+ */
+export function resolveTypedVenueId(typed: string, venueIds: readonly string[]): string | null {
+  const code = typed.toLowerCase();
+  if (venueIds.includes(code)) return code;
+  const folded = foldLookalikes(code);
+  const matches = venueIds.filter((id) => foldLookalikes(id) === folded);
+  return matches.length === 1 ? matches[0]! : null;
 }

@@ -51,14 +51,29 @@ export function isVenueType(value: unknown): value is VenueType {
 
 /** Longest venue name a token carries; posters show the same name. */
 export const VENUE_NAME_MAX = 80;
-/** Venue ids: 12 characters of a lowercase base32 alphabet (60 bits), made on the device that registers the venue. */
+/**
+ * Venue ids: 12 characters of a lowercase base32 alphabet, made on the device that registers the
+ * venue. Ids made before VENUE_ID_ALPHABET may hold any letter of it; the pattern accepts both.
+ */
 export const VENUE_ID_PATTERN = /^[a-z2-7]{12}$/;
 /** Administrative unit codes are the numeric codes of the national list (province 2, district 3, commune 5 digits). */
 export const UNIT_CODE_PATTERN = /^[0-9]{2,5}$/;
+/**
+ * The letters of new venue ids: VENUE_ID_PATTERN's alphabet without i, l, o and u, which a person
+ * copying a poster's typed line reads or types as 1, 1, 0 and v. 28 letters, 12 of them: 57 bits.
+ * Still inside VENUE_ID_PATTERN, so every document schema and installed app takes the new ids.
+ */
+export const VENUE_ID_ALPHABET = 'abcdefghjkmnpqrstvwxyz234567';
 
 export function newVenueId(random: (n: number) => Uint8Array): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  return Array.from(random(12), (b) => alphabet[b & 31]).join('');
+  const size = VENUE_ID_ALPHABET.length;
+  // Bytes from 252 up are dropped: 256 is not a multiple of 28, and keeping them would favour some letters.
+  const below = 256 - (256 % size);
+  let id = '';
+  while (id.length < 12) {
+    for (const b of random(16)) if (b < below && id.length < 12) id += VENUE_ID_ALPHABET[b % size];
+  }
+  return id;
 }
 
 export type VenueStatus = 'active' | 'suspended';
