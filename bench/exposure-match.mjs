@@ -2,7 +2,7 @@
 /**
  * On-device tracing cost (DESIGN §7), in headless Chromium:
  *
- *   matching      `matchExposures` (src/lib/core/exposure.ts, as the app bundles it) of a diary of
+ *   matching      `matchExposures` (src/lib/core/exposure/exposure.ts, as the app bundles it) of a diary of
  *                 600 visits over 21 days at 200 venues against 100,000 current events at 25,000
  *                 venues. 120 of the diary's venues also have events (people go where cases go),
  *                 and 40 events are planted on diary visits, so real overlaps exist. The match
@@ -13,7 +13,7 @@
  *                 venues' events first (matchExposures does that itself now), and `currentEvents()`
  *                 over all events (matchExposures now resolves versions only for those venues'
  *                 events, so that time, longer than the whole match, is no part of it any more).
- *   verification  `verifyExposures` (src/lib/core/exposure-verify.ts) of 10,000 signed events with
+ *   verification  `verifyExposures` (src/lib/core/exposure/exposure-verify.ts) of 10,000 signed events with
  *                 realistic Vietnamese texts: the WebCrypto Ed25519 path (first call, which also
  *                 detects support and imports the key, then the median of 3 more) and the
  *                 @noble/curves fallback (one run: it is the slow one). All must be accepted.
@@ -65,11 +65,11 @@ function args() {
 
 // The page's code: the app's modules, imported as the PWA imports them.
 const PAGE = `
-import { exposureSigningBytes, matchExposures } from './src/lib/core/exposure';
+import { exposureSigningBytes, matchExposures } from './src/lib/core/exposure/exposure';
 import { bytesToHex as toHex } from '@noble/curves/utils.js';
-import { verifyExposures } from './src/lib/core/exposure-verify';
-import { effectiveCheckout } from './src/lib/core/visit';
-import { VENUE_TYPES } from './src/lib/core/venue';
+import { verifyExposures } from './src/lib/core/exposure/exposure-verify';
+import { effectiveCheckout } from './src/lib/core/citizen/visit';
+import { VENUE_TYPES } from './src/lib/core/venue/venue';
 
 const MINUTE = 60_000, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
 const NOW = Date.UTC(2021, 7, 31, 17); // midnight in Vietnam, end of the diary's 21 days

@@ -8,7 +8,7 @@
  * documents written straight into the store (POST _bulk_docs, not through the page): ~150 venues,
  * station entries over the last 21 days (people with Vietnamese names, phones, birth years, ID numbers
  * for some, a checkpoint's health declaration for some), ~3,000 follow-ups (newFollowup of
- * src/lib/core/casework.ts, contacts of the cases found with findContacts, and checkpoint arrivals),
+ * src/lib/core/casework/casework.ts, contacts of the cases found with findContacts, and checkpoint arrivals),
  * ~100 F0 cases (newCase) with a few visits each, a few exposure drafts. Every document is checked
  * with checkCommuneDoc, the gateway's own rule, before it is written. Venue tokens are placeholders
  * of a real token's length (the signer is not run).
@@ -105,9 +105,9 @@ async function loadCore(tmp) {
   const outfile = path.join(tmp, 'replica-core.cjs');
   const source = `
     export { checkCommuneDoc, entryDocId, caseDocId } from './src/lib/core/documents';
-    export { newCase, newFollowup, addVisits, tracedVisits, entryScanStart } from './src/lib/core/casework';
-    export { findContacts } from './src/lib/core/contacts';
-    export { DEFAULT_STAY_MINUTES, venueDocId } from './src/lib/core/venue';
+    export { newCase, newFollowup, addVisits, tracedVisits, entryScanStart } from './src/lib/core/casework/casework';
+    export { findContacts } from './src/lib/core/casework/contacts';
+    export { DEFAULT_STAY_MINUTES, venueDocId } from './src/lib/core/venue/venue';
   `;
   fs.writeFileSync(outfile, await bundleCode(source, 'bench-replica-core.ts', { platform: 'node', target: 'node20', format: 'cjs' }));
   return createRequire(import.meta.url)(outfile);

@@ -201,7 +201,7 @@ async function waitForPublished(store, count) {
 // The phone: a page of the server's own origin
 // ---------------------------------------------------------------------------------------------
 const PAGE = `
-import { verifyExposures } from './src/lib/core/exposure-verify';
+import { verifyExposures } from './src/lib/core/exposure/exposure-verify';
 import { decodeKeysDocument } from './src/lib/core/keys';
 
 const resource = (url) => performance.getEntriesByType('resource').filter((e) => e.name.endsWith(url)).at(-1);

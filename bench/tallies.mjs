@@ -9,7 +9,7 @@
  *
  * Each sender is a phone that has been offline a while, in a closed loop: it builds a report of
  * 1–5 complete days (of the last 7) × 1–5 of the demo venues of commune 18070, 1–3 check-ins each
- * (as core/tally.ts builds them from a diary), POSTs it, waits for the answer, and sends the next.
+ * (as core/citizen/tally.ts builds them from a diary), POSTs it, waits for the answer, and sends the next.
  * 2 % of the reports are sent a second time with the same batch id, as a phone does when an answer
  * is lost: those must come back as duplicates and not be counted. All reports land on the same seven
  * commune-day documents: the hardest case for the group commit (in the country they spread over

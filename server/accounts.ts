@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
-import { normalizePhone } from '../src/lib/core/station-scan';
+import { normalizePhone } from '../src/lib/core/venue/station-scan';
 import {
   dummyPasswordHash,
   hashPassword,

@@ -1,7 +1,7 @@
 /** Everything the server reads from its environment, read once, with the defaults of a newcomer's machine. */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { clampRetentionDays } from '../src/lib/core/retention';
+import { clampRetentionDays } from '../src/lib/core/citizen/retention';
 
 export interface ServerConfig {
   port: number;

@@ -14,10 +14,10 @@
  * past days only and no entries: its lists of entries and contacts stay the tests' own.
  */
 import { entryDocId, caseDocId, followupDocId, type CaseRecord, type FollowupRecord, type StationEntryRecord, type VenueRecord } from '../src/lib/core/documents';
-import { emptyTallyDoc, type TallyDoc } from '../src/lib/core/tally';
+import { emptyTallyDoc, type TallyDoc } from '../src/lib/core/citizen/tally';
 import { DAY, dayKey, fromVietnamLocal } from '../src/lib/core/time';
-import { signVenueToken } from '../src/lib/core/venue-token';
-import { venueDocId, type VenueType } from '../src/lib/core/venue';
+import { signVenueToken } from '../src/lib/core/venue/venue-token';
+import { venueDocId, type VenueType } from '../src/lib/core/venue/venue';
 import { scheduleDocId, type ScheduleDoc } from '../src/lib/core/reports/period';
 import type { Keyring } from './keys';
 import { DB, getOrNull, type Store } from './store/couch';

@@ -33,7 +33,7 @@ import {
   newShareCode,
   normalizeShareCode,
   SHARE_CODE_TTL
-} from '../src/lib/core/share-code';
+} from '../src/lib/core/citizen/share-code';
 import type { Session } from './auth';
 import { Buckets, ClientKeys } from './client-limit';
 import { communeDbName, DB, type Store } from './store/couch';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { base64urlnopad } from '@scure/base';
 import * as v from 'valibot';
 import { encodeKeysDocument, type KeysDocument } from '../src/lib/core/keys';
-import { KEY_ID_PATTERN, newSigningKey, publicKeyOf, type PublicKey, type SigningKey } from '../src/lib/core/venue-token';
+import { KEY_ID_PATTERN, newSigningKey, publicKeyOf, type PublicKey, type SigningKey } from '../src/lib/core/venue/venue-token';
 
 const KeyringFile = v.object({
   active: v.pipe(v.string(), v.regex(KEY_ID_PATTERN)),

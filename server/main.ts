@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { readConfig, prepareDataDir, type ServerConfig } from './config';
-import { isLocalOrigin } from '../src/lib/core/venue-token';
+import { isLocalOrigin } from '../src/lib/core/venue/venue-token';
 
 export { readConfig };
 import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';

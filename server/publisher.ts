@@ -4,9 +4,9 @@
  * latest version. Phones fetch them per province (`/api/exposures/<province>`) and check every
  * signature; a withdrawal is published like a correction, so it reaches phones the same way.
  */
-import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure';
+import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure/exposure';
 import { checkCommuneDoc, type ExposureDraftRecord } from '../src/lib/core/documents';
-import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure-draft';
+import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure/exposure-draft';
 import { provinceOfCommune } from '../src/lib/core/province-table';
 import type { Keyring } from './keys';
 import { DB, type Store } from './store/couch';

@@ -5,8 +5,8 @@
  * The team's casework goes the same way once it is done with (`purgeExpiredCasework`), and so do
  * used-up diary-share codes (`purgeExpiredShareCodes`).
  */
-import { retentionCutoff } from '../src/lib/core/retention';
-import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure-draft';
+import { retentionCutoff } from '../src/lib/core/citizen/retention';
+import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure/exposure-draft';
 import type { CaseRecord, DiaryShareRecord, FollowupRecord } from '../src/lib/core/documents';
 import { DAY } from '../src/lib/core/time';
 import { DB, type Store } from './store/couch';

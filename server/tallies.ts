@@ -2,7 +2,7 @@
  * `POST /api/tallies`: anonymous check-in tallies from phones (DESIGN §3), added into `lv_reports`,
  * one document per commune per day (`tally:<commune>:<day>`, counts only).
  *
- * Privacy: a report has no identifier (core/tally.ts). The sender's address is used for one thing,
+ * Privacy: a report has no identifier (core/citizen/tally.ts). The sender's address is used for one thing,
  * the per-client limit, and only as an HMAC under a random salt that lives in memory and is replaced
  * every day: it is never stored, logged, or kept past that day, and cannot be turned back into the
  * address. Nothing about the sender reaches the store.
@@ -23,7 +23,7 @@ import {
   tallyDocId,
   type TallyDoc,
   type TallyReport
-} from '../src/lib/core/tally';
+} from '../src/lib/core/citizen/tally';
 import { HOUR, MINUTE } from '../src/lib/core/time';
 import type { VenueRecord } from '../src/lib/core/documents';
 import { communeDbName, DB, type Store } from './store/couch';

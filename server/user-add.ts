@@ -7,7 +7,7 @@
  * either store (server/store/open.ts).
  */
 import { parseArgs } from 'node:util';
-import { normalizePhone } from '../src/lib/core/station-scan';
+import { normalizePhone } from '../src/lib/core/venue/station-scan';
 import { cleanLine } from '../src/lib/core/text';
 import { PASSWORD_MIN_LENGTH, type Role } from './auth';
 import { readConfig } from './config';

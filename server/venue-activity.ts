@@ -10,8 +10,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Session } from './auth';
 import type { Store } from './store/couch';
 import { communeDbName, DB } from './store/couch';
-import { VENUE_ID_PATTERN } from '../src/lib/core/venue';
-import { tallyDocId, type TallyDoc } from '../src/lib/core/tally';
+import { VENUE_ID_PATTERN } from '../src/lib/core/venue/venue';
+import { tallyDocId, type TallyDoc } from '../src/lib/core/citizen/tally';
 import { DAY, dayKey } from '../src/lib/core/time';
 
 const DAYS = 14;

@@ -6,7 +6,7 @@ declare global {
       visitId?: string;
       repeated?: boolean;
       /** visits the check-in closed (one place at a time), for the message and its undo */
-      closed?: import('$lib/core/visit').Closure[];
+      closed?: import('$lib/core/citizen/visit').Closure[];
     }
   }
 }

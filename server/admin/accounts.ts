@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 import type { AccountRow } from '../../src/lib/core/admin';
-import { normalizePhone } from '../../src/lib/core/station-scan';
+import { normalizePhone } from '../../src/lib/core/venue/station-scan';
 import { cleanLine, foldVietnamese } from '../../src/lib/core/text';
 import { unitWithin } from '../../src/lib/core/units';
 import { endEverywhere, changeUser, type SessionOf } from '../accounts';

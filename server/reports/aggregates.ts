@@ -45,9 +45,9 @@ import {
 } from '../../src/lib/core/reports/aggregate';
 import type { Figures } from '../../src/lib/core/reports/figures';
 import { daysBetween, addDays } from '../../src/lib/core/reports/period';
-import { retentionCutoff } from '../../src/lib/core/retention';
+import { retentionCutoff } from '../../src/lib/core/citizen/retention';
 import { dayKey } from '../../src/lib/core/time';
-import type { TallyDoc } from '../../src/lib/core/tally';
+import type { TallyDoc } from '../../src/lib/core/citizen/tally';
 import type { UnitDoc } from '../../src/lib/core/units';
 import { DB, type Store } from '../store/couch';
 import { loadUnits } from '../units';

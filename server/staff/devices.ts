@@ -8,7 +8,7 @@
  *   range per owner lists the owner's devices without a view.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { PAIRING_CODE_TTL } from '../../src/lib/core/station-pairing';
+import { PAIRING_CODE_TTL } from '../../src/lib/core/venue/station-pairing';
 import { DB, getOrNull, type Store } from '../store/couch';
 
 export interface PairingDoc {

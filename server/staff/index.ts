@@ -17,8 +17,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 import { randomBytes } from 'node:crypto';
-import { cleanStationLabel, newPairingCode, normalizePairingCode, STATION_LABEL_MAX } from '../../src/lib/core/station-pairing';
-import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN } from '../../src/lib/core/venue';
+import { cleanStationLabel, newPairingCode, normalizePairingCode, STATION_LABEL_MAX } from '../../src/lib/core/venue/station-pairing';
+import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN } from '../../src/lib/core/venue/venue';
 import { issueSession, newSessionId, SESSION_COOKIE, SESSION_DAYS, type Session } from '../auth';
 import type { SessionOf } from '../accounts';
 import { Buckets, ClientKeys } from '../client-limit';

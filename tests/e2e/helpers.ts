@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { chromium, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../../playwright.config';
-import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue-token';
+import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue/venue-token';
 import { writeCameraVideo } from '../tools/fake-camera';
 
 export interface DemoVenue {

@@ -6,11 +6,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { parsePersonalQr } from '../../src/lib/core/personal-qr';
+import { parsePersonalQr } from '../../src/lib/core/citizen/personal-qr';
 import { dayKey, dmy } from '../../src/lib/core/time';
 import { preparePdfReading, qrCodesOfPages } from '../pdf-reading';
 import { readBarcodes } from 'zxing-wasm/reader';
-import { decodeDiaryDay } from '../../src/lib/core/diary-share';
+import { decodeDiaryDay } from '../../src/lib/core/citizen/diary-share';
 import { confirmInApp, demoVenues } from './helpers';
 
 /** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */

@@ -6,7 +6,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
-import { encodePersonalQr } from '../../src/lib/core/personal-qr';
+import { encodePersonalQr } from '../../src/lib/core/citizen/personal-qr';
 import { DAY, dayKey, dmy } from '../../src/lib/core/time';
 import { browserWithCamera, cameraFile, confirmInApp, waitForOfflineReady } from './helpers';
 

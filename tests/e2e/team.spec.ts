@@ -8,7 +8,7 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { readBarcodes } from 'zxing-wasm/reader';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
-import { decodeDiaryDay } from '../../src/lib/core/diary-share';
+import { decodeDiaryDay } from '../../src/lib/core/citizen/diary-share';
 import { browserWithCamera, cameraFile, confirmInApp, demoVenues } from './helpers';
 import { preparePdfReading } from '../pdf-reading';
 

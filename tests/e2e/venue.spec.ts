@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { classifyScan } from '../../src/lib/core/scan';
-import { encodePersonalQr } from '../../src/lib/core/personal-qr';
+import { classifyScan } from '../../src/lib/core/citizen/scan';
+import { encodePersonalQr } from '../../src/lib/core/citizen/personal-qr';
 import { dayKey, dmy } from '../../src/lib/core/time';
 import { CHROMIUM_ARGS, E2E_PORT } from '../../playwright.config';
 import { qrCodesOfPages, textOfPdf } from '../pdf-reading';

@@ -21,8 +21,8 @@ import { registerDiaryShare, shareCodeDocId, shareCodeKey, type ShareCodeDoc } f
 import { LOG_SERIALIZERS, loggedPath } from '../../server/http';
 import { purgeExpiredCasework, purgeExpiredShareCodes } from '../../server/retention';
 import { checkCommuneDoc, entryDocId, type DiaryShareRecord, type StationEntryRecord } from '../../src/lib/core/documents';
-import { newCase, newFollowup } from '../../src/lib/core/casework';
-import { normalizeShareCode } from '../../src/lib/core/share-code';
+import { newCase, newFollowup } from '../../src/lib/core/casework/casework';
+import { normalizeShareCode } from '../../src/lib/core/citizen/share-code';
 import { DAY, HOUR } from '../../src/lib/core/time';
 import { localDb, login, register, remoteDb } from './sync-helpers';
 

@@ -14,9 +14,9 @@ import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { purgeExpiredExposures } from '../../server/retention';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
-import { verifyExposure, type ExposureEvent, type SignedExposure } from '../../src/lib/core/exposure';
-import { verifyExposures } from '../../src/lib/core/exposure-verify';
-import type { PublicKey } from '../../src/lib/core/venue-token';
+import { verifyExposure, type ExposureEvent, type SignedExposure } from '../../src/lib/core/exposure/exposure';
+import { verifyExposures } from '../../src/lib/core/exposure/exposure-verify';
+import type { PublicKey } from '../../src/lib/core/venue/venue-token';
 import { localDb, login, remoteDb } from './sync-helpers';
 
 /** Hours of the day before yesterday (UTC): exposure windows recent enough to be published (over 28 days old they are not). */

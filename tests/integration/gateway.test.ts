@@ -11,10 +11,10 @@ import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { entryDocId, type DiaryShareRecord, type StationEntryRecord } from '../../src/lib/core/documents';
-import { newCase, newFollowup } from '../../src/lib/core/casework';
+import { newCase, newFollowup } from '../../src/lib/core/casework/casework';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
-import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue-token';
-import { verifyExposure } from '../../src/lib/core/exposure';
+import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue/venue-token';
+import { verifyExposure } from '../../src/lib/core/exposure/exposure';
 import { localDb, login, register, remoteDb } from './sync-helpers';
 
 /** Hours of the day before yesterday (UTC): exposure windows recent enough to be published (over 28 days old they are not). */

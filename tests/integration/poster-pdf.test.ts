@@ -12,8 +12,8 @@ import { PDFDocument } from 'pdf-lib';
 import { preparePdfReading, qrCodesOfPages as readQrCodes, textOfPdf, type PageCode } from '../pdf-reading';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPosterPdf, PAGE_SIZES, type PosterFonts, type PosterVenue } from '../../src/lib/client/poster-pdf';
-import { posterQr } from '../../src/lib/core/poster-qr';
-import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue-token';
+import { posterQr } from '../../src/lib/core/venue/poster-qr';
+import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue/venue-token';
 
 const require = createRequire(import.meta.url);
 const fontDir = path.dirname(require.resolve('@expo-google-fonts/be-vietnam-pro/package.json'));

@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../../server/main';
 import { DB } from '../../server/store/couch';
 import { createUser } from '../../server/users';
 import { runAggregatesNow } from '../../server/reports/aggregates';
-import { emptyTallyDoc, tallyDocId, type TallyDoc } from '../../src/lib/core/tally';
+import { emptyTallyDoc, tallyDocId, type TallyDoc } from '../../src/lib/core/citizen/tally';
 import { DAY, dayKey, fromVietnamLocal } from '../../src/lib/core/time';
 import { addDays } from '../../src/lib/core/reports/period';
 import type { StatsAnswer } from '../../src/lib/core/reports/figures';

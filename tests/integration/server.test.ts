@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
-import { classifyScan } from '../../src/lib/core/scan';
-import { verifyVenueToken } from '../../src/lib/core/venue-token';
+import { classifyScan } from '../../src/lib/core/citizen/scan';
+import { verifyVenueToken } from '../../src/lib/core/venue/venue-token';
 import { communeDbName } from '../../server/store/couch';
 
 let server: RunningServer;

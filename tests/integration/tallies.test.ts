@@ -15,7 +15,7 @@ import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { Store } from '../../server/store/couch';
 import { clientOf, registerTallies, TallyWriter, type Contribution } from '../../server/tallies';
-import { TALLY_BODY_LIMIT, tallyDocId, type TallyDoc, type TallyReport } from '../../src/lib/core/tally';
+import { TALLY_BODY_LIMIT, tallyDocId, type TallyDoc, type TallyReport } from '../../src/lib/core/citizen/tally';
 import { DAY, dayKey } from '../../src/lib/core/time';
 
 const COMMUNE = '18070';

@@ -11,7 +11,7 @@ import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { DB } from '../../server/store/couch';
 import { createUser } from '../../server/users';
-import { emptyTallyDoc } from '../../src/lib/core/tally';
+import { emptyTallyDoc } from '../../src/lib/core/citizen/tally';
 import { DAY, dayKey } from '../../src/lib/core/time';
 import { login, register } from './sync-helpers';
 

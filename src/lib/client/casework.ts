@@ -5,8 +5,8 @@
  * every version and resolved by the team, never dropped by the replicator's pick.
  */
 import { readable, type Readable } from 'svelte/store';
-import { findContacts, type Contact } from '$lib/core/contacts';
-import { tracedVisits } from '$lib/core/casework';
+import { findContacts, type Contact } from '$lib/core/casework/contacts';
+import { tracedVisits } from '$lib/core/casework/casework';
 import {
   caseDocId,
   entryDocId,
@@ -18,13 +18,13 @@ import {
   type EntryFixRecord,
   type VenueRecord
 } from '$lib/core/documents';
-import { DEFAULT_WIDEN_MINUTES } from '$lib/core/exposure';
-import type { ExportData } from '$lib/core/team-export';
-import { newEventId } from '$lib/core/exposure-draft';
-import { samePerson } from '$lib/core/station-scan';
-import { entryViews } from '$lib/core/station';
+import { DEFAULT_WIDEN_MINUTES } from '$lib/core/exposure/exposure';
+import type { ExportData } from '$lib/core/casework/team-export';
+import { newEventId } from '$lib/core/exposure/exposure-draft';
+import { samePerson } from '$lib/core/venue/station-scan';
+import { entryViews } from '$lib/core/venue/station';
 import { DAY } from '$lib/core/time';
-import { DEFAULT_STAY_MINUTES } from '$lib/core/venue';
+import { DEFAULT_STAY_MINUTES } from '$lib/core/venue/venue';
 import { liveQuery } from './replicas.svelte';
 import { communeReplica, saveCommuneDoc } from './venues';
 

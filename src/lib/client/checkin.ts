@@ -3,8 +3,8 @@
  * verified after: on 2G the key list can take seconds, and the person in the queue should not wait
  * for it. A code whose key is not cached yet stays "pending" and is checked when keys arrive.
  */
-import { parseVenueToken, verifyVenueToken, type ParsedToken } from '$lib/core/venue-token';
-import type { VisitSource, VisitVerification } from '$lib/core/visit';
+import { parseVenueToken, verifyVenueToken, type ParsedToken } from '$lib/core/venue/venue-token';
+import type { VisitSource, VisitVerification } from '$lib/core/citizen/visit';
 import { cachedKeys, cachedRevoked, refreshKeys } from './keys';
 import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult } from './diary';
 

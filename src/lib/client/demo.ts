@@ -1,5 +1,5 @@
 /** The demo venues a fresh install seeds (`/api/demo`), for newcomers to try check-in and posters. */
-import { isVenueType, type DemoVenue } from '$lib/core/venue';
+import { isVenueType, type DemoVenue } from '$lib/core/venue/venue';
 
 export type { DemoVenue };
 

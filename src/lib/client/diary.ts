@@ -3,10 +3,10 @@
  * nothing in this module talks to the network.
  */
 import Dexie, { liveQuery, type EntityTable } from 'dexie';
-import { closuresAfter, findRepeatCheckin, REPEAT_CHECKIN_WINDOW, type Closure, type Visit, type VisitSource, type VisitVerification } from '$lib/core/visit';
-import { retentionCutoff, clampRetentionDays, RETENTION_DEFAULT_DAYS } from '$lib/core/retention';
-import type { VenueClaims } from '$lib/core/venue-token';
-import type { VenueType } from '$lib/core/venue';
+import { closuresAfter, findRepeatCheckin, REPEAT_CHECKIN_WINDOW, type Closure, type Visit, type VisitSource, type VisitVerification } from '$lib/core/citizen/visit';
+import { retentionCutoff, clampRetentionDays, RETENTION_DEFAULT_DAYS } from '$lib/core/citizen/retention';
+import type { VenueClaims } from '$lib/core/venue/venue-token';
+import type { VenueType } from '$lib/core/venue/venue';
 
 class DiaryDb extends Dexie {
   visits!: EntityTable<Visit, 'id'>;

@@ -11,12 +11,12 @@
  * its state in IndexedDB, never in localStorage, and takes keys and notifications from its caller.
  */
 import Dexie, { type EntityTable } from 'dexie';
-import { matchExposures, type ExposureEvent, type SignedExposure } from '$lib/core/exposure';
-import { verifyExposures } from '$lib/core/exposure-verify';
-import { reconcileAlerts, type ExposureAlert } from '$lib/core/exposure-alerts';
+import { matchExposures, type ExposureEvent, type SignedExposure } from '$lib/core/exposure/exposure';
+import { verifyExposures } from '$lib/core/exposure/exposure-verify';
+import { reconcileAlerts, type ExposureAlert } from '$lib/core/exposure/exposure-alerts';
 import { provinceOfCommune, readProvinceTable, type ProvinceTable } from '$lib/core/province-table';
-import type { PublicKey } from '$lib/core/venue-token';
-import type { Visit } from '$lib/core/visit';
+import type { PublicKey } from '$lib/core/venue/venue-token';
+import type { Visit } from '$lib/core/citizen/visit';
 import { diaryDb } from './diary';
 
 /** A verified event as kept on the phone, with what it was verified from (to skip verifying it again). */

@@ -5,7 +5,7 @@
 import type { Readable } from 'svelte/store';
 import { liveQuery } from './replicas.svelte';
 import type { ExposureDraftRecord } from '$lib/core/documents';
-import { exposureDraftDoc, newEventId, type ExposureInput, type ExposureState } from '$lib/core/exposure-draft';
+import { exposureDraftDoc, newEventId, type ExposureInput, type ExposureState } from '$lib/core/exposure/exposure-draft';
 import { communeReplica, saveCommuneDoc } from './venues';
 
 async function exposuresIn(communeCode: string): Promise<ExposureDraftRecord[]> {

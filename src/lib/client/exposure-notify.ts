@@ -3,7 +3,7 @@
  * where and when, so that the person knows what it is about before opening the app; the tag makes
  * a repeated notification of the same alert replace the first instead of piling up.
  */
-import type { ExposureAlert } from '$lib/core/exposure-alerts';
+import type { ExposureAlert } from '$lib/core/exposure/exposure-alerts';
 import { clockTime, dayKey } from '$lib/core/time';
 // Named imports, not the `m` namespace: the service worker bundle then carries these four messages, not all of them.
 import { alert_level_high, alert_level_monitor, notify_body, notify_title } from '$lib/paraglide/messages.js';

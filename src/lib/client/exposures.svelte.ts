@@ -3,7 +3,7 @@
  * (app open, coming back online, back to the app after an hour, a new check-in, the "check now"
  * button, and periodic background sync where the browser has it), and the notification permission.
  */
-import type { ExposureAlert } from '$lib/core/exposure-alerts';
+import type { ExposureAlert } from '$lib/core/exposure/exposure-alerts';
 import { getLocale } from '$lib/paraglide/runtime.js';
 import type { CheckStatus } from './exposure-check';
 import { PERIODIC_SYNC_TAG } from './exposure-sync-tag';

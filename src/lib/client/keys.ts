@@ -3,7 +3,7 @@
  * Fetching the key list reveals nothing about the phone's visits: it is the same list for everyone.
  */
 import { decodeKeysDocument, decodeRevoked } from '$lib/core/keys';
-import type { PublicKey } from '$lib/core/venue-token';
+import type { PublicKey } from '$lib/core/venue/venue-token';
 
 const CACHE_KEY = 'lv.keys.v1';
 const FETCHED_AT_KEY = 'lv.keys.fetchedAt';

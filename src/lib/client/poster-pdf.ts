@@ -27,8 +27,8 @@ import {
 } from 'pdf-lib';
 import fontkit from '@pdf-lib/fontkit';
 import { m } from '../paraglide/messages.js';
-import type { VenueType } from '../core/venue';
-import { darkRuns, posterQr, QUIET_ZONE, type QrCode } from '../core/poster-qr';
+import type { VenueType } from '../core/venue/venue';
+import { darkRuns, posterQr, QUIET_ZONE, type QrCode } from '../core/venue/poster-qr';
 import { venueTypeLabel } from '../ui/labels';
 
 export interface PosterVenue {

@@ -4,8 +4,8 @@
  */
 import Dexie, { liveQuery, type EntityTable } from 'dexie';
 import { readable, type Readable } from 'svelte/store';
-import type { HealthDeclaration } from '$lib/core/personal-qr';
-import { declarationExpired, type Profile } from '$lib/core/profile';
+import type { HealthDeclaration } from '$lib/core/citizen/personal-qr';
+import { declarationExpired, type Profile } from '$lib/core/citizen/profile';
 
 interface ProfileRow extends Profile {
   key: 'me';

@@ -2,7 +2,7 @@
  * The origin that printed posters carry (posterOrigin): the server's PUBLIC_ORIGIN, asked once a
  * page and kept for offline printing, else the page's own origin.
  */
-import { posterOrigin } from '$lib/core/venue-token';
+import { posterOrigin } from '$lib/core/venue/venue-token';
 
 const KEY = 'lv.publicOrigin';
 

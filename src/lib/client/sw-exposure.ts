@@ -8,7 +8,7 @@ import { showAlertNotifications, type Locale } from './exposure-notify';
 import { exposureDb, runExposureCheck } from './exposure-check';
 import { PERIODIC_SYNC_TAG } from './exposure-sync-tag';
 import { decodeKeysDocument } from '$lib/core/keys';
-import type { PublicKey } from '$lib/core/venue-token';
+import type { PublicKey } from '$lib/core/venue/venue-token';
 
 
 

@@ -1,12 +1,12 @@
 /**
  * Anonymous check-in tallies from this phone (DESIGN §3): once a day, how many verified check-ins
  * the diary holds per venue per complete day, with no identifier; the citizen can turn it off.
- * The diary itself never leaves the phone: only the counts built by core/tally.ts do.
+ * The diary itself never leaves the phone: only the counts built by core/citizen/tally.ts do.
  *
  * Call `sendTalliesIfDue()` whenever convenient (app open, back online): it does nothing unless a
  * new complete day is waiting, and after a failure it waits before trying again.
  */
-import { buildTallyReport, newTallyBatchId, TALLY_MAX_DAYS, completeDays, type TallyReport } from '$lib/core/tally';
+import { buildTallyReport, newTallyBatchId, TALLY_MAX_DAYS, completeDays, type TallyReport } from '$lib/core/citizen/tally';
 import { DAY, HOUR, dayKey } from '$lib/core/time';
 import { diaryDb } from './diary';
 

@@ -5,11 +5,11 @@
  */
 import type { Readable } from 'svelte/store';
 import { checkCommuneDoc, entryDocId, entryFixDocId, type CommuneDoc, type EntryFixRecord, type EntryState, type StationEntryRecord, type VenueRecord } from '$lib/core/documents';
-import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue';
-import { entryViews, findDuplicateEntry, latestCorrections, type EntryView } from '$lib/core/station';
+import { newVenueId, venueDocId, type VenueType } from '$lib/core/venue/venue';
+import { entryViews, findDuplicateEntry, latestCorrections, type EntryView } from '$lib/core/venue/station';
 import type { PersonRecord } from '$lib/core/person';
-import { retentionCutoff } from '$lib/core/retention';
-import type { TallyDays } from '$lib/core/venue-activity';
+import { retentionCutoff } from '$lib/core/citizen/retention';
+import type { TallyDays } from '$lib/core/venue/venue-activity';
 import { liveQuery, replica } from './replicas.svelte';
 
 export function communeReplica(communeCode: string) {

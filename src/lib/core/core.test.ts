@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { classifyScan } from './scan';
-import { checkinUrl, newSigningKey, signVenueToken } from './venue-token';
-import { visitsToCsv, visitsToJson } from './diary-export';
-import { clampRetentionDays, isExpired, retentionCutoff } from './retention';
+import { classifyScan } from './citizen/scan';
+import { checkinUrl, newSigningKey, signVenueToken } from './venue/venue-token';
+import { visitsToCsv, visitsToJson } from './citizen/diary-export';
+import { clampRetentionDays, isExpired, retentionCutoff } from './citizen/retention';
 import { clockTime, dayKey, fromVietnamLocal, DAY, MINUTE } from './time';
-import { checkTimes, effectiveCheckout, findRepeatCheckin, type Visit } from './visit';
+import { checkTimes, effectiveCheckout, findRepeatCheckin, type Visit } from './citizen/visit';
 import { makeVisit, T0 } from './testing';
-import { newVenueId, VENUE_ID_PATTERN } from './venue';
+import { newVenueId, VENUE_ID_PATTERN } from './venue/venue';
 
 const visit = (over: Partial<Visit> = {}) => makeVisit({ venueId: 'abcdefghij23', ...over });
 
@@ -51,7 +51,7 @@ describe('visits', () => {
 
 describe('visit times typed by a person', () => {
   it('reads a check-out earlier on the clock as the next morning, and refuses bad input', async () => {
-    const { visitTimesFromClock } = await import('./visit');
+    const { visitTimesFromClock } = await import('./citizen/visit');
     const now = T0 + 3 * DAY;
     expect(visitTimesFromClock('2021-08-20', '22:00', '06:00', now)).toEqual({ ok: true, checkin: T0 + 13.5 * 3600_000, checkout: T0 + 21.5 * 3600_000 });
     expect(visitTimesFromClock('2021-08-20', '08:30', '', now)).toEqual({ ok: true, checkin: T0, checkout: null });
@@ -122,7 +122,7 @@ describe('classifyScan', () => {
 
 describe('isOngoing', () => {
   it('is true only before check-out and within the default stay', async () => {
-    const { isOngoing } = await import('./visit');
+    const { isOngoing } = await import('./citizen/visit');
     expect(isOngoing(visit(), T0 + 30 * MINUTE)).toBe(true);
     expect(isOngoing(visit(), T0 + 61 * MINUTE)).toBe(false);
     expect(isOngoing(visit({ checkout: T0 + MINUTE }), T0 + 2 * MINUTE)).toBe(false);
@@ -131,7 +131,7 @@ describe('isOngoing', () => {
 
 describe('visits by day', () => {
   it('groups by the Vietnamese day of check-in, in the order given', async () => {
-    const { visitsByDay } = await import('./visit');
+    const { visitsByDay } = await import('./citizen/visit');
     const { at, makeVisit } = await import('./testing');
     const list = [makeVisit({ id: 'c', checkin: at('2021-08-21', '00:30') }), makeVisit({ id: 'b', checkin: at('2021-08-20', '23:30') }), makeVisit({ id: 'a', checkin: at('2021-08-20', '06:59') })];
     expect(visitsByDay(list).map((g) => [g.day, g.visits.map((v) => v.id)])).toEqual([

@@ -4,14 +4,14 @@
  * Ids carry ownership (DESIGN §4) so the gateway can authorise a document from its id alone.
  */
 import * as v from 'valibot';
-import { EXPOSURE_FIELDS } from './exposure';
-import { CLOCK_SKEW, EXPOSURE_PROBLEM_REASONS, exposureProblem } from './exposure-rules';
-import { MAX_TRAVEL_UNITS, MAX_VACCINE_DOSES, SYMPTOMS } from './personal-qr';
+import { EXPOSURE_FIELDS } from './exposure/exposure';
+import { CLOCK_SKEW, EXPOSURE_PROBLEM_REASONS, exposureProblem } from './exposure/exposure-rules';
+import { MAX_TRAVEL_UNITS, MAX_VACCINE_DOSES, SYMPTOMS } from './citizen/personal-qr';
 import { cleanLine, cleanText } from './text';
 import type { FIGURE_KEYS } from './reports/figures';
 import { periodFromId } from './reports/period';
 import { REMARK_MAX } from './reports/report';
-import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN, VENUE_NAME_MAX, VENUE_TYPES, venueDocId } from './venue';
+import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN, VENUE_NAME_MAX, VENUE_TYPES, venueDocId } from './venue/venue';
 
 const COMMUNE_CODE = /^[0-9]{5}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;

@@ -1,7 +1,7 @@
 /** The public keys a phone needs to verify venue codes offline: the `/api/keys` document. */
 import { base64urlnopad } from '@scure/base';
 import * as v from 'valibot';
-import { KEY_ID_PATTERN, type PublicKey } from './venue-token';
+import { KEY_ID_PATTERN, type PublicKey } from './venue/venue-token';
 
 export const KeysDocument = v.object({
   alg: v.literal('Ed25519'),

@@ -7,16 +7,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesToDigits, digitsToBytes } from './base10';
-import { decodeDiaryDay, encodeDiaryDay } from './diary-share';
+import { decodeDiaryDay, encodeDiaryDay } from './citizen/diary-share';
 import { parseBhyt, parseCccd, parseNationalQr, readBhyt } from './id-codes';
 import { decodeKeysDocument, decodeRevoked, encodeKeysDocument } from './keys';
-import { encodePersonalQr, parsePersonalQr } from './personal-qr';
-import { classifyScan } from './scan';
-import { checkDiaryShareRequest, normalizeShareCode } from './share-code';
-import { readStationCode } from './station-scan';
+import { encodePersonalQr, parsePersonalQr } from './citizen/personal-qr';
+import { classifyScan } from './citizen/scan';
+import { checkDiaryShareRequest, normalizeShareCode } from './citizen/share-code';
+import { readStationCode } from './venue/station-scan';
 import { at, makeVisit } from './testing';
 import { parseUnitsCsv, parseZonesCsv } from './units';
-import { checkinUrl, extractVenueToken, newSigningKey, parseShortLink, parseVenueToken, publicKeyOf, readVenueCode, signVenueToken, verifyVenueToken } from './venue-token';
+import { checkinUrl, extractVenueToken, newSigningKey, parseShortLink, parseVenueToken, publicKeyOf, readVenueCode, signVenueToken, verifyVenueToken } from './venue/venue-token';
 
 const key = newSigningKey('1001');
 const TOKEN = signVenueToken({ venueId: 'demochoducth', name: 'Chợ Đức Thọ', communeCode: '18070', venueType: 'market' }, key);

@@ -1,7 +1,7 @@
 /** Fixtures for the core's unit tests (imported by tests only). */
-import type { ExposureEvent } from './exposure';
+import type { ExposureEvent } from './exposure/exposure';
 import { fromVietnamLocal } from './time';
-import type { Visit } from './visit';
+import type { Visit } from './citizen/visit';
 
 /** 08:30 in Vietnam on 20 August 2021, the days of the directives this product follows. */
 export const T0 = Date.UTC(2021, 7, 20, 1, 30);

@@ -1,10 +1,10 @@
 /** Message lookups that depend on data (venue types, time problems). */
 import { m } from '$lib/paraglide/messages.js';
 import { clockTime, dayKey, fromVietnamLocal } from '$lib/core/time';
-import type { VenueType } from '$lib/core/venue';
-import type { TimesProblem } from '$lib/core/visit';
-import { SYMPTOMS, type Symptom } from '$lib/core/personal-qr';
-import type { FollowupStage } from '$lib/core/casework';
+import type { VenueType } from '$lib/core/venue/venue';
+import type { TimesProblem } from '$lib/core/citizen/visit';
+import { SYMPTOMS, type Symptom } from '$lib/core/citizen/personal-qr';
+import type { FollowupStage } from '$lib/core/casework/casework';
 import type { TEST_RESULTS } from '$lib/core/documents';
 import type { AuthError, PasswordChangeError } from '$lib/client/account.svelte';
 

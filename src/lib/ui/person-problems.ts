@@ -1,6 +1,6 @@
-/** The words for a typed person's problems (core/form-problems), under the ids of a form's fields. */
+/** The words for a typed person's problems (core/casework/form-problems), under the ids of a form's fields. */
 import { m } from '$lib/paraglide/messages.js';
-import { typedPersonProblems, type PersonField } from '$lib/core/form-problems';
+import { typedPersonProblems, type PersonField } from '$lib/core/casework/form-problems';
 import type { FormProblem } from './FormProblems.svelte';
 
 const LABEL: Record<PersonField, () => string> = {

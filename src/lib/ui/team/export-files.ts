@@ -3,7 +3,7 @@
  * formula injection), or one XLSX with a sheet per table (the report's writer, loaded on demand).
  */
 import { toCsv } from '$lib/core/csv';
-import { exportFileName, type ExportTable } from '$lib/core/team-export';
+import { exportFileName, type ExportTable } from '$lib/core/casework/team-export';
 import { downloadBytes, downloadText } from '$lib/client/download';
 
 export function downloadCsv(table: ExportTable, commune: string, now: number): string {

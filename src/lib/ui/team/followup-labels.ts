@@ -1,8 +1,8 @@
 /** Words for the follow-up list and the health centre's export, in the UI's language. */
 import { m } from '$lib/paraglide/messages.js';
 import type { FollowupRecord } from '$lib/core/documents';
-import type { FollowupClass, FollowupStatus } from '$lib/core/followup';
-import type { ExportLabels } from '$lib/core/team-export';
+import type { FollowupClass, FollowupStatus } from '$lib/core/casework/followup';
+import type { ExportLabels } from '$lib/core/casework/team-export';
 import { symptomText, testLabel, zoneLabel } from '$lib/ui/labels';
 
 export function statusLabel(status: FollowupStatus): string {

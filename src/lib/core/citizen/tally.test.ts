@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  addTallyCounts,
+  buildTallyReport,
+  checkTallyReport,
+  completeDays,
+  emptyTallyDoc,
+  newTallyBatchId,
+  TALLY_BODY_LIMIT,
+  TALLY_MAX_COUNT,
+  TALLY_MAX_DAYS,
+  TALLY_MAX_ENTRIES,
+  TALLY_MAX_VENUES_PER_DAY,
+  tallyDocId,
+  type TallyReport
+} from './tally';
+import { DAY, HOUR, MINUTE, dayKey } from '../time';
+import { makeVisit, T0 } from '../testing';
+import type { Visit } from './visit';
+
+// 08:30 on 20 August 2021 in Vietnam: "yesterday" is the 19th.
+const NOW = T0;
+const batch = 'abcdefghij0123456789';
+
+let n = 0;
+const visit = (over: Partial<Visit>) => makeVisit({ id: `v${++n}`, ...over });
+
+function report(over: Partial<TallyReport> = {}): TallyReport {
+  return {
+    format: 'luu-vet-tally',
+    version: 1,
+    batch,
+    days: [{ day: '2021-08-19', venues: [{ venueId: 'demochoducth', communeCode: '18070', count: 2 }] }],
+    ...over
+  };
+}
+
+describe('tally report schema', () => {
+  it('accepts a well-formed report of complete days', () => {
+    expect(checkTallyReport(report(), NOW)).toEqual({ ok: true, report: report() });
+  });
+
+  it('refuses today, the future and days older than 28 days, with the reason', () => {
+    const day = (d: string) => checkTallyReport(report({ days: [{ day: d, venues: [{ venueId: 'demochoducth', communeCode: '18070', count: 1 }] }] }), NOW);
+    expect(day('2021-08-20')).toMatchObject({ ok: false, reason: expect.stringMatching(/not over yet/) });
+    expect(day('2021-09-01').ok).toBe(false);
+    expect(day(dayKey(NOW - TALLY_MAX_DAYS * DAY)).ok).toBe(true);
+    expect(day(dayKey(NOW - (TALLY_MAX_DAYS + 1) * DAY))).toMatchObject({ ok: false, reason: expect.stringMatching(/older than 28 days/) });
+    expect(day('2021-02-30')).toMatchObject({ ok: false, reason: expect.stringMatching(/calendar day/) });
+  });
+
+  it('lets a receiver allow for a phone whose clock runs ahead', () => {
+    // 23:30 on the 19th in Vietnam; the phone thinks it is already the 20th.
+    const justBeforeMidnight = Date.UTC(2021, 7, 19, 16, 30);
+    expect(checkTallyReport(report(), justBeforeMidnight).ok).toBe(false);
+    expect(checkTallyReport(report(), justBeforeMidnight, HOUR).ok).toBe(true);
+  });
+
+  it('refuses counts past the cap, duplicates, unknown fields and stable-looking ids', () => {
+    const bad: unknown[] = [
+      report({ days: [{ day: '2021-08-19', venues: [{ venueId: 'demochoducth', communeCode: '18070', count: TALLY_MAX_COUNT + 1 }] }] }),
+      report({ days: [{ day: '2021-08-19', venues: [{ venueId: 'demochoducth', communeCode: '18070', count: 0 }] }] }),
+      report({ days: [{ day: '2021-08-19', venues: [{ venueId: 'demochoducth', communeCode: '18070', count: 1.5 }] }] }),
+      report({ days: [{ day: '2021-08-19', venues: [{ venueId: 'NOT-A-VENUE', communeCode: '18070', count: 1 }] }] }),
+      report({ days: [{ day: '2021-08-19', venues: [{ venueId: 'demochoducth', communeCode: '42', count: 1 }] }] }),
+      report({
+        days: [
+          {
+            day: '2021-08-19',
+            venues: [
+              { venueId: 'demochoducth', communeCode: '18070', count: 1 },
+              { venueId: 'demochoducth', communeCode: '18070', count: 1 }
+            ]
+          }
+        ]
+      }),
+      report({ days: [report().days[0]!, report().days[0]!] }),
+      report({ days: [] }),
+      report({ batch: 'short' }),
+      report({ batch: 'ABCDEFGHIJ0123456789' }),
+      { ...report(), deviceId: 'abc' },
+      report({ days: [{ day: '2021-08-19', venues: [{ venueId: 'demochoducth', communeCode: '18070', count: 1, phone: '0912345678' } as never] }] }),
+      { ...report(), version: 2 },
+      'not an object',
+      null
+    ];
+    for (const raw of bad) {
+      const check = checkTallyReport(raw, NOW);
+      expect(check.ok, JSON.stringify(raw)).toBe(false);
+      if (!check.ok) expect(check.reason.length).toBeGreaterThan(3);
+    }
+  });
+
+  it('keeps the largest valid report under the body limit', () => {
+    let i = 0;
+    const venueId = () => `venue${String(i++).padStart(7, '0').replace(/[0189]/g, (d) => 'abcd'['0189'.indexOf(d)]!)}`;
+    const days: TallyReport['days'] = [];
+    let entries = 0;
+    for (let d = 1; d <= TALLY_MAX_DAYS; d++) {
+      const venues = [];
+      for (let k = 0; k < TALLY_MAX_VENUES_PER_DAY && entries < TALLY_MAX_ENTRIES; k++, entries++)
+        venues.push({ venueId: venueId(), communeCode: '18070', count: TALLY_MAX_COUNT });
+      if (venues.length) days.push({ day: dayKey(NOW - d * DAY), venues });
+    }
+    const largest = report({ batch: 'a'.repeat(32), days });
+    expect(checkTallyReport(largest, NOW)).toMatchObject({ ok: true });
+    expect(JSON.stringify(largest).length).toBeLessThan(TALLY_BODY_LIMIT);
+    // One more venue-day is refused.
+    const tooMany = report({ days: [...days, { day: dayKey(NOW - 28 * DAY), venues: [{ venueId: 'demochoducth', communeCode: '18070', count: 1 }] }] });
+    expect(checkTallyReport(tooMany, NOW).ok).toBe(false);
+  });
+
+  it('bounds the communes of one report (each costs the server a lookup)', () => {
+    const venues = (from: number) =>
+      Array.from({ length: 100 }, (_, k) => ({ venueId: 'demochoducth', communeCode: String(10000 + from + k), count: 1 })).map((x, k) => ({
+        ...x,
+        venueId: `venue${'abcdefghijklmnopqrstuvwxyz'[k % 26]}${'abcdefghijklmnopqrstuvwxyz'[Math.floor(k / 26)]}aaaaa`
+      }));
+    const ok = report({ days: [{ day: '2021-08-18', venues: venues(0) }, { day: '2021-08-19', venues: venues(0) }] });
+    expect(checkTallyReport(ok, NOW).ok).toBe(true);
+    const tooMany = report({ days: [{ day: '2021-08-18', venues: venues(0) }, { day: '2021-08-19', venues: venues(1) }] });
+    expect(checkTallyReport(tooMany, NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/communes/) });
+  });
+
+  it('makes fresh batch ids of the right shape', () => {
+    const ids = new Set(Array.from({ length: 200 }, () => newTallyBatchId((k) => new Uint8Array(randomBytes(k)))));
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^[a-z0-9]{20}$/);
+  });
+});
+
+describe('building a report from the diary', () => {
+  const yesterday = NOW - DAY;
+
+  it('counts verified check-ins per venue per Vietnamese day, complete days only', () => {
+    const visits = [
+      visit({ checkin: yesterday }),
+      visit({ checkin: yesterday + 2 * HOUR }),
+      visit({ checkin: yesterday, venueId: 'demotramyte2' }),
+      // 23:50 on the 18th in Vietnam, 16:50 UTC: counted on the 18th, not the 19th.
+      visit({ checkin: Date.UTC(2021, 7, 18, 16, 50) }),
+      // today: not complete yet
+      visit({ checkin: NOW - 10 * MINUTE }),
+      // not counted: unverified, pending, manual, no venue
+      visit({ checkin: yesterday, verification: 'unverified', venueId: 'demoxekhach3' }),
+      visit({ checkin: yesterday, verification: 'pending', venueId: 'demoxekhach3' }),
+      visit({ checkin: yesterday, verification: 'manual', venueId: null, communeCode: null }),
+      // older than the window
+      visit({ checkin: NOW - (TALLY_MAX_DAYS + 2) * DAY })
+    ];
+    const built = buildTallyReport(visits, { now: NOW, sentThrough: null, batch });
+    expect(built.through).toBe('2021-08-19');
+    expect(built.report).toEqual({
+      format: 'luu-vet-tally',
+      version: 1,
+      batch,
+      days: [
+        { day: '2021-08-18', venues: [{ venueId: 'demochoducth', communeCode: '18070', count: 1 }] },
+        {
+          day: '2021-08-19',
+          venues: [
+            { venueId: 'demochoducth', communeCode: '18070', count: 2 },
+            { venueId: 'demotramyte2', communeCode: '18070', count: 1 }
+          ]
+        }
+      ]
+    });
+    expect(checkTallyReport(built.report, NOW).ok).toBe(true);
+  });
+
+  it('sends only days after the last day sent, and nothing twice', () => {
+    const visits = [visit({ checkin: yesterday }), visit({ checkin: yesterday - DAY })];
+    const built = buildTallyReport(visits, { now: NOW, sentThrough: '2021-08-18', batch });
+    expect(built.report?.days.map((d) => d.day)).toEqual(['2021-08-19']);
+    expect(buildTallyReport(visits, { now: NOW, sentThrough: '2021-08-19', batch })).toEqual({ report: null, through: '2021-08-19' });
+    // A clock set back never moves the last sent day backwards.
+    expect(buildTallyReport(visits, { now: NOW - 3 * DAY, sentThrough: '2021-08-19', batch })).toEqual({ report: null, through: '2021-08-19' });
+  });
+
+  it('sends nothing when the new days hold no check-in, but moves past them', () => {
+    expect(buildTallyReport([], { now: NOW, sentThrough: null, batch })).toEqual({ report: null, through: '2021-08-19' });
+  });
+
+  it('caps a venue-day at the plausible maximum', () => {
+    const many = Array.from({ length: TALLY_MAX_COUNT + 10 }, (_, i) => visit({ checkin: yesterday - 8 * HOUR + i * 11 * MINUTE }));
+    const built = buildTallyReport(many, { now: NOW, sentThrough: null, batch });
+    expect(built.report?.days[0]?.venues[0]?.count).toBe(TALLY_MAX_COUNT);
+    expect(checkTallyReport(built.report, NOW).ok).toBe(true);
+  });
+
+  it('splits an enormous backlog: oldest days now, the rest next time', () => {
+    const visits: Visit[] = [];
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    for (let d = 1; d <= TALLY_MAX_DAYS; d++)
+      for (let k = 0; k < 60; k++) visits.push(visit({ checkin: NOW - d * DAY, venueId: `venue${letters[d % 26]}${letters[k % 26]}${letters[Math.floor(k / 26)]}aaaa` }));
+    const first = buildTallyReport(visits, { now: NOW, sentThrough: null, batch });
+    expect(checkTallyReport(first.report, NOW).ok).toBe(true);
+    const entries = first.report!.days.reduce((s, d) => s + d.venues.length, 0);
+    expect(entries).toBeLessThanOrEqual(TALLY_MAX_ENTRIES);
+    expect(first.through).toBe(first.report!.days.at(-1)!.day);
+    expect(first.through < completeDays(NOW).last).toBe(true);
+    const second = buildTallyReport(visits, { now: NOW, sentThrough: first.through, batch });
+    expect(second.report!.days[0]!.day > first.through).toBe(true);
+    expect(second.through).toBe('2021-08-19');
+  });
+});
+
+describe('tally documents', () => {
+  it('adds counts and never lets a venue-day pass its ceiling', () => {
+    const doc = emptyTallyDoc('18070', '2021-08-19');
+    expect(doc._id).toBe(tallyDocId('18070', '2021-08-19'));
+    expect(addTallyCounts(doc, new Map([['demochoducth', 3], ['demotramyte2', 2]]), 10)).toEqual({ accepted: 5, overCap: 0 });
+    expect(addTallyCounts(doc, new Map([['demochoducth', 9]]), 10)).toEqual({ accepted: 7, overCap: 2 });
+    expect(addTallyCounts(doc, new Map([['demochoducth', 1]]), 10)).toEqual({ accepted: 0, overCap: 1 });
+    expect(doc.venues).toEqual({ demochoducth: 10, demotramyte2: 2 });
+    expect(doc.reports).toBe(3);
+  });
+});
