@@ -117,5 +117,18 @@ test('an owner pairs a staff phone to a station, sees its entry, and unpairs it'
   await staff.goto('/venue');
   await expect(staff.getByTestId('station-unpaired')).toBeVisible();
   await shot(staff, 'staff-venue-unpaired-vi');
+
+  // The unpaired phone still holds the scan it could not send: a new code warns before anything
+  // goes, and "no" keeps the phone as it is.
+  await card.getByTestId('station-device-add').click();
+  await card.getByTestId('pairing-label').fill('Cửa sau');
+  await card.getByTestId('pairing-create').click();
+  const second = (await card.getByTestId('pairing-code').textContent())!.replace(/\s/g, '');
+  await staff.goto('/venue/pair');
+  await staff.getByTestId('pair-code').fill(second);
+  await staff.getByTestId('pair-submit').click();
+  await expect(staff.getByTestId('confirm-dialog')).toContainText('Máy này còn 1 bản ghi chưa gửi lên máy chủ');
+  await confirmInApp(staff, false);
+  await expect(staff).toHaveURL(/\/venue\/pair/);
   await staffContext.close();
 });
