@@ -7,7 +7,7 @@ import { dayKey, dmy } from '../../src/lib/core/time';
 import { CHROMIUM_ARGS, E2E_PORT } from '../../playwright.config';
 import { qrCodesOfPages, textOfPdf } from '../pdf-reading';
 import { chromium, expect, test, type Page } from '@playwright/test';
-import { browserWithCamera, cameraFile, waitForOfflineReady } from './helpers';
+import { browserWithCamera, cameraFile, confirmInApp, waitForOfflineReady } from './helpers';
 
 const CCCD = '001099000001|000000001|Nguyễn Văn A|01011990|Nam|Số 1 Đường Thử Nghiệm, Phường Mẫu, Quận 1, TP. Hồ Chí Minh|15042021';
 
@@ -67,6 +67,17 @@ test('an owner registers, creates a venue and gets its signed code after sync', 
   // The QR opens the check-in page on this deployment and verifies.
   await page.goto((await qrCodesOfPages(downloaded, dir))[0]![0]!.text);
   await expect(page.getByTestId('checkin-confirmation').getByTestId('verification')).toHaveAttribute('data-verification', 'verified');
+
+  // Suspending is asked in the app's dialog: "no" keeps the venue open, "yes" suspends it.
+  await page.goto('/venue');
+  await page.getByTestId('venue-card').getByRole('link', { name: 'Sửa' }).click();
+  const suspend = page.getByRole('button', { name: 'Tạm dừng địa điểm' });
+  await suspend.click();
+  await confirmInApp(page, false);
+  await expect(page).toHaveURL(/\/venue\/edit/);
+  await suspend.click();
+  await confirmInApp(page);
+  await expect(page.getByTestId('venue-card')).toContainText('Tạm dừng');
 
   // A wrong password and a taken number get clear answers.
   const other = await page.context().browser()!.newContext({ baseURL: test.info().project.use.baseURL });
