@@ -66,6 +66,22 @@ test.describe('cold link open', () => {
     await expect(page.getByText(/Bạn đã ghi nhận ở đây lúc/)).toBeVisible();
     await expect(page.getByTestId('closed-previous')).toHaveCount(0);
     expect(await diaryVisits(page)).toHaveLength(2);
+
+    // A visit deleted meanwhile: the page says so after a reload, instead of a blank screen.
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const open = indexedDB.open('luu-vet-diary');
+          open.onsuccess = () => {
+            const clear = open.result.transaction('visits', 'readwrite').objectStore('visits').clear();
+            clear.onsuccess = () => (open.result.close(), resolve());
+            clear.onerror = () => reject(clear.error);
+          };
+          open.onerror = () => reject(open.error);
+        })
+    );
+    await page.reload();
+    await expect(page.getByTestId('checkin-gone')).toHaveText('Lượt ghi này không còn trong nhật ký (đã bị xóa).');
   });
 
   test('flags a forged venue code and never shows it as verified', async ({ page, request, baseURL }) => {
