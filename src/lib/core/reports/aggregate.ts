@@ -223,6 +223,28 @@ function revGeneration(doc: Record<string, unknown>): number {
 }
 
 /**
+ * The venue and day a station entry or a correction counts on, or null when this change is not
+ * counted: malformed, a day a rebuild keeps from before, or a later revision of a stored document.
+ * Entries and corrections are write-once: only their first revision counts.
+ */
+function stationChange(doc: Record<string, unknown>, ctx: ApplyContext): { venueId: string; day: string } | null {
+  const venueId = str(doc.venueId);
+  const time = num(doc.time);
+  if (!venueId || time === null) return null;
+  const day = dayKey(time);
+  if (ctx.rebuild) {
+    if (ctx.rebuild.keepThrough !== null && day <= ctx.rebuild.keepThrough) return null;
+  } else if (revGeneration(doc) !== 1) return null;
+  return { venueId, day };
+}
+
+function stationDay(ledger: CommuneLedger, day: string) {
+  let s = ledger.station.get(day);
+  if (!s) ledger.station.set(day, (s = { entries: 0, arrivals: 0, arrivalsRisk: 0, active: new Uint8Array(0) }));
+  return s;
+}
+
+/**
  * Applies a batch of a commune database's changes to its ledger (mutates it). Venue documents are
  * applied first, whatever their place in the batch. Returns the earliest day whose figures may have
  * changed, or null when none did.
@@ -276,16 +298,11 @@ export function applyChanges(ledger: CommuneLedger, changes: readonly DocChange[
     }
     switch (doc.type) {
       case 'entry': {
-        const venueId = str(doc.venueId);
-        const time = num(doc.time);
-        if (!venueId || time === null) break;
-        const day = dayKey(time);
-        if (ctx.rebuild) {
-          if (ctx.rebuild.keepThrough !== null && day <= ctx.rebuild.keepThrough) break;
-        } else if (revGeneration(doc) !== 1) break; // counted when first stored
+        const counted = stationChange(doc, ctx);
+        if (!counted) break;
+        const { venueId, day } = counted;
         const v = venueOf(ledger, venueId);
-        let s = ledger.station.get(day);
-        if (!s) ledger.station.set(day, (s = { entries: 0, arrivals: 0, arrivalsRisk: 0, active: new Uint8Array(0) }));
+        const s = stationDay(ledger, day);
         const inward = doc.direction === 'in';
         if (v.checkpoint) {
           if (inward) {
@@ -301,18 +318,13 @@ export function applyChanges(ledger: CommuneLedger, changes: readonly DocChange[
         break;
       }
       case 'entryfix': {
-        const venueId = str(doc.venueId);
-        const time = num(doc.time);
-        if (!venueId || time === null) break;
-        const day = dayKey(time);
-        if (ctx.rebuild) {
-          if (ctx.rebuild.keepThrough !== null && day <= ctx.rebuild.keepThrough) break;
-        } else if (revGeneration(doc) !== 1) break;
+        const counted = stationChange(doc, ctx);
+        if (!counted) break;
+        const { venueId, day } = counted;
         const delta = Number(doc.to === 'in') - Number(doc.from === 'in');
         if (delta === 0) break;
         const v = venueOf(ledger, venueId);
-        let s = ledger.station.get(day);
-        if (!s) ledger.station.set(day, (s = { entries: 0, arrivals: 0, arrivalsRisk: 0, active: new Uint8Array(0) }));
+        const s = stationDay(ledger, day);
         // A checkpoint's risk count needs the declaration, which a correction does not carry.
         // A correction may come before its entry: the day is short of one until the entry arrives.
         if (v.checkpoint) s.arrivals += delta;
