@@ -2,19 +2,7 @@ import { chromium, expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import QRCode from 'qrcode';
 import { CHROMIUM_ARGS, E2E_PORT } from '../../playwright.config';
-import { browserWithCamera, cameraFile, demoVenues, diaryVisits, forgedVenueUrl, waitForOfflineReady } from './helpers';
-
-/** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */
-async function shots(page: Page, name: string) {
-  if (!process.env.SHOTS) return;
-  await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
-  await page.getByTestId('lang-switch').click();
-  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
-  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
-  await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
-  await page.getByTestId('lang-switch').click();
-  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
-}
+import { browserWithCamera, cameraFile, demoVenues, diaryVisits, forgedVenueUrl, waitForOfflineReady, shots } from './helpers';
 
 test.describe('cold link open', () => {
   test('records a verified visit once, however often the link is opened', async ({ page, request }) => {

@@ -8,7 +8,7 @@ import { newSigningKey } from '../../src/lib/core/venue/venue-token';
 import { signExposure, type SignedExposure } from '../../src/lib/core/exposure/exposure';
 import { at, makeExposureEvent } from '../../src/lib/core/testing';
 import { clockTime, dayKey, dmy, HOUR, MINUTE } from '../../src/lib/core/time';
-import { browserWithCamera, cameraFile, confirmInApp, demoVenues, diaryVisits, waitForOfflineReady } from './helpers';
+import { browserWithCamera, cameraFile, confirmInApp, demoVenues, diaryVisits, waitForOfflineReady, shots } from './helpers';
 import { DEMO_TEAM_PASSWORD } from '../../playwright.config';
 
 const TEAM_PHONE = '0912000070';
@@ -34,18 +34,6 @@ async function publishEvent(page: Page, venueName: string, from: number, to: num
   await page.getByTestId('exposure-publish').click();
   await confirmInApp(page);
   await expect(page.getByTestId('exposure-card').filter({ hasText: venueName }).first()).toBeVisible();
-}
-
-/** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */
-async function shots(page: Page, name: string) {
-  if (!process.env.SHOTS) return;
-  await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
-  await page.getByTestId('lang-switch').click();
-  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
-  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
-  await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
-  await page.getByTestId('lang-switch').click();
-  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
 }
 
 /** A value the exposure check keeps in its IndexedDB (luu-vet-exposures, table meta), read with the raw API. */

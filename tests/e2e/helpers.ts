@@ -73,3 +73,15 @@ export async function confirmInApp(page: Page, yes = true): Promise<void> {
   await dialog.getByTestId(yes ? 'confirm-yes' : 'confirm-no').click();
   await expect(dialog).toBeHidden();
 }
+
+/** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */
+export async function shots(page: Page, name: string) {
+  if (!process.env.SHOTS) return;
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
+  await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
+}

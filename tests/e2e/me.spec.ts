@@ -11,19 +11,7 @@ import { dayKey, dmy } from '../../src/lib/core/time';
 import { preparePdfReading, qrCodesOfPages } from '../pdf-reading';
 import { readBarcodes } from 'zxing-wasm/reader';
 import { decodeDiaryDay } from '../../src/lib/core/citizen/diary-share';
-import { confirmInApp, demoVenues } from './helpers';
-
-/** With SHOTS=<dir>, the screen is saved there in Vietnamese and in English, to be looked at; otherwise nothing. */
-async function shots(page: Page, name: string) {
-  if (!process.env.SHOTS) return;
-  await page.screenshot({ path: `${process.env.SHOTS}/${name}-vi.png`, fullPage: true });
-  await page.getByTestId('lang-switch').click();
-  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
-  await expect(page.getByText('Loading…', { exact: true })).toHaveCount(0);
-  await page.screenshot({ path: `${process.env.SHOTS}/${name}-en.png`, fullPage: true });
-  await page.getByTestId('lang-switch').click();
-  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
-}
+import { confirmInApp, demoVenues, shots } from './helpers';
 
 test('a citizen fills in a profile and a declaration, and prints a personal QR a station can read', async ({ page }) => {
   await page.goto('/me');
