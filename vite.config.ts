@@ -1,7 +1,7 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { SvelteKitPWA } from '@vite-pwa/sveltekit';
 import { paraglideVitePlugin } from '@inlang/paraglide-js';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import { existsSync, readFileSync } from 'node:fs';
 
 /**
@@ -96,8 +96,29 @@ function withRoleChunksLeftOut<T extends object>(workbox: T): T {
   });
 }
 
+/**
+ * Entry screens are prerendered with their HTML (their +page.ts sets ssr), so their modules run once
+ * in Node at build time. PouchDB's browser build reads `self` as it loads; no page renders a replica
+ * on the server (they open in onMount), so the server build gets a stand-in that fails if used.
+ */
+function browserOnlyOnServer(): Plugin {
+  const stub = '\0lv-browser-only';
+  return {
+    name: 'lv-browser-only-on-server',
+    enforce: 'pre',
+    resolveId(id, _importer, options) {
+      return options?.ssr && id === 'pouchdb-browser' ? stub : null;
+    },
+    load(id) {
+      if (id !== stub) return null;
+      return "export default class PouchDB { constructor() { throw new Error('PouchDB runs in the browser only'); } static plugin() {} }";
+    }
+  };
+}
+
 export default defineConfig({
   plugins: [
+    browserOnlyOnServer(),
     paraglideVitePlugin({
       project: './project.inlang',
       outdir: './src/lib/paraglide',

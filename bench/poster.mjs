@@ -36,7 +36,8 @@ const fail = failer('poster');
 // The page: sign the venues, fetch the fonts, then time buildPosterPdf. Everything else stays out of the clock.
 const ENTRY = `
 import { buildPosterPdf } from './src/lib/client/poster-pdf.ts';
-import { checkinUrl, newSigningKey, signVenueToken } from './src/lib/core/venue/venue-token.ts';
+import { checkinUrl } from './src/lib/core/venue/venue-token.ts';
+import { newSigningKey, signVenueToken } from './src/lib/core/venue/venue-signing.ts';
 import { VENUE_TYPES } from './src/lib/core/venue/venue.ts';
 
 const PLACES = ['Nhà văn hóa thôn Trung Tiến', 'Chợ', 'Trường Tiểu học', 'Trạm Y tế', 'Quán cà phê', 'Nhà thờ giáo xứ', 'Cửa hàng tạp hóa Hương Lý', 'Xe khách Đức Thọ – Hà Tĩnh'];

@@ -16,7 +16,7 @@
 import { entryDocId, caseDocId, followupDocId, type CaseRecord, type FollowupRecord, type StationEntryRecord, type VenueRecord } from '../src/lib/core/documents';
 import { emptyTallyDoc, type TallyDoc } from '../src/lib/core/citizen/tally';
 import { DAY, dayKey, fromVietnamLocal } from '../src/lib/core/time';
-import { signVenueToken } from '../src/lib/core/venue/venue-token';
+import { signVenueToken } from '../src/lib/core/venue/venue-signing';
 import { venueDocId, type VenueType } from '../src/lib/core/venue/venue';
 import { scheduleDocId, type ScheduleDoc } from '../src/lib/core/reports/period';
 import type { Keyring } from './keys';

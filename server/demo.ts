@@ -4,7 +4,8 @@
  * different types, each signed with the active key. Idempotent: re-run on every start, it only
  * re-signs venues whose key is no longer the active one.
  */
-import { checkinUrl, shortLinkText, signVenueToken } from '../src/lib/core/venue/venue-token';
+import { checkinUrl, shortLinkText } from '../src/lib/core/venue/venue-token';
+import { signVenueToken } from '../src/lib/core/venue/venue-signing';
 import { venueDocId, type DemoVenue, type VenueType } from '../src/lib/core/venue/venue';
 import type { VenueRecord as VenueDoc } from '../src/lib/core/documents';
 import { getOrNull, type Store } from './store/couch';

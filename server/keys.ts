@@ -11,7 +11,8 @@ import path from 'node:path';
 import { base64urlnopad } from '@scure/base';
 import * as v from 'valibot';
 import { encodeKeysDocument, type KeysDocument } from '../src/lib/core/keys';
-import { KEY_ID_PATTERN, newSigningKey, publicKeyOf, type PublicKey, type SigningKey } from '../src/lib/core/venue/venue-token';
+import { KEY_ID_PATTERN, type PublicKey, type SigningKey } from '../src/lib/core/venue/venue-token';
+import { newSigningKey, publicKeyOf } from '../src/lib/core/venue/venue-signing';
 
 const KeyringFile = v.object({
   active: v.pipe(v.string(), v.regex(KEY_ID_PATTERN)),

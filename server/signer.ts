@@ -6,7 +6,8 @@
  * device that created them, which then prints the poster. It also publishes the commune's exposure
  * events (publisher.ts), signed with the same key.
  */
-import { parseVenueToken, signVenueToken } from '../src/lib/core/venue/venue-token';
+import { parseVenueToken } from '../src/lib/core/venue/venue-token';
+import { signVenueToken } from '../src/lib/core/venue/venue-signing';
 import type { VenueRecord } from '../src/lib/core/documents';
 import type { Keyring } from './keys';
 import { DB, type Store } from './store/couch';

@@ -4,7 +4,7 @@
  * notification, without telling the server anything about its diary.
  */
 import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
-import { newSigningKey } from '../../src/lib/core/venue/venue-token';
+import { newSigningKey } from '../../src/lib/core/venue/venue-signing';
 import { signExposure, type SignedExposure } from '../../src/lib/core/exposure/exposure';
 import { at, makeExposureEvent } from '../../src/lib/core/testing';
 import { clockTime, dayKey, dmy, HOUR, MINUTE } from '../../src/lib/core/time';

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { chromium, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../../playwright.config';
-import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue/venue-token';
+import { checkinUrl, type VenueClaims } from '../../src/lib/core/venue/venue-token';
+import { newSigningKey, signVenueToken } from '../../src/lib/core/venue/venue-signing';
 import { writeCameraVideo } from '../tools/fake-camera';
 
 export interface DemoVenue {

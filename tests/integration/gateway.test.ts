@@ -151,7 +151,7 @@ describe('pushing and pulling with PouchDB', () => {
     const parsed = parseVenueToken(signed!.token!);
     if (!parsed.ok) throw new Error('bad token');
     expect(parsed.claims.name).toBe('Tạp hóa Bà Năm');
-    expect(verifyVenueToken(parsed, keys)).toBe('verified');
+    await expect(verifyVenueToken(parsed, keys)).resolves.toBe('verified');
     // Another device of the same account learns where to look.
     expect(JSON.parse((await call('ownerA', 'GET', '/api/auth/me')).text).venueCommunes).toEqual([COMMUNE]);
   });

@@ -13,7 +13,8 @@ import { preparePdfReading, qrCodesOfPages as readQrCodes, textOfPdf, type PageC
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPosterPdf, PAGE_SIZES, type PosterFonts, type PosterVenue } from '../../src/lib/client/poster-pdf';
 import { posterQr } from '../../src/lib/core/venue/poster-qr';
-import { checkinUrl, newSigningKey, signVenueToken, type VenueClaims } from '../../src/lib/core/venue/venue-token';
+import { checkinUrl, type VenueClaims } from '../../src/lib/core/venue/venue-token';
+import { newSigningKey, signVenueToken } from '../../src/lib/core/venue/venue-signing';
 
 const require = createRequire(import.meta.url);
 const fontDir = path.dirname(require.resolve('@expo-google-fonts/be-vietnam-pro/package.json'));

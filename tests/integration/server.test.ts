@@ -56,7 +56,7 @@ describe('server on the embedded store', () => {
       const scan = classifyScan(venue.url);
       if (scan.kind !== 'venue') throw new Error(`demo code not a venue code: ${venue.url}`);
       expect(scan.parsed.claims.name).toBe(venue.name);
-      expect(verifyVenueToken(scan.parsed, keys!)).toBe('verified');
+      await expect(verifyVenueToken(scan.parsed, keys!)).resolves.toBe('verified');
     }
   });
 

@@ -10,15 +10,15 @@ import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult 
 
 type Parsed = Extract<ParsedToken, { ok: true }>;
 
-function verificationWith(parsed: Parsed, keys: ReturnType<typeof cachedKeys>): VisitVerification {
-  const result = verifyVenueToken(parsed, keys, cachedRevoked());
+async function verificationWith(parsed: Parsed, keys: ReturnType<typeof cachedKeys>): Promise<VisitVerification> {
+  const result = await verifyVenueToken(parsed, keys, cachedRevoked());
   if (result === 'verified') return 'verified';
   // A key we have never seen may be a new key of the server: only the fresh list can say it is unknown.
   return result === 'unknown-key' ? 'pending' : 'unverified';
 }
 
 export async function checkInWithToken(token: string, parsed: Parsed, source: VisitSource): Promise<CheckinResult> {
-  const result = await recordVenueCheckin({ claims: parsed.claims, token, source, verification: verificationWith(parsed, cachedKeys()) });
+  const result = await recordVenueCheckin({ claims: parsed.claims, token, source, verification: await verificationWith(parsed, cachedKeys()) });
   if (result.visit.verification === 'pending') void verifyPending();
   // A new visit may fall inside an event already held, or be in a province not yet watched.
   if (!result.repeated) void import('./exposures.svelte').then(({ exposureWatch }) => exposureWatch.run());
@@ -34,7 +34,7 @@ export async function verifyPending(): Promise<void> {
   for (const visit of pending) {
     const parsed = visit.token ? parseVenueToken(visit.token) : null;
     // With the server's current list in hand, an unknown key means the code is not ours.
-    const verification: VisitVerification = parsed?.ok && verifyVenueToken(parsed, keys, cachedRevoked()) === 'verified' ? 'verified' : 'unverified';
+    const verification: VisitVerification = parsed?.ok && (await verifyVenueToken(parsed, keys, cachedRevoked())) === 'verified' ? 'verified' : 'unverified';
     await setVerification(visit.id, verification);
   }
 }

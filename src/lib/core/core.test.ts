@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyScan } from './citizen/scan';
-import { checkinUrl, newSigningKey, signVenueToken } from './venue/venue-token';
+import { checkinUrl } from './venue/venue-token';
+import { newSigningKey, signVenueToken } from './venue/venue-signing';
 import { visitsToCsv, visitsToJson } from './citizen/diary-export';
 import { clampRetentionDays, isExpired, retentionCutoff } from './citizen/retention';
 import { clockTime, dayKey, fromVietnamLocal, DAY, MINUTE } from './time';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { signExposure, verifyExposure, type ExposureEvent, type SignedExposure } from './exposure';
 import { verifyExposures, webCryptoEd25519 } from './exposure-verify';
-import { newSigningKey, publicKeyOf, type PublicKey } from '../venue/venue-token';
+import { type PublicKey } from '../venue/venue-token';
+import { newSigningKey, publicKeyOf } from '../venue/venue-signing';
 import { makeExposureEvent, T0 } from '../testing';
 import { HOUR } from '../time';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { currentEvents, matchExposures, signExposure, verifyExposure, type ExposureEvent } from './exposure';
-import { newSigningKey } from '../venue/venue-token';
+import { newSigningKey } from '../venue/venue-signing';
 import { HOUR, MINUTE, fromVietnamLocal } from '../time';
 import type { Visit } from '../citizen/visit';
 import { at, makeExposureEvent, makeVisit } from '../testing';

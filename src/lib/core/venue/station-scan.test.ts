@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { PersonRecord } from '../person';
 import { encodePersonalQr, type PersonalQrData } from '../citizen/personal-qr';
 import { normalizePhone, readStationCode, samePerson } from './station-scan';
-import { checkinUrl, newSigningKey, signVenueToken } from './venue-token';
+import { checkinUrl } from './venue-token';
+import { newSigningKey, signVenueToken } from './venue-signing';
 
 const CCCD =
   '001099000001|000000001|Nguyễn Văn A|01011990|Nam|Số 1 Đường Thử Nghiệm, Phường Mẫu, Quận 1, TP. Hồ Chí Minh|15042021';

@@ -16,9 +16,9 @@
  * Vietnamese name that text needs a version 11 QR at level M; in numeric mode the same
  * content fits version 10 (see venue-token.test.ts), so the code stays readable from a metre away.
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import * as v from 'valibot';
-import { bytesToDigits, digitsToBytes } from '../base10';
+import { verifyEd25519 } from '../ed25519';
+import { digitsToBytes } from '../base10';
 import { VENUE_ID_PATTERN, VENUE_NAME_MAX, UNIT_CODE_PATTERN, venueTypeCode, venueTypeFromCode, type VenueType } from './venue';
 
 export const TOKEN_FORMAT_VERSION = '1';
@@ -29,7 +29,7 @@ export const KEY_ID_PATTERN = /^[1-9][0-9]{3}$/;
  * refused before they are decoded and read as JSON: a megabyte of digits in a link is no token.
  */
 export const MAX_TOKEN_DIGITS = 1000;
-const SIGNATURE_BYTES = 64;
+export const SIGNATURE_BYTES = 64;
 /** The path of the check-in page; the token follows in the fragment. */
 export const CHECKIN_PATH = '/c';
 
@@ -50,7 +50,7 @@ export interface PublicKey {
   publicKey: Uint8Array;
 }
 
-const ClaimsTuple = v.tuple([
+export const ClaimsTuple = v.tuple([
   v.pipe(v.string(), v.regex(VENUE_ID_PATTERN)),
   v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(VENUE_NAME_MAX)),
   v.pipe(v.string(), v.regex(UNIT_CODE_PATTERN)),
@@ -60,7 +60,7 @@ const ClaimsTuple = v.tuple([
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-function signedMessage(keyId: string, payload: Uint8Array): Uint8Array {
+export function signedMessage(keyId: string, payload: Uint8Array): Uint8Array {
   const prefix = utf8.encode(`LV${TOKEN_FORMAT_VERSION}:${keyId}:`);
   const message = new Uint8Array(prefix.length + payload.length);
   message.set(prefix);
@@ -72,18 +72,6 @@ export function encodeClaims(claims: VenueClaims): Uint8Array {
   return utf8.encode(
     JSON.stringify([claims.venueId, claims.name.normalize('NFC'), claims.communeCode, venueTypeCode(claims.venueType)])
   );
-}
-
-export function signVenueToken(claims: VenueClaims, key: SigningKey): string {
-  if (!KEY_ID_PATTERN.test(key.id)) throw new Error(`bad key id ${key.id}`);
-  const checked = v.safeParse(ClaimsTuple, [claims.venueId, claims.name, claims.communeCode, venueTypeCode(claims.venueType)]);
-  if (!checked.success) throw new Error(`venue cannot be signed: ${checked.issues[0].message}`);
-  const payload = encodeClaims(claims);
-  const signature = ed25519.sign(signedMessage(key.id, payload), key.secretKey);
-  const body = new Uint8Array(payload.length + SIGNATURE_BYTES);
-  body.set(payload);
-  body.set(signature, payload.length);
-  return TOKEN_FORMAT_VERSION + key.id + bytesToDigits(body);
 }
 
 export function checkinUrl(origin: string, token: string): string {
@@ -151,17 +139,16 @@ export function parseVenueToken(token: string): ParsedToken {
 
 export type Verification = 'verified' | 'unknown-key' | 'bad-signature' | 'revoked';
 
-/** `revoked`: venue ids whose codes no longer count (suspended venues), from the key document. */
-export function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, keys: readonly PublicKey[], revoked: ReadonlySet<string> = new Set()): Verification {
+/**
+ * `revoked`: venue ids whose codes no longer count (suspended venues), from the key document.
+ * Asynchronous: the browser's WebCrypto checks the signature where it has Ed25519, and only a phone
+ * without it downloads the JavaScript fallback (src/lib/core/ed25519.ts). Signing is in
+ * venue-signing.ts, which the phone never loads.
+ */
+export async function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, keys: readonly PublicKey[], revoked: ReadonlySet<string> = new Set()): Promise<Verification> {
   const key = keys.find((k) => k.id === parsed.keyId);
   if (!key) return 'unknown-key';
-  let valid = false;
-  try {
-    valid = ed25519.verify(parsed.signature, parsed.message, key.publicKey);
-  } catch {
-    valid = false;
-  }
-  if (!valid) return 'bad-signature';
+  if (!(await verifyEd25519(parsed.signature, parsed.message, key.publicKey))) return 'bad-signature';
   return revoked.has(parsed.claims.venueId) ? 'revoked' : 'verified';
 }
 
@@ -192,15 +179,6 @@ export function readVenueCode(scanned: string): VenueCodeRead | null {
   if (token === null) return null;
   const parsed = parseVenueToken(token);
   return parsed.ok ? { kind: 'venue', token, parsed } : { kind: 'venue-damaged' };
-}
-
-export function newSigningKey(id: string): SigningKey & PublicKey {
-  const secretKey = ed25519.utils.randomSecretKey();
-  return { id, secretKey, publicKey: ed25519.getPublicKey(secretKey) };
-}
-
-export function publicKeyOf(key: SigningKey): PublicKey {
-  return { id: key.id, publicKey: ed25519.getPublicKey(key.secretKey) };
 }
 
 /**
