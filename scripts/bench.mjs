@@ -11,7 +11,7 @@ const replica = process.env.REPLICA_FULL === '1' ? ['bench/replica.mjs'] : ['ben
 // write to the embedded store before anything is measured; 200,000 unless REPORTS_FULL=1.
 const reports = process.env.REPORTS_FULL === '1' ? ['bench/reports.mjs'] : ['bench/reports.mjs', '--entries', '200000'];
 // The server against crowds and hostile clients: long-polls beside /api/keys, probes by class.
-for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], ['bench/longpoll.mjs'], ['bench/probes.mjs'], replica, reports]) {
+for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/paint.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], ['bench/longpoll.mjs'], ['bench/probes.mjs'], replica, reports]) {
   console.log(`\n=== ${args.join(' ')}`);
   status ||= run(args);
 }

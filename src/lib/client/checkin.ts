@@ -6,7 +6,8 @@
 import { parseVenueToken, verifyVenueToken, type ParsedToken } from '$lib/core/venue/venue-token';
 import type { VisitSource, VisitVerification } from '$lib/core/citizen/visit';
 import { cachedKeys, cachedRevoked, refreshKeys } from './keys';
-import { pendingVisits, recordVenueCheckin, setVerification, type CheckinResult } from './diary';
+import type { CheckinResult } from './diary';
+import { saveVenueCheckin } from './diary-save';
 
 type Parsed = Extract<ParsedToken, { ok: true }>;
 
@@ -18,15 +19,20 @@ async function verificationWith(parsed: Parsed, keys: ReturnType<typeof cachedKe
 }
 
 export async function checkInWithToken(token: string, parsed: Parsed, source: VisitSource): Promise<CheckinResult> {
-  const result = await recordVenueCheckin({ claims: parsed.claims, token, source, verification: await verificationWith(parsed, cachedKeys()) });
-  if (result.visit.verification === 'pending') void verifyPending();
-  // A new visit may fall inside an event already held, or be in a province not yet watched.
-  if (!result.repeated) void import('./exposures.svelte').then(({ exposureWatch }) => exposureWatch.run());
+  // IndexedDB alone: Dexie and the rest of the diary load after the visit is saved.
+  const result = await saveVenueCheckin({ claims: parsed.claims, token, source, verification: await verificationWith(parsed, cachedKeys()) });
+  // After the caller has shown the saved visit: nothing else is fetched while the person waits.
+  setTimeout(() => {
+    if (result.visit.verification === 'pending') void verifyPending();
+    // A new visit may fall inside an event already held, or be in a province not yet watched.
+    if (!result.repeated) void import('./exposures.svelte').then(({ exposureWatch }) => exposureWatch.run());
+  }, 0);
   return result;
 }
 
 /** Verifies every pending visit with a fresh key list; leaves them pending when offline. */
 export async function verifyPending(): Promise<void> {
+  const { pendingVisits, setVerification } = await import('./diary');
   const pending = await pendingVisits();
   if (pending.length === 0) return;
   const keys = await refreshKeys();
