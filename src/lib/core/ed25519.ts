@@ -4,7 +4,13 @@
  * imported dynamically so that a phone with WebCrypto Ed25519 never downloads it (the cold check-in
  * link counts every kilobyte). Signing stays with noble, on the server.
  */
-import { hexToBytes } from '@noble/curves/utils.js';
+
+/** Two hex digits a byte: for the test vector below (noble's helper would put its utilities on the check-in path). */
+function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
 
 // RFC 8032 §7.1, test 1 (empty message). Detection verifies a real signature instead of only
 // importing a key: a runtime that knows the algorithm name but gets it wrong must not be trusted.
@@ -49,7 +55,8 @@ let noble: Promise<Noble> | null = null;
 
 /** The pure-JavaScript fallback, downloaded on first use only. */
 export function loadNoble(): Promise<Noble> {
-  noble ??= import('@noble/curves/ed25519.js').then((module) => module.ed25519);
+  // Destructured in the callback: Rollup then bundles ed25519 alone, not the module's every curve.
+  noble ??= import('@noble/curves/ed25519.js').then(({ ed25519 }) => ed25519);
   return noble;
 }
 
