@@ -71,6 +71,8 @@ async function measure(url, { shell, checkin }) {
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: CPU_SLOWDOWN });
     await page.goto(url, { waitUntil: 'load', timeout: 90_000 });
     if (checkin) await page.waitForFunction(() => performance.getEntriesByName('lv:visit-saved').length > 0, undefined, { timeout: 60_000, polling: 100 });
+    // The shell paints only once its JavaScript has run, which may be well after the load event.
+    await page.waitForFunction(() => performance.getEntriesByName('first-contentful-paint').length > 0, undefined, { timeout: 60_000, polling: 100 });
     await page.waitForTimeout(SETTLE_MS);
     return await page.evaluate(() => ({
       fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
