@@ -208,7 +208,7 @@ function summariseCamera(pictures, camera) {
 function reportCamera(pictures, camera, summary) {
   const widths = [54, 10, 11, 8, 30];
   console.log(`\nCamera conditions: each picture fitted whole (letterboxed, black bars) into the frame, the scan box cropped as each scanner crops it`);
-  console.log(`(a 390 px phone: today a 358 px wide container and a 0.7 box redrawn at CSS size; new a 358 px square view, box ${camera.boxShare} of it in video pixels)`);
+  console.log(`(a 390 px phone: today a 354 px wide container and a 0.7 box redrawn at CSS size; new a 354 px square view, box ${camera.boxShare} of it in video pixels)`);
   for (const frame of camera.frames) {
     console.log(`\n${frame} frame`);
     console.log(tableRow(['pipeline', 'read', 'median ms', 'p90 ms', 'read by'], widths));
