@@ -3,7 +3,8 @@
  * the app's decoder (the `barcode-detector` ponyfill, i.e. ZXing-C++ in WebAssembly) and with the
  * zxing-js decoder built into html5-qrcode, both reading the same canvas. It only reports the raw
  * texts and timings: judging them against the expected text is left to bench/decoder.mjs, so the
- * matching rule lives in one place.
+ * matching rule lives in one place. `runCamera` reads the same pictures as camera frames, as today's
+ * scanner and the new one read them (see bench/decoder.mjs).
  */
 import { BarcodeDetector, prepareZXingModule, ZXING_WASM_SHA256, ZXING_WASM_VERSION } from 'barcode-detector/ponyfill';
 import { Html5QrcodeSupportedFormats } from 'html5-qrcode/esm/core.js';
@@ -149,7 +150,7 @@ export interface FrameOutcome {
 
 export interface CameraPictureOutcome {
   /** keyed by frame size ("640x480", "1280x720"), then pipeline */
-  [frame: string]: { today: FrameOutcome; app: FrameOutcome; reference?: FrameOutcome; referenceOnePass?: FrameOutcome };
+  [frame: string]: { today: FrameOutcome; app: FrameOutcome; zxingJsBox: FrameOutcome; reference?: FrameOutcome; referenceOnePass?: FrameOutcome };
 }
 
 /**
@@ -232,6 +233,36 @@ async function appScanner(frame: HTMLCanvasElement): Promise<FrameOutcome> {
   return { texts: [], ms };
 }
 
+/**
+ * zxing-js (html5-qrcode's decoder) on the new scan box at video pixels, plain and mirrored: does
+ * keeping it in the alternation add any read the new pipeline misses?
+ */
+function zxingJsOnBox(zxingJs: ZXingHtml5QrcodeDecoder) {
+  const canvas = document.createElement('canvas');
+  const context = canvas.getContext('2d', { willReadFrequently: true })!;
+  return async (frame: HTMLCanvasElement): Promise<FrameOutcome> => {
+    const region = scanBoxInVideo(frame, PHONE_VIEW, boxShare);
+    const ms: number[] = [];
+    for (const mirrored of [false, true]) {
+      const start = performance.now();
+      canvas.width = region.width;
+      canvas.height = region.height;
+      context.setTransform(mirrored ? -1 : 1, 0, 0, 1, mirrored ? region.width : 0, 0);
+      context.drawImage(frame, region.x, region.y, region.width, region.height, 0, 0, region.width, region.height);
+      try {
+        const text = (await zxingJs.decodeAsync(canvas)).text;
+        ms.push(performance.now() - start);
+        return { texts: [text], ms, by: mirrored ? 'mirrored' : 'plain' };
+      } catch (err) {
+        ms.push(performance.now() - start);
+        const kind = (err as { getKind?: () => string }).getKind?.();
+        if (kind === undefined || !ZXING_JS_MISSES.has(kind)) return { texts: [], ms, error: String(err) };
+      }
+    }
+    return { texts: [], ms };
+  };
+}
+
 /** ZXing-C++ at its best settings on the whole frame: every option on, each binarizer in turn. */
 const REFERENCE_PASSES: ReaderOptions[] = (['LocalAverage', 'GlobalHistogram', 'FixedThreshold'] as const).map((binarizer) => ({
   formats: ['QRCode'],
@@ -273,6 +304,7 @@ async function runCamera(wasmUrl: string, pictureUrls: string[], share?: number)
   const detector = new BarcodeDetector({ formats: ['qr_code'] });
   const zxingJs = new ZXingHtml5QrcodeDecoder([Html5QrcodeSupportedFormats.QR_CODE], false, { log: () => {}, warn: () => {}, logError: () => {}, logErrors: () => {} });
   const today = todayScanner(detector, zxingJs);
+  const zxingJsBox = zxingJsOnBox(zxingJs);
   const safely = async (run: () => Promise<FrameOutcome>): Promise<FrameOutcome> => {
     try {
       return await run();
@@ -296,7 +328,8 @@ async function runCamera(wasmUrl: string, pictureUrls: string[], share?: number)
       const key = `${size.width}x${size.height}`;
       const runs = index % 2 === 0 ? [today, appScanner] : [appScanner, today];
       const [first, second] = [await safely(() => runs[0]!(frame)), await safely(() => runs[1]!(frame))];
-      outcome[key] = index % 2 === 0 ? { today: first, app: second } : { today: second, app: first };
+      const pair = index % 2 === 0 ? { today: first, app: second } : { today: second, app: first };
+      outcome[key] = { ...pair, zxingJsBox: await safely(() => zxingJsBox(frame)) };
       if (size.width === 1280) {
         outcome[key]!.reference = await safely(() => reference(frame, REFERENCE_PASSES));
         outcome[key]!.referenceOnePass = await safely(() => reference(frame, REFERENCE_PASSES.slice(0, 1)));

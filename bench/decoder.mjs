@@ -6,9 +6,21 @@
  *   app          the `barcode-detector` ponyfill (ZXing-C++ WebAssembly), as the app uses it
  *   html5qrcode  the zxing-js decoder built into html5-qrcode 2.3.8 (its own, used without a BarcodeDetector)
  *
- * Both decoders read the same canvas per picture (bench/decoder-page.ts). Prints a table, then
- * one line `RESULT {json}` for scripts. Usage: node bench/decoder.mjs (CHROMIUM=path overrides
- * /usr/bin/chromium).
+ * Both decoders read the same canvas per picture (bench/decoder-page.ts).
+ *
+ * Then at camera conditions: each picture fitted whole (letterboxed) into a 640×480 and a 1280×720
+ * frame, and read as the live scanner reads a frame:
+ *
+ *   today      html5-qrcode 2.3.8 as the app ran it: its box (0.7 of the view, at least 160 px)
+ *              redrawn at CSS size on a 390 px phone, BarcodeDetector (ZXing-C++), then zxing-js mirrored
+ *   new        the app's own frame reader (src/lib/client/scanner/decode.ts, bundled as it is): the
+ *              scan box of the square view at video pixels, one reader pass a frame until one reads
+ *   zxing-js   html5-qrcode's decoder on the new box: would keeping it add reads?
+ *   reference  ZXing-C++ at its best settings on the whole 1280×720 frame (every option, each binarizer)
+ *
+ * Prints tables, then one line `RESULT {json}` for scripts. Usage: node bench/decoder.mjs
+ * (CHROMIUM=path overrides /usr/bin/chromium, QR_CORPUS=dir the corpus, BOX_SHARE=0..1 tries another
+ * scan box size than the app's).
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -173,6 +185,7 @@ function report(pictures, outcome, summary) {
 const CAMERA_PIPELINES = [
   ['today', "today: html5-qrcode's box at CSS size, BarcodeDetector/zxing-js"],
   ['app', 'new: scan box at video pixels, ZXing-C++ passes'],
+  ['zxingJsBox', 'zxing-js on the new box (video pixels)'],
   ['reference', 'ZXing-C++ best, whole frame, 3 binarizers'],
   ['referenceOnePass', 'ZXing-C++ best, whole frame, 1 pass']
 ];
@@ -221,6 +234,8 @@ function reportCamera(pictures, camera, summary) {
     const today = summary[frame].today.verdicts;
     const names = (f) => pictures.filter((_, i) => f(i)).map((p) => p.name);
     console.log(`  read today, not by the new pipeline: ${names((i) => today[i] !== 'miss' && app[i] === 'miss').join(' ') || '-'}`);
+    const js = summary[frame].zxingJsBox.verdicts;
+    console.log(`  read by zxing-js on the new box, not by the new pipeline: ${names((i) => js[i] !== 'miss' && app[i] === 'miss').join(' ') || '-'}`);
     const ref = summary[frame].reference?.verdicts;
     if (ref) console.log(`  read by the reference, not by the new pipeline: ${names((i) => ref[i] !== 'miss' && app[i] === 'miss').join(' ') || '-'}`);
     if (ref) console.log(`  read by the new pipeline, not by the reference: ${names((i) => ref[i] === 'miss' && app[i] !== 'miss').join(' ') || '-'}`);
