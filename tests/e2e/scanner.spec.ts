@@ -67,14 +67,18 @@ test('a code far from the camera, unreadable at the old box size, checks in at v
   }
 });
 
-test('the camera runs at HD, the frame drawn is the square decoded, and it stops when the page is left', async ({ baseURL }) => {
+test('the camera runs at HD, the frame drawn is the square decoded, and it stops while the page is hidden or left', async ({ baseURL }) => {
   // Not a venue code: the page stays on the camera and says what the code is.
   const browser = await browserWithCamera(writeCameraVideo(path.resolve('tmp', 'camera', 'text-far.y4m'), 'Xin chào, đây không phải mã địa điểm', FAR));
   try {
     const context = await browser.newContext({ baseURL, permissions: ['camera'], viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
     await page.goto('/scan');
     await expect(page.getByTestId('scan-result')).toBeVisible({ timeout: 30_000 });
+    // A tap focuses where the camera can; this fake camera cannot, and nothing breaks.
+    await page.getByTestId('camera').click({ position: { x: 100, y: 100 } });
     const camera = await page.evaluate(() => {
       const video = document.querySelector('video')!;
       const view = video.closest('.viewport')!.getBoundingClientRect();
@@ -93,14 +97,30 @@ test('the camera runs at HD, the frame drawn is the square decoded, and it stops
       await expect(page.getByTestId('scan-result')).toBeVisible({ timeout: 30_000 });
       await page.screenshot({ path: `${process.env.SHOTS}/scanner-far-code-en.png` });
     }
-    // Leaving the page gives the camera back: the stream's tracks end.
+    // A hidden page (the phone locked, another app) gives the camera back, and takes it again on return.
+    const keepStream = () => page.evaluate(() => ((window as unknown as { seenStream: unknown }).seenStream = document.querySelector('video')!.srcObject));
+    const live = () => page.evaluate(() => (window as unknown as { seenStream: MediaStream }).seenStream.getTracks().map((t) => t.readyState));
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((h) => {
+        Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
     await expect(page.getByTestId('camera')).toHaveAttribute('data-scanning', 'true');
-    await page.evaluate(() => ((window as unknown as { seenStream: unknown }).seenStream = document.querySelector('video')!.srcObject));
-    const live = () => page.evaluate(() => ((window as unknown as { seenStream: MediaStream }).seenStream.getTracks().map((t) => t.readyState)));
+    await keepStream();
     expect(await live()).toEqual(['live']);
+    await setHidden(true);
+    await expect.poll(live).toEqual(['ended']);
+    await expect(page.getByTestId('camera')).toHaveAttribute('data-scanning', 'false');
+    await setHidden(false);
+    await expect(page.getByTestId('camera')).toHaveAttribute('data-scanning', 'true');
+    await keepStream();
+    expect(await live()).toEqual(['live']);
+
+    // Leaving the page gives the camera back too.
     await page.getByRole('link').first().click();
     await expect(page.locator('video')).toHaveCount(0);
     expect(await live()).toEqual(['ended']);
+    expect(errors).toEqual([]);
   } finally {
     await browser.close();
   }
