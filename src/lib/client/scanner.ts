@@ -111,6 +111,8 @@ export async function startScanner(video: HTMLVideoElement, view: () => Size, on
   const repeats = new RepeatFilter();
   let decoding = false;
   let lastDecode = -Infinity;
+  // After a decode, the loop rests as long as it took: on a slow phone, at most half the main thread goes to decoding.
+  let restUntil = -Infinity;
   let frameRequest: { cancel: () => void } | null = null;
 
   const schedule = () => {
@@ -127,8 +129,8 @@ export async function startScanner(video: HTMLVideoElement, view: () => Size, on
   function tick() {
     if (stopped) return;
     const now = performance.now();
-    // One decode in flight at most, and no more than MAX_FPS: a slow phone skips frames instead of queueing them.
-    if (!decoding && now - lastDecode >= 1000 / MAX_FPS && video.readyState >= video.HAVE_CURRENT_DATA && video.videoWidth > 0) {
+    // One decode in flight at most, no more than MAX_FPS, and a rest after each: a slow phone skips frames instead of queueing them.
+    if (!decoding && now - lastDecode >= 1000 / MAX_FPS && now >= restUntil && video.readyState >= video.HAVE_CURRENT_DATA && video.videoWidth > 0) {
       decoding = true;
       lastDecode = now;
       const size = { width: video.videoWidth, height: video.videoHeight };
@@ -144,6 +146,8 @@ export async function startScanner(video: HTMLVideoElement, view: () => Size, on
         })
         .finally(() => {
           decoding = false;
+          const end = performance.now();
+          restUntil = end + (end - now);
         });
     }
     schedule();
