@@ -13,8 +13,9 @@
  *
  *   today      html5-qrcode 2.3.8 as the app ran it: its box (0.7 of the view, at least 160 px)
  *              redrawn at CSS size on a 390 px phone, BarcodeDetector (ZXing-C++), then zxing-js mirrored
- *   new        the app's own frame reader (src/lib/client/scanner/decode.ts, bundled as it is): the
- *              scan box of the square view at video pixels, one reader pass a frame until one reads
+ *   new        the app's own frame reader (src/lib/client/scanner/decode.ts, bundled as it is) on the
+ *              frame as an I420 VideoFrame (as the camera gives it): the scan box of the square view
+ *              at video pixels, one reader pass a frame until one reads
  *   zxing-js   html5-qrcode's decoder on the new box: would keeping it add reads?
  *   reference  ZXing-C++ at its best settings on the whole 1280×720 frame (every option, each binarizer)
  *
@@ -200,6 +201,7 @@ function summariseCamera(pictures, camera) {
       if (runs.some((r) => r === undefined)) continue;
       const verdicts = pictures.map((p, i) => judge(runs[i].texts, p.expected));
       const times = runs.flatMap((r) => r.ms);
+      const copies = runs.flatMap((r) => r.copyMs ?? []);
       const by = {};
       runs.forEach((r, i) => {
         if (verdicts[i] !== 'miss') by[r.by ?? '?'] = (by[r.by ?? '?'] ?? 0) + 1;
@@ -209,6 +211,7 @@ function summariseCamera(pictures, camera) {
         total: pictures.length,
         medianMs: Number(median(times).toFixed(2)),
         p90Ms: Number(percentile(times, 90).toFixed(2)),
+        ...(copies.length ? { copyMedianMs: Number(median(copies).toFixed(2)), copyP90Ms: Number(percentile(copies, 90).toFixed(2)) } : {}),
         by,
         verdicts,
         errors: runs.filter((r) => r.error).length
@@ -234,6 +237,8 @@ function reportCamera(pictures, camera, summary) {
     const today = summary[frame].today.verdicts;
     const names = (f) => pictures.filter((_, i) => f(i)).map((p) => p.name);
     console.log(`  read today, not by the new pipeline: ${names((i) => today[i] !== 'miss' && app[i] === 'miss').join(' ') || '-'}`);
+    const copy = summary[frame].app;
+    if (copy.copyMedianMs !== undefined) console.log(`  of the new pipeline's ms, copying the box's pixels out of the I420 frame: median ${copy.copyMedianMs.toFixed(1)}, p90 ${copy.copyP90Ms.toFixed(1)}`);
     const js = summary[frame].zxingJsBox.verdicts;
     console.log(`  read by zxing-js on the new box, not by the new pipeline: ${names((i) => js[i] !== 'miss' && app[i] === 'miss').join(' ') || '-'}`);
     const ref = summary[frame].reference?.verdicts;
@@ -279,7 +284,7 @@ async function main() {
       return [key, { decoded, total, share, medianMs, p90Ms, errors: errors.length }];
     }));
     const cameraResult = Object.fromEntries(
-      Object.entries(camera).map(([frame, byKey]) => [frame, Object.fromEntries(Object.entries(byKey).map(([k, { decoded, total, medianMs, p90Ms }]) => [k, { decoded, total, medianMs, p90Ms }]))])
+      Object.entries(camera).map(([frame, byKey]) => [frame, Object.fromEntries(Object.entries(byKey).map(([k, { decoded, total, medianMs, p90Ms, copyMedianMs }]) => [k, { decoded, total, medianMs, p90Ms, ...(copyMedianMs === undefined ? {} : { copyMedianMs }) }]))])
     );
     const result = { decoder, camera: cameraResult, wasmInitMs: Number(outcome.wasmInitMs.toFixed(1)), wasmMatchesGlue: !mismatch };
     console.log('');
