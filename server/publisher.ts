@@ -4,7 +4,8 @@
  * latest version. Phones fetch them per province (`/api/exposures/<province>`) and check every
  * signature; a withdrawal is published like a correction, so it reaches phones the same way.
  */
-import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure/exposure';
+import type { ExposureEvent, SignedExposure } from '../src/lib/core/exposure/exposure';
+import { signExposure } from '../src/lib/core/exposure/exposure-sign';
 import { checkCommuneDoc, type ExposureDraftRecord } from '../src/lib/core/documents';
 import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure/exposure-draft';
 import { provinceOfCommune } from '../src/lib/core/province-table';

@@ -5,7 +5,8 @@
  */
 import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
 import { newSigningKey } from '../../src/lib/core/venue/venue-token';
-import { signExposure, type SignedExposure } from '../../src/lib/core/exposure/exposure';
+import type { SignedExposure } from '../../src/lib/core/exposure/exposure';
+import { signExposure } from '../../src/lib/core/exposure/exposure-sign';
 import { at, makeExposureEvent } from '../../src/lib/core/testing';
 import { clockTime, dayKey, dmy, HOUR, MINUTE } from '../../src/lib/core/time';
 import { browserWithCamera, cameraFile, confirmInApp, demoVenues, diaryVisits, waitForOfflineReady, shots } from './helpers';
