@@ -42,7 +42,7 @@ export function verifyExposure(signed: unknown, keys: readonly PublicKey[]): Exp
 }
 
 /** A snapshot or delta as served: its payload sealed under one signature (format: snapshot-format.ts). */
-export function signSnapshot(content: SnapshotContent, key: SigningKey): Uint8Array {
+export function signSnapshot(content: SnapshotContent, key: SigningKey): Uint8Array<ArrayBuffer> {
   const payload = encodeSnapshotPayload(content);
   return sealSnapshot(payload, key.id, ed25519.sign(snapshotSigningBytes(payload), key.secretKey));
 }

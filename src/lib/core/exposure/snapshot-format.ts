@@ -220,7 +220,7 @@ export function snapshotSigningBytes(payload: Uint8Array): Uint8Array {
 }
 
 /** The bytes as served, from a payload and its signature. */
-export function sealSnapshot(payload: Uint8Array, keyId: string, signature: Uint8Array): Uint8Array {
+export function sealSnapshot(payload: Uint8Array, keyId: string, signature: Uint8Array): Uint8Array<ArrayBuffer> {
   if (!KEY_ID_PATTERN.test(keyId)) throw new Error(`bad key id ${keyId}`);
   if (signature.length !== 64) throw new Error('an Ed25519 signature is 64 bytes');
   const out = new Uint8Array(HEADER_BYTES + payload.length);
