@@ -34,7 +34,7 @@ const asked: string[] = [];
 /** The status of each answer to a snapshot request, in order. */
 const answered: number[] = [];
 /** Set by a test: what a man in the middle does to the next snapshot's bytes. */
-let tamper: ((bytes: Uint8Array) => Uint8Array) | null = null;
+let tamper: ((bytes: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>) | null = null;
 const realFetch = globalThis.fetch;
 
 type CheckModule = typeof import('../../src/lib/client/exposure-check');
