@@ -24,6 +24,18 @@
  * throughput; it does not model TCP/TLS handshakes or slow start, so a real link of these figures
  * takes one to three round trips (0.3–0.9 s) more for a first request on a new connection.
  *
+ * Then the compact snapshot (`/api/exposures/42/snapshot`, src/lib/core/exposure/snapshot-format.ts)
+ * of the same events on the same server, side by side with the old list: its bytes as served to
+ * Chromium's Accept-Encoding (brotli), gzip and plain; a fresh Chromium (its own browser, empty
+ * cache, the same throttling) fetching keys and snapshot in parallel, checking the one signature and
+ * decoding the events (also timed apart); then, on that same phone, a day of changes (400 new events,
+ * 50 corrections, 50 withdrawals, pushed by the teams through /sync and signed by the publisher) as
+ * a delta `?since=<version it holds>`. A version covers publications a minute old (server/snapshot.ts
+ * SETTLE_MS), so the bench waits a minute after each publication, as a phone checking the next day
+ * would find them. The server's first request after the changes (rebuilding the province's state) is
+ * made from Node before the phone asks and printed apart. Neither figure includes writing the events
+ * to IndexedDB (the old figure did not either).
+ *
  * Usage: node bench/snapshot.mjs [--events 10000] (CHROMIUM=path overrides /usr/bin/chromium).
  * Builds dist/server.mjs when it is missing or older than server/ or src/lib/core/. Prints a table
  * and a final `RESULT {json}` line; exits non-zero when a check fails (events missing, a signature
@@ -230,22 +242,23 @@ async function pushDayOfChanges(base, cookie, published, { added, corrected, wit
     ...picked.slice(0, corrected).map((d) => ({ ...d, to: d.to + 30 * 60_000, message: `${d.message} Cập nhật: ở lại thêm 30 phút.` })),
     ...picked.slice(corrected).map((d) => ({ ...d, state: 'withdrawn' }))
   ];
-  await Promise.all(
-    [...groupBy(changes)].map(async ([commune, list]) => {
+  // One commune after another: the changes of a day arrive over the day, not in one burst.
+  for (const [commune, list] of groupBy(changes)) {
+    {
       const local = new PouchDB(`bench-day-${process.pid}-${commune}`, { adapter: 'memory' });
       const remote = remotePouch(PouchDB, `${base}/sync/lv_c_${commune}`, cookie);
       const ids = list.map((d) => d._id);
       // The whole commune, as the team's device holds it (a doc_ids pull through the gateway stops
       // early: it filters each limited batch of the changes feed after reading it).
-      await local.replicate.from(remote, { batch_size: 500 });
+      await local.replicate.from(remote, { batch_size: 250 });
       const held = new Map((await local.allDocs({ keys: ids })).rows.filter((row) => row.value && !row.value.deleted).map((row) => [row.id, row.value.rev]));
       await local.bulkDocs(venueDocs.get(commune) ?? []);
       await local.bulkDocs(list.map((d) => (held.has(d._id) ? { ...d, _rev: held.get(d._id) } : d)));
       const res = await local.replicate.to(remote, { batch_size: 250 });
       if (res.doc_write_failures) throw new Error(`commune ${commune}: ${res.doc_write_failures} changes refused`);
       await local.destroy();
-    })
-  );
+    }
+  }
   return { changes, picked: { corrected: picked.slice(0, corrected), withdrawn: picked.slice(corrected) } };
 }
 
@@ -506,7 +519,7 @@ async function main() {
     let day = null;
     let warm = null;
     const c = await compactPhone(base, async (c0) => {
-      console.log(`  compact snapshot on a fresh phone: ready in ${fmtMs(c0.readyMs)}; now a day of changes`);
+      console.log(`  compact snapshot on a fresh phone: ready in ${fmtMs(c0.readyMs)} (download ${fmtMs(c0.snapshotMs)} of ${c0.bodyBytes} bytes decoded, ${c0.encoding}; verify + decode ${fmtMs(c0.verifyMs)}); now a day of changes`);
       const pushed = await pushDayOfChanges(base, cookie, docs, DAY);
       const dayPublishMs = await waitForDay(server.store, pushed.changes);
       console.log(`  ${DAY.added + DAY.corrected + DAY.withdrawn} changes pushed and published; waiting ${SETTLE_MS / 1000} s for the version to cover them`);
