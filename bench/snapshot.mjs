@@ -181,6 +181,22 @@ async function loginCookie(base, phone, password) {
   return cookie;
 }
 
+/**
+ * Replication again after a failure, as the team app's sync does: on a shared machine the store
+ * can answer 503 for a moment under ten pushes at once, and a replication resumes where it stopped.
+ */
+async function withRetries(what, run) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      console.log(`  ${what}: ${err.message}; again in ${attempt * 2} s`);
+      await sleep(attempt * 2000);
+    }
+  }
+}
+
 async function pushDrafts(base, cookie, docs) {
   const PouchDB = await memoryPouchDB();
   const byCommune = groupBy(docs);
@@ -194,9 +210,10 @@ async function pushDrafts(base, cookie, docs) {
       await local.bulkDocs(venues);
       await local.bulkDocs(list);
       const remote = remotePouch(PouchDB, `${base}/sync/lv_c_${commune}`, cookie);
-      const res = await local.replicate.to(remote, { batch_size: 250 });
+      const res = await withRetries(`commune ${commune}`, () => local.replicate.to(remote, { batch_size: 250 }));
       if (res.doc_write_failures) throw new Error(`commune ${commune}: ${res.doc_write_failures} drafts refused: ${JSON.stringify(res.errors?.[0] ?? '')}`);
-      written += res.docs_written - venues.length;
+      // Written again on a retry: counted from the store below (waitForPublished), not from here.
+      written += list.length;
       await local.destroy();
     })
   );
@@ -250,11 +267,11 @@ async function pushDayOfChanges(base, cookie, published, { added, corrected, wit
       const ids = list.map((d) => d._id);
       // The whole commune, as the team's device holds it (a doc_ids pull through the gateway stops
       // early: it filters each limited batch of the changes feed after reading it).
-      await local.replicate.from(remote, { batch_size: 250 });
+      await withRetries(`commune ${commune} pull`, () => local.replicate.from(remote, { batch_size: 250 }));
       const held = new Map((await local.allDocs({ keys: ids })).rows.filter((row) => row.value && !row.value.deleted).map((row) => [row.id, row.value.rev]));
       await local.bulkDocs(venueDocs.get(commune) ?? []);
       await local.bulkDocs(list.map((d) => (held.has(d._id) ? { ...d, _rev: held.get(d._id) } : d)));
-      const res = await local.replicate.to(remote, { batch_size: 250 });
+      const res = await withRetries(`commune ${commune} push`, () => local.replicate.to(remote, { batch_size: 250 }));
       if (res.doc_write_failures) throw new Error(`commune ${commune}: ${res.doc_write_failures} changes refused`);
       await local.destroy();
     }
