@@ -6,6 +6,7 @@
 import PouchDB from 'pouchdb-browser';
 import { readable, type Readable } from 'svelte/store';
 import { reportSessionExpired } from './session-expiry';
+import { firstLoad, FirstLoadRefused, mayFirstLoad, type FirstLoadProgress, type SyncStart } from './first-load';
 
 /** Sync and one-way replication emit the same events; one shape for both. */
 interface Emitter {
@@ -43,6 +44,10 @@ export class Replica<T extends object = Record<string, unknown>> {
   #problem = $state<SyncProblem | null>(null);
   #pendingDown = $state<number | null>(null);
   #handle: Emitter | null = null;
+  /** A first load under way (see first-load.ts); aborted by stop(). */
+  #loading: AbortController | null = null;
+  #loadRetry: ReturnType<typeof setTimeout> | undefined;
+  #loadBackoff = 0;
 
   constructor(
     readonly name: string,
@@ -87,8 +92,90 @@ export class Replica<T extends object = Record<string, unknown>> {
   }
 
   start(): void {
-    if (this.#handle) return;
+    if (this.#handle || this.#loading) return;
+    // A device that holds nothing of a commune yet loads it in pages first (first-load.ts), then syncs.
+    if (this.mode === 'sync' && localStorage.getItem(this.#syncFromKey) === null && (localStorage.getItem(this.#loadKey) !== null || localStorage.getItem(`lv.pushedSeq.${this.name}`) === null)) {
+      void this.#loadThenSync();
+      return;
+    }
+    this.#startSync();
+  }
+
+  get #loadKey() {
+    return `lv.firstLoad.${this.name}`;
+  }
+  /** Where the live sync starts after a first load, until it has caught up once (its checkpoints are then past it). */
+  get #syncFromKey() {
+    return `lv.syncFrom.${this.name}`;
+  }
+
+  async #loadThenSync() {
+    const loading = new AbortController();
+    this.#loading = loading;
+    const saved = localStorage.getItem(this.#loadKey);
+    try {
+      if (saved === null && !(await mayFirstLoad(this.db as PouchDB.Database))) {
+        this.#loading = null;
+        if (!loading.signal.aborted) this.#startSync();
+        return;
+      }
+      this.#state = 'syncing';
+      this.#error = null;
+      const url = `${location.origin}/sync/${this.name}`;
+      const start = await firstLoad(this.db as PouchDB.Database, {
+        url,
+        signal: loading.signal,
+        progress: saved ? (JSON.parse(saved) as FirstLoadProgress) : null,
+        save: (progress) => localStorage.setItem(this.#loadKey, JSON.stringify(progress)),
+        onPage: (pending) => {
+          if (typeof pending === 'number') this.#pendingDown = pending;
+          this.#problem = null;
+          this.#error = null;
+        },
+        pullIds: async (ids) => {
+          await this.db.replicate.from(new PouchDB<T>(url, { skip_setup: true }), { doc_ids: ids });
+        },
+        pushIds: async (ids) => {
+          await this.db.replicate.to(new PouchDB<T>(url, { skip_setup: true }), { doc_ids: ids });
+        }
+      });
+      if (loading.signal.aborted) return;
+      localStorage.setItem(this.#syncFromKey, JSON.stringify(start));
+      // What waits to go up is counted from where the push starts: the load's own documents are the server's.
+      localStorage.setItem(`lv.pushedSeq.${this.name}`, String(start.push));
+      localStorage.removeItem(this.#loadKey);
+      this.#loadBackoff = 0;
+      this.#loading = null;
+      this.#startSync();
+    } catch (err) {
+      if (loading.signal.aborted) return;
+      this.#loading = null;
+      const status = (err as { status?: number }).status ?? 0;
+      if (status === 401) {
+        this.#state = 'login';
+        this.#error = (err as Error).message;
+        this.#problem = syncProblemOf(err);
+        reportSessionExpired();
+        return;
+      }
+      if (err instanceof FirstLoadRefused && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        // A gateway without the first-load read (or a refusal of it): the replicator does the whole
+        // sync, as before. Its pull starts from nothing, so nothing loaded so far is lost.
+        localStorage.removeItem(this.#loadKey);
+        this.#startSync();
+        return;
+      }
+      this.#state = navigator.onLine ? 'error' : 'offline';
+      this.#problem = syncProblemOf(err);
+      this.#error = (err as { message?: string }).message ?? String(err);
+      this.#loadBackoff = Math.min(MAX_BACKOFF_MS, this.#loadBackoff ? this.#loadBackoff * 2 : 1000);
+      this.#loadRetry = setTimeout(() => this.start(), this.#loadBackoff);
+    }
+  }
+
+  #startSync(): void {
     const remote = new PouchDB<T>(`${location.origin}/sync/${this.name}`, { skip_setup: true });
+    const from = JSON.parse(localStorage.getItem(this.#syncFromKey) ?? 'null') as SyncStart | null;
     const options = {
       live: true,
       retry: true,
@@ -97,7 +184,10 @@ export class Replica<T extends object = Record<string, unknown>> {
       // first sync; batches of 1,000 and the gateway's gzip, 4 minutes (bench/replica.mjs).
       // A batch is ~0.5 MB of JSON, ~100 KB gzip.
       batch_size: 1000,
-      back_off_function: (delay: number) => Math.min(MAX_BACKOFF_MS, delay === 0 ? 1000 : delay * 2)
+      back_off_function: (delay: number) => Math.min(MAX_BACKOFF_MS, delay === 0 ? 1000 : delay * 2),
+      // Right after a first load: each direction starts where the load left it (PouchDB writes that
+      // as its checkpoint before it reads any change).
+      ...(from ? { pull: { since: from.pull }, push: { since: from.push } } : {})
     };
     const handle = (
       this.mode === 'sync'
@@ -152,6 +242,9 @@ export class Replica<T extends object = Record<string, unknown>> {
   }
 
   stop(): void {
+    this.#loading?.abort();
+    this.#loading = null;
+    clearTimeout(this.#loadRetry);
     this.#handle?.cancel();
     this.#handle = null;
     this.#state = 'idle';
@@ -188,7 +281,9 @@ export class Replica<T extends object = Record<string, unknown>> {
    */
   async countPending(): Promise<number> {
     if (this.mode !== 'sync') return 0;
-    const since = localStorage.getItem(`lv.pushedSeq.${this.name}`) ?? '0';
+    // During a first load, what it wrote is the server's: only writes after its last page wait to go up.
+    const load = JSON.parse(localStorage.getItem(this.#loadKey) ?? 'null') as FirstLoadProgress | null;
+    const since = load ? String(load.localSeq) : (localStorage.getItem(`lv.pushedSeq.${this.name}`) ?? '0');
     const changes = await this.db.changes({ since: Number(since) || 0, limit: 10_000, return_docs: true });
     this.#pendingUp = changes.results.length;
     return this.#pendingUp;
@@ -197,6 +292,8 @@ export class Replica<T extends object = Record<string, unknown>> {
   async #markCaughtUp() {
     const info = await this.db.info();
     localStorage.setItem(`lv.pushedSeq.${this.name}`, String(info.update_seq));
+    // Both directions have written checkpoints past where the first load left them.
+    localStorage.removeItem(this.#syncFromKey);
     this.#pendingUp = 0;
     this.#caughtUp++;
   }
@@ -256,7 +353,7 @@ const ACCOUNT_DB = /^lv_c_/;
 /** PouchDB's IndexedDB adapter stores database `x` as `_pouch_x`. */
 const IDB_PREFIX = '_pouch_';
 /** What the device noted about those databases and the team's work (sync marks, cached counts, last checkpoint, contact). */
-const ACCOUNT_KEYS = [/^lv\.(lastSync|pushedSeq)\.lv_c_/, /^lv\.team\./, /^lv\.checkpoint\./];
+const ACCOUNT_KEYS = [/^lv\.(lastSync|pushedSeq|firstLoad|syncFrom)\.lv_c_/, /^lv\.team\./, /^lv\.checkpoint\./];
 
 /**
  * Records on this device the server does not have yet, across every commune replica this device
