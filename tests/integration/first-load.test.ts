@@ -145,14 +145,29 @@ describe('a team device first loads the commune in pages, then syncs from there'
     expect(loadAsked).toContain(written);
     const loadRequests = sent.length;
     await syncOnce(db, remote(), start);
-    const server = await serverLeaves();
-    expect(server.has(written)).toBe(true);
-    expect(await localLeaves(db)).toEqual(server);
-    expect([...server.values()].some((revs) => revs.length === 2)).toBe(true);
+    const held = await serverLeaves();
+    expect(held.has(written)).toBe(true);
+    expect(await localLeaves(db)).toEqual(held);
+    expect([...held.values()].some((revs) => revs.length === 2)).toBe(true);
     // The live sync offers nothing of what was loaded back.
     const asked = sent.slice(loadRequests).filter((r) => r.url.includes('_revs_diff')).flatMap((r) => Object.keys(JSON.parse(r.body) as object));
     expect(asked).toEqual([]);
     expect(loadAsked.length).toBeLessThan(4);
+
+    // Loaded documents carry their revision alone, without its history: an edit on the server and
+    // one on the device still follow on from it, with no second leaf on either side.
+    const onServer = [...held.keys()].find((id) => id.startsWith('entry:') && held.get(id)!.length === 1 && id !== written)!;
+    const onDevice = [...held.keys()].find((id) => id.startsWith('entry:') && held.get(id)!.length === 1 && id !== written && id !== onServer)!;
+    const serverDoc = (await server.store.request('GET', `${DB}/${encodeURIComponent(onServer)}`)).body as Record<string, unknown>;
+    expect((await server.store.request('PUT', `${DB}/${encodeURIComponent(onServer)}`, { body: { ...serverDoc, direction: 'out' } })).status).toBe(201);
+    const deviceDoc = await db.get(onDevice);
+    await db.put({ ...deviceDoc, direction: 'out' });
+    await syncOnce(db, remote(), { pull: start.pull, push: start.push });
+    const after = await serverLeaves();
+    expect(after.get(onServer)!.length).toBe(1);
+    expect(after.get(onDevice)!.length).toBe(1);
+    expect(after.get(onDevice)![0]).toMatch(/^2-/);
+    expect(await localLeaves(db)).toEqual(after);
   });
 
   it('a load cut off midway resumes where it was, and a deleted document stays deleted', async () => {
