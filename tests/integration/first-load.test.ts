@@ -202,6 +202,23 @@ describe('a team device first loads the commune in pages, then syncs from there'
     for (const row of deleted.results.filter((r) => r.deleted)) await expect(db.get(row.id)).rejects.toMatchObject({ status: 404 });
   });
 
+  it('a progress mark left from a database since removed starts the load over', async () => {
+    const db = localDb();
+    const { doFetch, remote } = recording(team);
+    const stale: FirstLoadProgress = { since: 1_000_000, localSeq: 500, localWrites: [], conflicted: [] };
+    const start = await firstLoad(db, {
+      url: `${base}/sync/${DB}`,
+      pageSize: 50,
+      fetch: doFetch,
+      progress: stale,
+      save: () => {},
+      pullIds: async (ids) => void (await db.replicate.from(remote(), { doc_ids: ids })),
+      pushIds: async (ids) => void (await db.replicate.to(remote(), { doc_ids: ids }))
+    });
+    expect(start.pull).not.toBe(1_000_000);
+    expect((await localLeaves(db)).size).toBe((await serverLeaves()).size);
+  });
+
   it('a device that holds anything already syncs as before', async () => {
     const db = localDb();
     await db.put(entry(VT, NOW, 'Đã có trên máy'));

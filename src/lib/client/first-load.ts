@@ -85,7 +85,10 @@ export async function firstLoad(db: PouchDB.Database, options: FirstLoadOptions)
   const doFetch = options.fetch ?? fetch;
   const pageSize = options.pageSize ?? FIRST_LOAD_PAGE;
   const localSeq = async () => Number((await db.info()).update_seq);
-  let progress: FirstLoadProgress = options.progress ?? { since: 0, localSeq: await localSeq(), localWrites: [], conflicted: [] };
+  const fresh = async (): Promise<FirstLoadProgress> => ({ since: 0, localSeq: await localSeq(), localWrites: [], conflicted: [] });
+  let progress: FirstLoadProgress = options.progress ?? (await fresh());
+  // A mark that outlived its database (removed and made again): nothing of it is here, so from the start.
+  if (options.progress && (await localSeq()) < options.progress.localSeq) progress = await fresh();
 
   /** Ids changed on the device after `from` other than by the load (`loaded`: id -> revision it wrote). */
   const writesSince = async (from: number, loaded: Map<string, string>) => {
@@ -126,6 +129,7 @@ export async function firstLoad(db: PouchDB.Database, options: FirstLoadOptions)
       const failed = (results as { error?: unknown }[]).find((r) => r.error);
       if (failed) throw new Error(`storing the first load failed: ${JSON.stringify(failed)}`);
     }
+    options.signal?.throwIfAborted();
     const after = await localSeq();
     // One new local sequence a document written, and none since the last page: else the device wrote too.
     if (before !== progress.localSeq || after - before !== docs.length) await writesSince(progress.localSeq, new Map(docs.map((d) => [d._id as string, d._rev as string])));

@@ -126,7 +126,11 @@ export class Replica<T extends object = Record<string, unknown>> {
         url,
         signal: loading.signal,
         progress: saved ? (JSON.parse(saved) as FirstLoadProgress) : null,
-        save: (progress) => localStorage.setItem(this.#loadKey, JSON.stringify(progress)),
+        // Not after a stop: signing out removes the replica and its marks, and a mark written after
+        // that would make the next account's load resume past documents it never stored.
+        save: (progress) => {
+          if (!loading.signal.aborted) localStorage.setItem(this.#loadKey, JSON.stringify(progress));
+        },
         onPage: (pending) => {
           if (typeof pending === 'number') this.#pendingDown = pending;
           this.#problem = null;
@@ -141,7 +145,6 @@ export class Replica<T extends object = Record<string, unknown>> {
       });
       if (loading.signal.aborted) return;
       localStorage.setItem(this.#syncFromKey, JSON.stringify(start));
-      // The push starts here (see #startSync): the load's own documents are the server's.
       // What waits to go up is counted from where the push starts: the load's own documents are the server's.
       localStorage.setItem(`lv.pushedSeq.${this.name}`, String(start.push));
       localStorage.removeItem(this.#loadKey);
