@@ -36,15 +36,19 @@
  * other screens' code shows as "app files" and is left out of the sync totals), the page's peak JS
  * heap (Performance.getMetrics every 2 s), the renderer's peak RSS and all Chromium's peak PSS
  * (/proc), this process's RSS (the server and its embedded store), and CPU time of each. The service
- * worker is blocked: the figures are the sync's, not the precache's. Targets (first sync ≤ 10 min,
- * delta ≤ 30 s, contacts ≤ 300 ms) are printed beside the figures; a missed one does not fail the run.
+ * worker is blocked: the figures are the sync's, not the precache's. Targets (first sync ≤ 2 min,
+ * delta ≤ 10 s, contacts ≤ 300 ms; issue 13) are printed beside the figures; a missed one does not fail the run.
  *
  * Usage: node bench/replica.mjs [--docs 50000] [--delta 2000] [--up 200] [--kbps 1000] [--up-kbps N]
- *          [--latency 300] [--no-throttle] [--max-minutes 30] [--static dir] [--bundle file] [--profile]
+ *          [--latency 300] [--no-throttle] [--max-minutes 30] [--static dir] [--bundle file] [--profile] [--old-sync]
  *   --docs 2000    a quick smoke run (about a minute)
  *   --up-kbps      the uplink, when it differs from --kbps (3G uplinks are often half the downlink)
  *   --static       another build of the PWA to serve (default build/), e.g. a copy made before a change
  *   --bundle       another build of the server (default dist/server.mjs, rebuilt when stale)
+ *   --old-sync     the first sync without the first load (src/lib/client/first-load.ts): the device is
+ *                  marked as one that synced before (lv.pushedSeq), so the page starts PouchDB's sync
+ *                  at once, pull and push together, as a device that synced before the first load
+ *                  existed does (its push still skips the revisions its pull wrote)
  *   --profile      samples the team page's main thread (CDP Profiler, 1 ms) in the first sync and the
  *                  delta, and prints where its time goes: self time by function, with the minified
  *                  source at that place (it slows the page a little: take times from a run without it)
@@ -79,15 +83,15 @@ const COMMUNE = '18070';
 const DB = `lv_c_${COMMUNE}`;
 const IDB_NAME = `_pouch_${DB}`;
 const TEAM_PASSWORD = 'mat-khau-ban-do-18070';
-const TARGETS = { firstSyncMs: 10 * 60_000, deltaMs: 30_000, contactsMs: 300 };
+const TARGETS = { firstSyncMs: 2 * 60_000, deltaMs: 10_000, contactsMs: 300 };
 const DAY = 86_400_000;
 const VN = 7 * 3_600_000;
 
 const opts = parseFlags(NAME, {
   usage:
-    'node bench/replica.mjs [--docs 50000] [--delta 2000] [--up 200] [--kbps 1000] [--up-kbps N] [--latency 300] [--no-throttle] [--max-minutes 30] [--static dir] [--bundle file] [--profile]',
-  spec: { docs: 'whole', delta: 'whole', up: 'whole', kbps: 'number', upKbps: 'number', latency: 'number', noThrottle: 'switch', maxMinutes: 'number', static: 'path', bundle: 'path', profile: 'switch' },
-  defaults: { docs: 50_000, delta: 2000, up: 200, kbps: 1000, upKbps: null, latency: 300, noThrottle: false, maxMinutes: 30, static: path.join(ROOT, 'build'), bundle: null, profile: false },
+    'node bench/replica.mjs [--docs 50000] [--delta 2000] [--up 200] [--kbps 1000] [--up-kbps N] [--latency 300] [--no-throttle] [--max-minutes 30] [--static dir] [--bundle file] [--profile] [--old-sync]',
+  spec: { docs: 'whole', delta: 'whole', up: 'whole', kbps: 'number', upKbps: 'number', latency: 'number', noThrottle: 'switch', maxMinutes: 'number', static: 'path', bundle: 'path', profile: 'switch', oldSync: 'switch' },
+  defaults: { docs: 50_000, delta: 2000, up: 200, kbps: 1000, upKbps: null, latency: 300, noThrottle: false, maxMinutes: 30, static: path.join(ROOT, 'build'), bundle: null, profile: false, oldSync: false },
   check(o) {
     if (o.docs < 500) throw new Error('--docs must be at least 500');
     if (o.delta < 50) throw new Error('--delta must be at least 50');
@@ -251,12 +255,12 @@ function makeGenerator(core, now) {
       contactPhone: chance(0.6) ? pick(PREFIXES) + digits(7) : undefined,
       defaultStayMinutes: chance(0.1) ? pick([20, 45, 120, 240]) : undefined,
       status: chance(0.96) ? 'active' : 'suspended',
-      owner: venueType === 'checkpoint' ? undefined : chance(0.7) ? `user:${randomText(16, ALNUM)}` : undefined,
+      owner: venueType === 'checkpoint' ? undefined : chance(0.7) ? randomText(16, ALNUM) : undefined,
       createdAt: created,
       updatedAt: created,
       // A signed token is ~300 digits (QR numeric mode); a placeholder of that length, not verifiable.
       token: digits(int(290, 320)),
-      keyId: 'k2021a',
+      keyId: '2021',
       signedAt: created,
       busy: VENUE_MIX[venueType][1] * (0.5 + rnd())
     });
@@ -869,6 +873,8 @@ async function main() {
     await page.locator('#auth-phone').waitFor({ timeout: 120_000 });
     const appMs = performance.now() - l0;
     const appNet = net.since(new Map());
+    // The mark of a device that has synced before: the page then starts PouchDB's sync at once, as before the first load.
+    if (opts.oldSync) await page.evaluate((db) => localStorage.setItem(`lv.pushedSeq.${db}`, '0'), DB);
 
     // First sync: from the login to every document on the device.
     mem.reset();
@@ -998,10 +1004,10 @@ async function main() {
     console.log(`\nTeam device: Chromium ${chromiumVersion}, ${linkText}; the app (/team, login form) loaded in ${fmtS(appMs)}, ${KiB(sumKinds(appNet, 'down', false))} down`);
     printFigures(
       [
-        ['first sync: all documents on the device', fmtS(firstMs), '≤ 10 min', versus(firstMs, TARGETS.firstSyncMs)],
+        [`first sync: all documents on the device${opts.oldSync ? ' (--old-sync)' : ''}`, fmtS(firstMs), '≤ 2 min', versus(firstMs, TARGETS.firstSyncMs)],
         ['  first document on the device', fmtS(firstDocAt === null ? null : firstDocAt - t1)],
         ['  sync bar says up to date', fmtS(barMs)],
-        [`day's delta: ${deltaDocs.length} docs on the device`, fmtS(deltaMs), '≤ 30 s', versus(deltaMs, TARGETS.deltaMs)],
+        [`day's delta: ${deltaDocs.length} docs on the device`, fmtS(deltaMs), '≤ 10 s', versus(deltaMs, TARGETS.deltaMs)],
         ['  (writing them to the store took)', fmtS(written2 - t2)],
         [`up: ${upDocs.length} docs from the device on the server`, fmtS(upMs)],
         ['  (writing them on the device took)', fmtS(written3 - t3)],
@@ -1016,6 +1022,13 @@ async function main() {
     console.log('\nFirst sync by request kind');
     printFigures(
       Object.entries(firstNet)
+        .sort((a, b) => b[1].down - a[1].down)
+        .map(([k, v]) => [k, v.n, KiB(v.down), KiB(v.up), v.failed ? `${v.failed} failed` : '']),
+      ['requests', 'down', 'up', '']
+    );
+    console.log("\nDay's delta by request kind");
+    printFigures(
+      Object.entries(deltaNet)
         .sort((a, b) => b[1].down - a[1].down)
         .map(([k, v]) => [k, v.n, KiB(v.down), KiB(v.up), v.failed ? `${v.failed} failed` : '']),
       ['requests', 'down', 'up', '']
@@ -1048,6 +1061,7 @@ async function main() {
     printResult({
       docs: docs.length,
       serverDocs: expected,
+      syncPath: opts.oldSync ? 'replicator (--old-sync)' : 'first load, then replicator',
       link: LINK,
       chromium: chromiumVersion,
       seed: { generateMs: round(genMs, 0), validateMs: round(validateMs, 0), writeMs: round(seedMs, 0), jsonBytes: rawBytes, entries: db.entries.length, followups: db.followups.length, cases: db.cases.length, venues: db.venues.length, exposures: db.exposures.length },

@@ -174,7 +174,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       });
 
       // A province's exposure events, signed: the same for every phone, so a CDN can carry the load.
-      registerSnapshots(api, store);
+      registerSnapshots(api, store, keyring);
 
       // The signed codes of a commune's active venues: public (they are printed on posters), the same
       // for every caller, so a CDN can carry it. Serves the typed short links of posters (/v#…).

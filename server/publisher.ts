@@ -4,7 +4,8 @@
  * latest version. Phones fetch them per province (`/api/exposures/<province>`) and check every
  * signature; a withdrawal is published like a correction, so it reaches phones the same way.
  */
-import { signExposure, type ExposureEvent, type SignedExposure } from '../src/lib/core/exposure/exposure';
+import type { ExposureEvent, SignedExposure } from '../src/lib/core/exposure/exposure';
+import { signExposure } from '../src/lib/core/exposure/exposure-sign';
 import { checkCommuneDoc, type ExposureDraftRecord } from '../src/lib/core/documents';
 import { MAX_EXPOSURE_AGE } from '../src/lib/core/exposure/exposure-draft';
 import { provinceOfCommune } from '../src/lib/core/province-table';
@@ -19,6 +20,12 @@ export interface PublishedExposureDoc {
   schema: 1;
   provinceCode: string;
   signed: SignedExposure;
+  /**
+   * When this version was written (ms, the publishing server's clock): the compact snapshot's
+   * versions and deltas are counted in it (server/snapshot.ts). Missing on documents written before
+   * it existed: those count as published at 0, so they are in every full snapshot and no delta.
+   */
+  publishedAt?: number;
 }
 
 export function exposureDocId(provinceCode: string, eventId: string): string {
@@ -83,15 +90,28 @@ export class Publisher {
         if (JSON.stringify(published) === JSON.stringify(wanted)) continue;
       }
       const event: ExposureEvent = { ...wanted, version: (before?.signed.event.version ?? 0) + 1 };
-      changes.push({ _id: id, ...(before?._rev ? { _rev: before._rev } : {}), type: 'exposure', schema: 1, provinceCode: province, signed: signExposure(event, this.keyring.active) });
+      changes.push({
+        _id: id,
+        ...(before?._rev ? { _rev: before._rev } : {}),
+        type: 'exposure',
+        schema: 1,
+        provinceCode: province,
+        signed: signExposure(event, this.keyring.active),
+        publishedAt: Date.now()
+      });
     }
     if (changes.length) await this.store.request('POST', `${DB.exposures}/_bulk_docs`, { body: { docs: changes } });
     return changes.length;
   }
 }
 
-/** All current events of a province, as signed: the snapshot phones and CDNs fetch. */
-export async function provinceSnapshot(store: Store, provinceCode: string): Promise<SignedExposure[]> {
+/** All published events of a province (withdrawn ones included), as stored: what the snapshots are made of. */
+export async function provinceExposureDocs(store: Store, provinceCode: string): Promise<PublishedExposureDoc[]> {
   const docs = (await store.docsByPrefix<PublishedExposureDoc>(DB.exposures, `exp:${provinceCode}:`)) ?? [];
-  return docs.map((d) => d.signed).filter((s): s is SignedExposure => !!s);
+  return docs.filter((d) => !!d.signed);
+}
+
+/** All current events of a province, as signed: the per-event list of `/api/exposures/<province>`. */
+export async function provinceSnapshot(store: Store, provinceCode: string): Promise<SignedExposure[]> {
+  return (await provinceExposureDocs(store, provinceCode)).map((d) => d.signed);
 }

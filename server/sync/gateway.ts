@@ -45,7 +45,14 @@ const MAX_CHECKPOINT_BYTES = 4096;
 export const SYNC_BODY_LIMIT = 8 * 1024 * 1024;
 /** Upper bound of a long-poll, under common proxy idle timeouts. */
 export const LONGPOLL_MAX_MS = 25_000;
-const CHANGES_PARAMS = ['since', 'limit', 'style', 'seq_interval', 'descending'];
+const CHANGES_PARAMS = ['since', 'limit', 'style', 'seq_interval', 'descending', 'include_docs'];
+/**
+ * A device's first load reads the commune in pages of `_changes?include_docs=true` (the rows and
+ * their documents in one answer, through the same filter as every read): one round trip per page
+ * instead of a `_changes`, a `_bulk_get` naming every id and revision, and checkpoints per batch.
+ * A page is bounded so that one request's answer stays a few MB in the server's memory.
+ */
+export const CHANGES_DOCS_MAX_LIMIT = 5000;
 
 type Params = { db: string; id?: string; '*'?: string };
 
@@ -79,7 +86,7 @@ function queryProblem(query: Record<string, unknown>): string | null {
     if (value.length > 2000) return `${name} is too long`;
   }
   const q = query as Record<string, string | undefined>;
-  for (const name of ['revs', 'latest', 'revs_info', 'conflicts', 'descending', 'attachments'])
+  for (const name of ['revs', 'latest', 'revs_info', 'conflicts', 'descending', 'attachments', 'include_docs'])
     if (q[name] !== undefined && q[name] !== 'true' && q[name] !== 'false') return `${name} must be true or false`;
   for (const name of ['limit', 'timeout', 'heartbeat', 'seq_interval']) if (q[name] !== undefined && !/^[0-9]{1,10}$/.test(q[name]!)) return `${name} must be a whole number`;
   if (q.style !== undefined && q.style !== 'main_only' && q.style !== 'all_docs') return 'style must be main_only or all_docs';
@@ -413,6 +420,11 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     for (const name of CHANGES_PARAMS) if (req.query[name] !== undefined) query.set(name, String(req.query[name]));
     const feed = req.query.feed ?? 'normal';
     if (feed !== 'normal' && feed !== 'longpoll' && feed !== 'continuous') return deny(reply, 400, 'bad_request', 'feed must be normal, longpoll or continuous');
+    if (req.query.include_docs === 'true') {
+      if (feed !== 'normal') return deny(reply, 400, 'bad_request', 'include_docs is for a normal feed only');
+      const limit = Number(req.query.limit);
+      if (!(limit >= 1 && limit <= CHANGES_DOCS_MAX_LIMIT)) return deny(reply, 400, 'bad_request', `include_docs needs a limit from 1 to ${CHANGES_DOCS_MAX_LIMIT}`);
+    }
     // doc_ids filter (PouchDB's `doc_ids` option) is applied here, after the access filter.
     let docIds: Set<string> | null = null;
     if (req.query.filter === '_doc_ids') {

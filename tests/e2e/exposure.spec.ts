@@ -5,7 +5,8 @@
  */
 import { expect, test, type BrowserContext, type Page, type Request } from '@playwright/test';
 import { newSigningKey } from '../../src/lib/core/venue/venue-signing';
-import { signExposure, type SignedExposure } from '../../src/lib/core/exposure/exposure';
+import type { SignedExposure } from '../../src/lib/core/exposure/exposure';
+import { signSnapshot } from '../../src/lib/core/exposure/exposure-sign';
 import { at, makeExposureEvent } from '../../src/lib/core/testing';
 import { clockTime, dayKey, dmy, HOUR, MINUTE } from '../../src/lib/core/time';
 import { browserWithCamera, cameraFile, confirmInApp, demoVenues, diaryVisits, waitForOfflineReady, shots } from './helpers';
@@ -113,29 +114,36 @@ test('a published event at a scanned venue raises one alert and a notification; 
     await expect(citizen.getByTestId('exposure-status')).toContainText('Chưa phát hiện tiếp xúc', { timeout: 30_000 });
     await expect(citizen.getByTestId('notify-card')).toBeHidden();
 
-    // A forged event (a key the server never had) and a tampered copy of a real one, served by a
-    // man in the middle: both are dropped, and the citizen is told some events were ignored.
+    // A man in the middle serves the compact snapshot forged (signed with a key the server never had,
+    // under the server's key id) and then altered (one byte of the real one changed): both are
+    // refused whole, no alert is raised, and the citizen is told a list was ignored.
     const team = await teamContext.newPage();
     await teamLogin(team);
     await publishEvent(team, 'Quán cà phê Sông La', visitTime - 2 * HOUR, visitTime - HOUR, 'monitor'); // a venue the citizen never visited
     await synced(team);
     await published(team, (events) => events.some((e) => e.event.venueName === 'Quán cà phê Sông La'));
     const forger = newSigningKey((await (await request.get('/api/keys')).json()).active);
-    await citizen.route('**/api/exposures/42', async (route) => {
+    const atMarket = makeExposureEvent({ eventId: 'forged0000001', venueId: market.venueId, venueName: market.name, from: visitTime - HOUR, to: visitTime + HOUR });
+    const forged = Buffer.from(signSnapshot({ province: '42', kind: 'full', since: null, version: Date.now(), events: [atMarket], withdrawn: [] }, forger));
+    let served = 0; // odd: the forged list, even: the real one altered
+    await citizen.route('**/api/exposures/42/snapshot*', async (route) => {
+      served++;
+      if (served % 2 === 1) return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: forged });
       const { 'if-none-match': _etag, ...headers } = route.request().headers();
-      const response = await route.fetch({ headers });
-      const body = (await response.json()) as { events: SignedExposure[] };
-      const forged = signExposure(makeExposureEvent({ eventId: 'forged0000001', from: visitTime - HOUR, to: visitTime + HOUR }), forger);
-      const real = body.events[0]!;
-      const tampered = { ...real, event: { ...real.event, eventId: 'tampered00001', venueId: market.venueId, venueName: market.name, from: visitTime - HOUR, to: visitTime + HOUR } };
-      await route.fulfill({ status: 200, contentType: 'application/json', json: { ...body, events: [...body.events, forged, tampered] } });
+      const real = Buffer.from(await (await route.fetch({ headers })).body());
+      real[real.length - 3] = real[real.length - 3]! ^ 0x01;
+      await route.fulfill({ status: 200, contentType: 'application/octet-stream', body: real });
     });
     await citizen.goto('/alerts');
     await expect(citizen.getByTestId('notify-on')).toBeVisible();
     await checkNow(citizen);
     await expect(citizen.getByTestId('alerts-none')).toBeVisible();
-    await expect(citizen.getByTestId('alerts-rejected')).toContainText('2 sự kiện không có chữ ký hợp lệ');
-    await citizen.unroute('**/api/exposures/42');
+    await expect(citizen.getByTestId('alerts-rejected')).toContainText('1 danh sách nơi có ca bệnh không có chữ ký hợp lệ');
+    await checkNow(citizen);
+    expect(served).toBeGreaterThanOrEqual(2); // the forged list and the altered one (opening /alerts runs a check too)
+    await expect(citizen.getByTestId('alerts-none')).toBeVisible();
+    await expect(citizen.getByTestId('alerts-rejected')).toContainText('1 danh sách nơi có ca bệnh không có chữ ký hợp lệ');
+    await citizen.unroute('**/api/exposures/42/snapshot*');
 
     // The team publishes an event at the market around the visit, and another at the market days
     // before: only the first matches.
@@ -174,13 +182,14 @@ test('a published event at a scanned venue raises one alert and a notification; 
     const visit = (await diaryVisits(citizen))[0] as unknown as { checkin: number };
     const secrets = [market.venueId, String(visit.checkin), String(Math.floor(visit.checkin / 1000)), new Date(visit.checkin).toISOString().slice(0, 16), clockTime(visit.checkin)];
     const checkRequests = requests.filter((r) => !new URL(r.url()).pathname.startsWith('/_app/') && !['/alerts', '/icons/icon.svg'].includes(new URL(r.url()).pathname));
-    expect(checkRequests.map((r) => new URL(r.url()).pathname)).toEqual(expect.arrayContaining(['/api/exposures/42', '/api/keys']));
+    expect(checkRequests.map((r) => new URL(r.url()).pathname)).toEqual(expect.arrayContaining(['/api/exposures/42/snapshot', '/api/keys']));
     for (const r of checkRequests) {
       const sent = `${r.url()} ${r.postData() ?? ''} ${JSON.stringify(await r.allHeaders())}`;
       for (const secret of secrets) expect(sent, `${r.method()} ${r.url()} carries ${secret}`).not.toContain(secret);
-      // Only what every phone asks for: the table, the keys, a province's snapshot (and the notification's icon).
-      expect(new URL(r.url()).pathname).toMatch(/^\/(api\/(provinces|keys|exposures\/[0-9]{2})|icons\/[a-z0-9-]+\.png)$/);
-      expect(new URL(r.url()).search).toBe('');
+      // Only what every phone asks for: the table, the keys, a province's snapshot, with the public
+      // version of the list it holds (and the notification's icon).
+      expect(new URL(r.url()).pathname).toMatch(/^\/(api\/(provinces|keys|exposures\/[0-9]{2}\/snapshot)|icons\/[a-z0-9-]+\.png)$/);
+      expect(new URL(r.url()).search).toMatch(/^(\?since=[0-9]+)?$/);
       expect(r.method()).toBe('GET');
     }
     citizenContext.removeAllListeners('request');

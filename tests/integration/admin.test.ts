@@ -276,7 +276,7 @@ describe('zone levels', () => {
     // A commune without its own level takes its province's (42 is level 2 in the demo data).
     expect(zones.json.units.find((u) => u.code === '18079')).toMatchObject({ zone: null, effective: 2 });
     expect(zones.json.history[0]).toMatchObject({ code: '18076', level: 4, since, note: 'Quyết định số 12/QĐ-UBND', by: 'Nguyễn Văn Huyện' });
-    const changes = await call<{ results: { id: string }[] }>('GET', '/sync/lv_directory/_changes?since=0&include_docs=true');
+    const changes = await call<{ results: { id: string }[] }>('GET', '/sync/lv_directory/_changes?since=0&include_docs=true&limit=5000');
     expect(changes.json.results.some((r) => r.id === 'zone:18076')).toBe(true);
     const doc = await server.store.db('lv_directory').get('zone:18076');
     expect(doc).toMatchObject({ level: 4, since, note: 'Quyết định số 12/QĐ-UBND' });

@@ -7,16 +7,19 @@ import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync as gunzipBuffer } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync as gunzipBuffer } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { purgeExpiredExposures } from '../../server/retention';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
-import { verifyExposure, type ExposureEvent, type SignedExposure } from '../../src/lib/core/exposure/exposure';
+import type { ExposureEvent, SignedExposure } from '../../src/lib/core/exposure/exposure';
+import { verifyExposure } from '../../src/lib/core/exposure/exposure-sign';
 import { verifyExposures } from '../../src/lib/core/exposure/exposure-verify';
+import { applySnapshot, verifySnapshot, type SnapshotContent } from '../../src/lib/core/exposure/snapshot-format';
 import type { PublicKey } from '../../src/lib/core/venue/venue-token';
+import type { PublishedExposureDoc } from '../../server/publisher';
 import { localDb, login, remoteDb } from './sync-helpers';
 
 /** Hours of the day before yesterday (UTC): exposure windows recent enough to be published (over 28 days old they are not). */
@@ -29,6 +32,7 @@ const VENUE = 'demochoducth';
 
 let server: RunningServer;
 let dataDir: string;
+let config: Awaited<ReturnType<typeof testServerConfig>>;
 let base: string;
 let keys: PublicKey[];
 let local: PouchDB.Database;
@@ -117,7 +121,8 @@ beforeAll(async () => {
   const staticDir = path.join(dataDir, 'build');
   mkdirSync(staticDir, { recursive: true });
   writeFileSync(path.join(staticDir, '200.html'), 'x');
-  server = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir }));
+  config = await testServerConfig({ PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: staticDir });
+  server = await startServer(config);
   base = server.url;
   await createUser(server.store, { phone: '0911000301', password: 'mat-khau-dai', role: 'team', communes: [COMMUNE] });
   const { cookie } = await login(base, '0911000301', 'mat-khau-dai');
@@ -240,3 +245,147 @@ describe('exposure snapshots', () => {
     }
   });
 });
+
+/**
+ * Moves every publication stamp of lv_exposures back: what a minute going by does to the versions
+ * (a version covers stamps at least a minute old, server/snapshot.ts SETTLE_MS), without the wait.
+ */
+async function age(ms: number): Promise<void> {
+  const res = await server.store.request('GET', 'lv_exposures/_all_docs', { query: new URLSearchParams({ include_docs: 'true', startkey: '"exp:"', endkey: '"exp:\ufff0"' }) });
+  const docs = ((res.body as { rows: { doc: PublishedExposureDoc }[] }).rows ?? []).map((r) => ({ ...r.doc, publishedAt: (r.doc.publishedAt ?? 0) - ms }));
+  expect((await server.store.request('POST', 'lv_exposures/_bulk_docs', { body: { docs } })).status).toBe(201);
+}
+
+const compactUrl = (since?: number | string) => `/api/exposures/${PROVINCE}/snapshot${since === undefined ? '' : `?since=${since}`}`;
+
+/** The compact snapshot (or delta) as a phone gets it, checked with the server's keys. */
+async function compact(since?: number | string, province = PROVINCE): Promise<SnapshotContent> {
+  const res = await get(since === undefined && province !== PROVINCE ? `/api/exposures/${province}/snapshot` : compactUrl(since), { 'accept-encoding': 'br, gzip' });
+  expect(res.status).toBe(200);
+  expect(res.headers['content-encoding']).toBe('br');
+  const checked = await verifySnapshot(new Uint8Array(brotliDecompressSync(new Uint8Array(res.body))), keys, province);
+  if (!checked.ok) throw new Error(`the snapshot did not verify: ${checked.reason}`);
+  return checked.content;
+}
+
+/** Waits (the signer runs 150 ms after a push, the cache looks once a second) until the per-event list shows what `ready` wants. */
+async function listed(ready: (events: ExposureEvent[]) => boolean): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (ready((await snapshot()).events.map((s) => s.event))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the list never showed what was awaited');
+}
+
+/** Until the compact snapshot has moved past `version` (the cache looks at the store once a second). */
+async function compactAfter(version: number, since?: number): Promise<SnapshotContent> {
+  for (let i = 0; i < 50; i++) {
+    const c = await compact(since);
+    if (c.version > version) return c;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the compact snapshot stayed at version ${version}`);
+}
+
+const ids = (events: ExposureEvent[]) => events.map((e) => e.eventId).sort();
+
+describe('the compact snapshot and its deltas', () => {
+  let fullVersion = 0;
+  let held: { version: number | null; events: ExposureEvent[] } = { version: null, events: [] };
+
+  it('holds the same current events as the per-event list, under one signature, without the withdrawn ones', async () => {
+    await push(draft('evcompact001'), draft('evcompact002'), draft('evcompact003'));
+    await listed((events) => ['evcompact001', 'evcompact002', 'evcompact003'].every((id) => events.some((e) => e.eventId === id)));
+    await age(120_000);
+    const c = await compactAfter(0);
+    expect(c).toMatchObject({ province: PROVINCE, kind: 'full', since: null, withdrawn: [] });
+    const current = (await verifyExposures((await snapshot()).events, keys)).events.filter((e) => !e.withdrawn);
+    expect(ids(c.events)).toEqual(ids(current));
+    expect([...c.events].sort((a, b) => a.eventId.localeCompare(b.eventId))).toEqual([...current].sort((a, b) => a.eventId.localeCompare(b.eventId)));
+    expect(c.events.some((e) => e.withdrawn)).toBe(false);
+    // The version is a publication stamp of the list, at least a minute old.
+    expect(c.version).toBeGreaterThan(0);
+    expect(c.version).toBeLessThanOrEqual(Date.now() - 60_000);
+    fullVersion = c.version;
+    held = applySnapshot(held, c)!;
+    // Another province: an empty list, signed all the same.
+    expect(await compact(undefined, '10')).toMatchObject({ province: '10', kind: 'full', events: [], version: 0 });
+  });
+
+  it('answers a delta with what was added, corrected and withdrawn since the version held', async () => {
+    // Nothing since: an empty delta at the same version.
+    expect(await compact(fullVersion)).toMatchObject({ kind: 'delta', since: fullVersion, version: fullVersion, events: [], withdrawn: [] });
+    await push(draft('evcompact004'), draft('evcompact001', { message: 'Ca F0 ở khu hàng cá', to: recent(4) }), draft('evcompact002', { state: 'withdrawn' }));
+    await listed((events) => events.some((e) => e.eventId === 'evcompact004') && events.some((e) => e.eventId === 'evcompact002' && e.withdrawn) && events.some((e) => e.eventId === 'evcompact001' && e.version === 2));
+    await age(120_000);
+    const d = await compactAfter(fullVersion, fullVersion);
+    expect(d).toMatchObject({ kind: 'delta', since: fullVersion, withdrawn: ['evcompact002'] });
+    expect(ids(d.events)).toEqual(['evcompact001', 'evcompact004']);
+    expect(d.events.find((e) => e.eventId === 'evcompact001')).toMatchObject({ version: 2, message: 'Ca F0 ở khu hàng cá', to: recent(4) });
+    // The phone's list after the delta is the full snapshot of the same version.
+    const after = applySnapshot(held, d)!;
+    const now = await compact();
+    expect(now.version).toBe(d.version);
+    expect(ids(after.events)).toEqual(ids(now.events));
+    expect(after.events.find((e) => e.eventId === 'evcompact001')?.version).toBe(2);
+    // A delta is cached and revalidated like the list.
+    const first = await get(compactUrl(fullVersion), { 'accept-encoding': 'br' });
+    const again = await get(compactUrl(fullVersion), { 'accept-encoding': 'br', 'if-none-match': first.headers.etag! });
+    expect(again.status).toBe(304);
+    expect(again.body.length).toBe(0);
+  });
+
+  it('serves brotli, gzip or plain bytes, the same bytes under each, with ETags, 304s and CDN headers', async () => {
+    const url = compactUrl();
+    const br = await get(url, { 'accept-encoding': 'gzip, deflate, br, zstd' });
+    const gz = await get(url, { 'accept-encoding': 'gzip' });
+    const plain = await get(url);
+    const refused = await get(url, { 'accept-encoding': 'br;q=0, gzip;q=0' });
+    expect([br.headers['content-encoding'], gz.headers['content-encoding'], plain.headers['content-encoding'], refused.headers['content-encoding']]).toEqual(['br', 'gzip', undefined, undefined]);
+    expect(brotliDecompressSync(new Uint8Array(br.body)).toString('base64')).toBe(plain.body.toString('base64'));
+    expect(gunzipSync(gz.body).equals(plain.body)).toBe(true);
+    expect(refused.body.equals(plain.body)).toBe(true);
+    expect(br.body.length).toBeLessThan(gz.body.length);
+    expect(new Set([br.headers.etag, gz.headers.etag, plain.headers.etag]).size).toBe(3);
+    for (const res of [br, gz, plain]) {
+      expect(res.headers['content-type']).toBe('application/octet-stream');
+      expect(res.headers.vary).toMatch(/accept-encoding/i);
+      expect(res.headers['cache-control']).toBe('public, max-age=60, stale-while-revalidate=60, stale-if-error=86400');
+      // Any of the three validators names the same content.
+      expect((await get(url, { 'accept-encoding': 'br', 'if-none-match': res.headers.etag! })).status).toBe(304);
+    }
+    expect((await get(url, { 'if-none-match': `W/${br.headers.etag}` })).status).toBe(304);
+    expect((await get(url, { 'if-none-match': '"other"' })).status).toBe(200);
+  });
+
+  it('refuses a since that is no version with 400 and a reason, and answers an unknown or old version with the full snapshot', async () => {
+    const current = await compact();
+    for (const bad of ['abc', '-1', '1.5', '1e5', '', '0x10', '99999999999999999999', '%00', '12abc', ' 1']) {
+      const res = await get(`${compactUrl()}?since=${encodeURIComponent(bad)}`.replace('/snapshot?since=', '/snapshot?since='), { 'accept-encoding': 'gzip' });
+      expect(res.status, `since=${bad}`).toBe(400);
+      expect(JSON.parse(res.body.toString('utf8'))).toMatchObject({ error: 'bad_request', reason: expect.stringMatching(/since/) });
+    }
+    const twice = await get(`${compactUrl()}?since=1&since=2`);
+    expect(twice.status).toBe(400);
+    // A version from the future (another server, a restored backup), one too old to build on, none at all, 0.
+    for (const since of [String(Date.now() + 86_400_000), '9999999999999999', '1', '0']) {
+      const c = await compact(since);
+      expect(c, `since=${since}`).toMatchObject({ kind: 'full', since: null, version: current.version });
+      expect(ids(c.events)).toEqual(ids(current.events));
+    }
+    expect((await get(`/api/exposures/4x/snapshot`)).status).toBe(400);
+  });
+
+  it('keeps its versions and bytes across a server restart', async () => {
+    const before = await get(compactUrl(), { 'accept-encoding': 'br' });
+    const version = (await compact()).version;
+    await server.close();
+    server = await startServer(config);
+    base = server.url;
+    const after = await get(compactUrl(), { 'accept-encoding': 'br' });
+    expect(after.headers.etag).toBe(before.headers.etag);
+    expect((await compact()).version).toBe(version);
+    expect((await get(compactUrl(), { 'accept-encoding': 'br', 'if-none-match': before.headers.etag! })).status).toBe(304);
+  });
+});
+

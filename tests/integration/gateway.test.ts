@@ -14,7 +14,7 @@ import { entryDocId, type DiaryShareRecord, type StationEntryRecord } from '../.
 import { newCase, newFollowup } from '../../src/lib/core/casework/casework';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue/venue-token';
-import { verifyExposure } from '../../src/lib/core/exposure/exposure';
+import { verifyExposure } from '../../src/lib/core/exposure/exposure-sign';
 import { localDb, login, register, remoteDb } from './sync-helpers';
 
 /** Hours of the day before yesterday (UTC): exposure windows recent enough to be published (over 28 days old they are not). */

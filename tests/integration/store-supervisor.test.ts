@@ -172,7 +172,7 @@ describe('the embedded store in its own process', () => {
     });
     expect(stored.status).toBe(201);
     const before = server.storePid()!;
-    const read = await get(`/sync/${other}/_changes?style=all_docs&include_docs=true`, cookies.poisonTeam);
+    const read = await get(`/sync/${other}/_changes?style=all_docs&include_docs=true&limit=100`, cookies.poisonTeam);
     expect(read.status).toBeLessThan(600);
     const crashed = await until('the store to end', () => (isRunning(before) ? undefined : true), 200);
     expect(crashed).toBe(true);

@@ -1,36 +1,47 @@
 /**
- * The on-device tracing check (DESIGN §7): fetch the signed exposure events of the provinces that
- * matter to this phone, check every signature, match them against the diary, and keep one alert
- * per match.
+ * The on-device tracing check (DESIGN §7): fetch the signed exposure snapshots of the provinces that
+ * matter to this phone (the changes since the version held, once a list is held), check their
+ * signatures, match the events against the diary, and keep one alert per match.
  *
  * What goes over the network is only what every phone asks for: the commune → province table, the
- * key list, and whole-province snapshots. Which provinces is the only thing a request can tell, and
- * the home province is always among them. No venue id, no visit time, no cookie.
+ * key list, and province snapshots, with the public version of the list held. Which provinces is
+ * the only thing a request can tell, and the home province is always among them. No venue id, no
+ * visit time, no cookie.
  *
  * This module runs in the page and in the service worker (periodic background sync), so it keeps
  * its state in IndexedDB, never in localStorage, and takes keys and notifications from its caller.
  */
 import Dexie, { type EntityTable } from 'dexie';
-import { matchExposures, type ExposureEvent, type SignedExposure } from '$lib/core/exposure/exposure';
-import { verifyExposures } from '$lib/core/exposure/exposure-verify';
+import { matchExposures, type ExposureEvent } from '$lib/core/exposure/exposure';
+import { applySnapshot, verifySnapshot } from '$lib/core/exposure/snapshot-format';
+import { MAX_EXPOSURE_AGE } from '$lib/core/exposure/exposure-rules';
 import { reconcileAlerts, type ExposureAlert } from '$lib/core/exposure/exposure-alerts';
 import { provinceOfCommune, readProvinceTable, type ProvinceTable } from '$lib/core/province-table';
 import type { PublicKey } from '$lib/core/venue/venue-token';
 import type { Visit } from '$lib/core/citizen/visit';
 import { diaryDb } from './diary';
 
-/** A verified event as kept on the phone, with what it was verified from (to skip verifying it again). */
+/** A verified event as kept on the phone. */
 interface StoredEvent {
   eventId: string;
   province: string;
+  /** the key that signed it (its snapshot's, or its own in the old per-event list) */
   keyId: string;
-  signature: string;
+  /** rows stored from the old per-event list carry their own signature; rows from a compact snapshot do not */
+  signature?: string;
   event: ExposureEvent;
 }
 
 interface StoredSnapshot {
   province: string;
+  /**
+   * the compact snapshot's version the rows are at; missing on a list stored from the old
+   * per-event format (/api/exposures/<province>), which is matched until a compact one replaces it
+   */
+  version?: number;
+  /** the last answer's ETag, and the address it answered (for If-None-Match at the same address only) */
   etag: string | null;
+  etagUrl?: string;
   fetchedAt: number;
 }
 
@@ -68,7 +79,7 @@ export interface CheckStatus {
   fetchFailed: boolean;
   /** when a check last tried the server and could not get the list (null: never) */
   lastFailedAt: number | null;
-  /** events thrown away because their signature did not hold */
+  /** lists refused at the last check because their signature did not hold (the list held before is kept) */
   rejected: number;
 }
 
@@ -177,75 +188,66 @@ function wantedProvinces(visits: Visit[], table: ProvinceTable | null, home: str
   return wanted;
 }
 
-interface SnapshotBody {
-  format: 'luu-vet-exposures';
-  province: string;
-  events: unknown[];
-}
-
-function isSnapshot(json: unknown, province: string): json is SnapshotBody {
-  const s = json as Partial<SnapshotBody> | null;
-  return !!s && s.format === 'luu-vet-exposures' && s.province === province && Array.isArray(s.events);
+interface Refreshed {
+  /** lists refused: their signature did not hold, or they were for another province */
+  rejected: number;
+  /** the held list is now the server's current one (false: a list was refused, the held one kept) */
+  fresh: boolean;
 }
 
 /**
- * Brings one province's events up to date. Events already verified with the same signature are
- * not verified again: a phone pays for 10,000 signatures once, not on every check.
- * Returns the number of events rejected, or null when the fetch failed (what is held is kept).
+ * Brings one province's events up to date from the compact snapshot (snapshot-format.ts): the
+ * changes since the version held, or the whole list when none is held (or only a list in the old
+ * per-event format, which stays in use until this replaces it). One signature checks the whole
+ * answer; a forged or altered one is refused and the held list kept. Null when the fetch failed.
  */
-async function refreshProvince(province: string, deps: CheckDeps, now: number): Promise<number | null> {
+async function refreshProvince(province: string, deps: CheckDeps, now: number, wholeList = false): Promise<Refreshed | null> {
   const held = await exposureDb.snapshots.get(province);
+  const since = wholeList ? undefined : held?.version;
+  const url = `/api/exposures/${province}/snapshot${since === undefined ? '' : `?since=${since}`}`;
   let res: Response;
+  let bytes: Uint8Array | null = null;
   try {
-    res = await fetch(`/api/exposures/${province}`, {
+    res = await fetch(url, {
       credentials: 'omit',
       cache: 'no-store',
-      headers: held?.etag ? { 'If-None-Match': held.etag } : {},
+      headers: held?.etag && held.etagUrl === url ? { 'If-None-Match': held.etag } : {},
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS)
     });
+    if (res.ok) bytes = new Uint8Array(await res.arrayBuffer());
   } catch {
-    return null;
+    return null; // offline, or cut off mid-download
   }
   if (res.status === 304 && held) {
     await exposureDb.snapshots.put({ ...held, fetchedAt: now });
-    return 0;
+    return { rejected: 0, fresh: true };
   }
-  let json: unknown;
-  try {
-    json = res.ok ? await res.json() : null;
-  } catch {
-    return null; // cut off mid-download, or a captive portal's page
-  }
-  if (!isSnapshot(json, province)) return null;
+  if (!bytes) return null;
 
-  const stored = new Map((await exposureDb.events.where('province').equals(province).toArray()).map((e) => [e.eventId, e]));
-  const keep: StoredEvent[] = [];
-  const toVerify: SignedExposure[] = [];
-  for (const item of json.events) {
-    const s = item as Partial<SignedExposure> | null;
-    const known = s?.event && typeof s.event === 'object' ? stored.get((s.event as { eventId?: string }).eventId ?? '') : undefined;
-    if (known && known.signature === s?.signature && known.keyId === s?.keyId) keep.push(known);
-    else toVerify.push(item as SignedExposure);
-  }
-  let keys = await deps.keys(false);
-  if (toVerify.some((s) => !keys.some((k) => k.id === s?.keyId))) keys = await deps.keys(true);
-  const { events, indices } = await verifyExposures(toVerify, keys);
-  const verified = events.map((event, i): StoredEvent => {
-    const signed = toVerify[indices[i]!]!;
-    return { eventId: event.eventId, province, keyId: signed.keyId, signature: signed.signature, event };
-  });
-  // An event id is one event: a forged copy listed beside the real one must not displace it.
-  const byId = new Map<string, StoredEvent>();
-  for (const e of [...keep, ...verified]) {
-    const seen = byId.get(e.eventId);
-    if (!seen || e.event.version > seen.event.version) byId.set(e.eventId, e);
-  }
+  let checked = await verifySnapshot(bytes, await deps.keys(false), province);
+  // A key this phone has not heard of yet: the server's current key list decides.
+  if (!checked.ok && checked.reason === 'unknown-key') checked = await verifySnapshot(bytes, await deps.keys(true), province);
+  if (!checked.ok) return checked.reason === 'not-snapshot' ? null : { rejected: 1, fresh: false };
+  const { content } = checked;
+
+  const rows = await exposureDb.events.where('province').equals(province).toArray();
+  const list = applySnapshot({ version: held?.version ?? null, events: rows.map((r) => r.event) }, content);
+  // A delta that does not follow from the list held (it cannot, unless the server's data went back): ask for the whole list once.
+  if (!list) return wholeList ? { rejected: 0, fresh: false } : refreshProvince(province, deps, now, true);
+  // Withdrawals reach phones in deltas; retention's deletions do not: an event too old to match any diary goes here.
+  const oldest = now - MAX_EXPOSURE_AGE;
+  const keep = list.events.filter((e) => e.to >= oldest);
+  const put = content.kind === 'full' ? keep : content.events.filter((e) => e.to >= oldest);
+  const row = (event: ExposureEvent): StoredEvent => ({ eventId: event.eventId, province, keyId: checked.keyId, event });
+  const kept = new Set(keep.map((e) => e.eventId));
   await exposureDb.transaction('rw', exposureDb.events, exposureDb.snapshots, async () => {
-    await exposureDb.events.where('province').equals(province).delete();
-    await exposureDb.events.bulkPut([...byId.values()]);
-    await exposureDb.snapshots.put({ province, etag: res.headers.get('ETag'), fetchedAt: now });
+    if (content.kind === 'full') await exposureDb.events.where('province').equals(province).delete();
+    else await exposureDb.events.bulkDelete(rows.filter((r) => !kept.has(r.eventId)).map((r) => r.eventId));
+    await exposureDb.events.bulkPut(put.map(row));
+    // The ETag goes with the address asked: the next check asks again at it only when the version did not move.
+    await exposureDb.snapshots.put({ province, version: list.version!, etag: res.headers.get('ETag'), etagUrl: url, fetchedAt: now });
   });
-  return toVerify.length - events.length;
+  return { rejected: 0, fresh: true };
 }
 
 let running: Promise<CheckStatus> | null = null;
@@ -266,10 +268,14 @@ async function check(deps: CheckDeps): Promise<CheckStatus> {
     // Without the server, nothing was downloaded, even when no province is watched yet.
     let failed = unreachable || (table === null && visits.length > 0);
     let rejected = 0;
+    let fresh = true;
     for (const province of wanted) {
       const result = await refreshProvince(province, deps, now);
       if (result === null) failed = true;
-      else rejected += result;
+      else {
+        rejected += result.rejected;
+        fresh &&= result.fresh;
+      }
     }
     // Provinces no longer visited (retention deleted those visits): their events go too.
     const dropped = (await exposureDb.snapshots.toCollection().primaryKeys()).filter((p) => !wanted.has(p));
@@ -279,8 +285,9 @@ async function check(deps: CheckDeps): Promise<CheckStatus> {
     }
     await setMeta('fetchFailed', failed);
     await setMeta('rejected', rejected);
-    if (!failed) await setMeta('lastFetchedAt', now);
-    else await setMeta('lastFailedAt', now);
+    // A refused list is no failure to connect, but the list held is not today's either.
+    if (!failed && fresh) await setMeta('lastFetchedAt', now);
+    else if (failed) await setMeta('lastFailedAt', now);
   }
   const events = (await exposureDb.events.toArray()).map((e) => e.event);
   const previous = await exposureDb.alerts.toArray();

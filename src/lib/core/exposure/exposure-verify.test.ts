@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { signExposure, verifyExposure, type ExposureEvent, type SignedExposure } from './exposure';
+import type { ExposureEvent, SignedExposure } from './exposure';
+import { signExposure, verifyExposure } from './exposure-sign';
 import { verifyExposures, webCryptoEd25519 } from './exposure-verify';
 import { type PublicKey } from '../venue/venue-token';
 import { newSigningKey, publicKeyOf } from '../venue/venue-signing';

@@ -9,7 +9,8 @@
  */
 import * as v from 'valibot';
 import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
-import { ExposureEventSchema, exposureSigningBytes, fromHex, verifyExposure, type ExposureEvent, type SignedExposure } from './exposure';
+import { ExposureEventSchema, exposureSigningBytes, type ExposureEvent, type SignedExposure } from './exposure';
+import { fromHex, verifyExposure } from './exposure-sign';
 import type { PublicKey } from '../venue/venue-token';
 
 export type VerifyEngine = 'webcrypto' | 'noble';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { currentEvents, matchExposures, signExposure, verifyExposure, type ExposureEvent } from './exposure';
+import { currentEvents, matchExposures, type ExposureEvent } from './exposure';
+import { signExposure, verifyExposure } from './exposure-sign';
 import { newSigningKey } from '../venue/venue-signing';
 import { HOUR, MINUTE, fromVietnamLocal } from '../time';
 import type { Visit } from '../citizen/visit';

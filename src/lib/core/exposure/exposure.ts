@@ -6,14 +6,14 @@
  * Rule (PC-Covid's): a visit matches when its interval [checkin, checkout] overlaps the event's
  * [from, to] widened by ±60 minutes (configurable per event). A visit without a check-out lasts its
  * venue type's default stay. Touching intervals count: at the boundary we would rather warn.
+ *
+ * The phone loads this module: it holds no signing code and imports no curve library (per-event
+ * signatures are in exposure-sign.ts, whole snapshots in snapshot-format.ts).
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
 import * as v from 'valibot';
 import { VENUE_ID_PATTERN, VENUE_NAME_MAX } from '../venue/venue';
 import { effectiveCheckout, type Visit } from '../citizen/visit';
 import { MINUTE } from '../time';
-import type { PublicKey, SigningKey } from '../venue/venue-token';
 
 export const DEFAULT_WIDEN_MINUTES = 60;
 
@@ -55,35 +55,6 @@ export function exposureSigningBytes(e: ExposureEvent): Uint8Array {
     'LVX1:' +
       JSON.stringify([e.eventId, e.version, e.venueId, e.venueName, e.communeCode, e.from, e.to, e.widenMinutes, e.level, e.message, e.advice, e.contactPhone, e.withdrawn])
   );
-}
-
-/** A signature as the server writes it: 128 lowercase hex characters. */
-const SIGNATURE_HEX = /^[0-9a-f]{128}$/;
-
-/** The 64 bytes of a signature in that form, else null (the one rule for both verifiers). */
-export function fromHex(hex: string): Uint8Array | null {
-  return SIGNATURE_HEX.test(hex) ? hexToBytes(hex) : null;
-}
-
-export function signExposure(event: ExposureEvent, key: SigningKey): SignedExposure {
-  const checked = v.parse(ExposureEventSchema, event);
-  if (checked.to < checked.from) throw new Error('an exposure window must end after it starts');
-  return { event: checked, keyId: key.id, signature: bytesToHex(ed25519.sign(exposureSigningBytes(checked), key.secretKey)) };
-}
-
-/** The event if its signature holds under a known key; null for anything forged, altered or malformed. */
-export function verifyExposure(signed: unknown, keys: readonly PublicKey[]): ExposureEvent | null {
-  if (typeof signed !== 'object' || signed === null) return null;
-  const s = signed as Partial<SignedExposure>;
-  const parsed = v.safeParse(ExposureEventSchema, s.event);
-  const key = keys.find((k) => k.id === s.keyId);
-  const signature = typeof s.signature === 'string' ? fromHex(s.signature) : null;
-  if (!parsed.success || !key || !signature) return null;
-  try {
-    return ed25519.verify(signature, exposureSigningBytes(parsed.output), key.publicKey) ? parsed.output : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Latest version of each event; withdrawn ones are dropped (a withdrawal clears its alerts). */
