@@ -16,8 +16,9 @@ const alternatives = LAZY_ROUTES.map((r) => r.replace('/', '\\/')).join('|');
 /** Their page components in SvelteKit's generated nodes. */
 const ROLE_ROUTES = new RegExp(`src\\/routes\\/(${alternatives})\\/`);
 /**
- * Their prerendered shells ("venue/edit" for venue/edit.html): offline, a navigation there gets the
- * home shell instead (navigateFallback), which routes in the browser all the same.
+ * Their prerendered shells ("venue/edit" for venue/edit.html): through the service worker a
+ * navigation there gets the empty SPA shell instead (navigateFallback, 200.html), which routes in the
+ * browser all the same.
  */
 const ROLE_SHELLS = new RegExp(`^(${alternatives})(\\/.*)?$`);
 
@@ -133,6 +134,10 @@ export default defineConfig({
       injectRegister: false,
       strategies: 'generateSW',
       manifest: false, // static/manifest.webmanifest, linked from app.html
+      // adapter-static's fallback (svelte.config.js) is an empty shell that routes by the URL; it is
+      // written after the service worker's files are globbed, so it enters the precache by name,
+      // its revision taken from the build's version.
+      kit: { adapterFallback: '200.html', spa: true },
       workbox: withRoleChunksLeftOut({
         clientsClaim: true,
         // Exposure check on periodic background sync, and notification clicks (src/lib/client/sw-exposure.ts).
@@ -140,9 +145,10 @@ export default defineConfig({
         // The shell and every route's code, the ZXing wasm for the scanner and fonts: all needed offline.
         globPatterns: ['client/**/*.{js,css,html,wasm,svg,png,ico,webmanifest,woff2}', 'prerendered/**/*.html'],
         maximumFileSizeToCacheInBytes: 3 * 1024 * 1024,
-        // Routes have their own precached shells ("/c", "/scan"…); any other path gets the home shell,
-        // which routes in the browser like every page of this SPA.
-        navigateFallback: '/',
+        // Citizen routes have their own precached pages ("/c", "/scan"…), prerendered with their
+        // HTML; any other path gets the empty SPA shell, which routes in the browser. Not the home
+        // page: it carries the home screen's own HTML and would hydrate as home on /team/report.
+        navigateFallback: '/200.html',
         // Pages read their query (?c=…&id=…) in the browser: the shell is the same for any query.
         ignoreURLParametersMatching: [/.*/],
         navigateFallbackDenylist: [/^\/api\//, /^\/sync\//],
