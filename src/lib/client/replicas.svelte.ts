@@ -29,17 +29,16 @@ export function syncProblemOf(err: unknown): SyncProblem {
   return 'other';
 }
 
-/** Retries back off to at most a minute: a village signal may last only a few minutes. */
 /**
- * The first load (first-load.ts) is for team devices, which hold whole communes. On an owner's
- * device, a venue created during its first load never received its signed revision
- * (tests/e2e/venue.spec.ts); until that is understood, owners' replicas sync as before. The team's
- * layout turns it on before any replica starts.
+ * The first load (first-load.ts) is for the devices of the team and of venue owners and stations:
+ * their layouts turn it on before any replica starts. Elsewhere (a citizen's pages, which hold no
+ * commune) replicas sync as before.
  */
 let firstLoadAllowed = false;
 export function allowFirstLoad(): void {
   firstLoadAllowed = true;
 }
+/** Retries back off to at most a minute: a village signal may last only a few minutes. */
 const MAX_BACKOFF_MS = 60_000;
 
 export class Replica<T extends object = Record<string, unknown>> {
