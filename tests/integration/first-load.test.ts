@@ -264,13 +264,12 @@ describe('the gateway read behind it', () => {
     expect((await call('', `/sync/${DB}/_changes?include_docs=true&limit=10`)).status).toBe(401);
   });
 
-  it('answers a page without a bound, or in a waiting feed, with a 400 and a reason', async () => {
+  it('answers a page without a bound, or in a continuous feed, with a 400 and a reason', async () => {
     for (const url of [
       `/sync/${DB}/_changes?include_docs=true`,
       `/sync/${DB}/_changes?include_docs=true&limit=5001`,
       `/sync/${DB}/_changes?include_docs=true&limit=0`,
       `/sync/${DB}/_changes?include_docs=yes&limit=10`,
-      `/sync/${DB}/_changes?include_docs=true&limit=10&feed=longpoll`,
       `/sync/${DB}/_changes?include_docs=true&limit=10&feed=continuous`
     ]) {
       const res = await call(team, url);
