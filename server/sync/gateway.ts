@@ -357,20 +357,31 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * One read of the store's `_changes`. A `since` the store does not know (a numeric checkpoint of
    * the embedded store, kept by a phone, after a move to CouchDB, whose sequences are opaque
    * strings) is read again from the start: the client then skips, by revision, what it has.
+   *
+   * A `doc_ids` filter is the store's to apply, before its `limit`: applied here, after it, a batch
+   * of other documents' changes came back empty, and PouchDB's replicator takes an empty batch for
+   * the end of a one-off replication (a first load's conflicted documents, pulled by id, were missed
+   * past the first batch of the commune's changes).
    */
-  async function readChanges(ctx: Ctx, given: URLSearchParams) {
+  async function readChanges(ctx: Ctx, given: URLSearchParams, docIds: Set<string> | null) {
+    const read = (query: URLSearchParams) => {
+      if (!docIds) return store.request('GET', `${ctx.db.name}/_changes`, { query });
+      const filtered = new URLSearchParams(query);
+      filtered.set('filter', '_doc_ids');
+      return store.request('POST', `${ctx.db.name}/_changes`, { query: filtered, body: { doc_ids: [...docIds] } });
+    };
     let query = given;
     const asked = given.get('since');
     if (asked && asked !== '0' && asked !== 'now' && /^[0-9]+$/.test(asked) !== (await storeSeqsAreNumbers())) {
       query = new URLSearchParams(given);
       query.set('since', '0');
     }
-    const res = await store.request('GET', `${ctx.db.name}/_changes`, { query });
+    const res = await read(query);
     // A sequence of the right kind that this store still cannot place (CouchDB answers 400): from the start too.
     if (res.status !== 400 || query.get('since') === '0') return res;
     const again = new URLSearchParams(query);
     again.set('since', '0');
-    return store.request('GET', `${ctx.db.name}/_changes`, { query: again });
+    return read(again);
   }
 
   const watch = new ChangeWatch(store, longpollMaxMs, closing.signal);
@@ -399,7 +410,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const waiting = watch.wait(ctx.db.name, deadline);
       let res: { status: number; body: unknown };
       try {
-        res = await readChanges(ctx, step);
+        res = await readChanges(ctx, step, docIds);
       } catch (err) {
         waiting.cancel();
         throw err;
@@ -469,7 +480,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       return deny(reply, 400, 'bad_request', 'only the _doc_ids filter is supported');
     }
     if (feed === 'normal') {
-      const res = await readChanges(ctx, query);
+      const res = await readChanges(ctx, query, docIds);
       if (res.status !== 200) return relay(reply, res);
       const body = await filterChanges(ctx, res.body as ChangesBody, docIds);
       return leaves ? withLeaves(ctx, body, reply) : body;

@@ -172,6 +172,20 @@ describe("a replica's pull with the documents in its changes", () => {
   });
 });
 
+describe('a pull of named documents (doc_ids)', () => {
+  it('finds them past the first batch of the database\'s changes', async () => {
+    // How a first load brings its conflicted documents: by id, from a commune of thousands of changes.
+    await store(Array.from({ length: 60 }, (_, i) => entry(VT, `Trước ${i}`)));
+    const late = entry(VT, 'Tìm theo mã');
+    await store([late]);
+    const db = localDb();
+    const { remote } = recordingRemote(team);
+    await db.replicate.from(remote, { doc_ids: [late._id], batch_size: 20 });
+    expect((await db.get(late._id)).person).toMatchObject({ name: 'Tìm theo mã' });
+    expect((await db.info()).doc_count).toBe(1);
+  });
+});
+
 describe('the gateway read with every leaf', () => {
   it('keeps the access rules of the other reads, in a normal and a waiting feed', async () => {
     const q = 'include_docs=true&revs=true&style=all_docs&limit=1000';
