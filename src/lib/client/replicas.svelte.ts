@@ -194,10 +194,11 @@ export class Replica<T extends object = Record<string, unknown>> {
     const options = {
       live: true,
       retry: true,
-      // Each batch costs round trips (_bulk_get, then the checkpoint read and written on the server):
+      // Each batch cost round trips (_bulk_get, then the checkpoint read and written on the server):
       // at 300 ms a trip and 1 Mbit/s, batches of 100 made a commune's 50,000 documents a 22-minute
-      // first sync; batches of 1,000 and the gateway's gzip, 4 minutes (bench/replica.mjs).
-      // A batch is ~0.5 MB of JSON, ~100 KB gzip.
+      // first sync; batches of 1,000 and the gateway's gzip, 4 minutes (bench/replica.mjs). A batch
+      // is ~0.5 MB of JSON, ~100 KB gzip; the gateway's read of a batch with its documents takes
+      // 1,000 rows at most (changes-with-docs.ts).
       batch_size: 1000,
       back_off_function: (delay: number) => Math.min(MAX_BACKOFF_MS, delay === 0 ? 1000 : delay * 2),
       // The pull's checkpoint is kept on the device only: on the server it cost a read and a write of
@@ -205,7 +206,7 @@ export class Replica<T extends object = Record<string, unknown>> {
       // (bench/replica.mjs, the day's delta). Right after a first load, each direction starts where
       // the load left it (PouchDB writes that as its checkpoint before it reads any change).
       pull: {
-        checkpoint: 'target',
+        checkpoint: 'target' as const,
         ...(from ? { since: from.pull } : {})
       },
       push: {
