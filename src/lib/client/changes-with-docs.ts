@@ -17,10 +17,12 @@
 /** Rows a `_changes` read with documents may ask for (the gateway's CHANGES_LEAVES_MAX_LIMIT). */
 const MAX_ROWS = 1000;
 /**
- * Documents kept at most. The replicator reads up to 10 batches ahead of the one it writes; more
- * than that (a replicator that stopped) is dropped, and its revisions are then asked for as before.
+ * Reads whose documents are kept. The replicator reads up to 10 batches ahead of the one it writes;
+ * documents it never asks for (revisions the device has: its own writes coming back) go after as
+ * many reads again, so that a phone syncing all day does not pile them up. One dropped too soon is
+ * asked for as before.
  */
-const MAX_KEPT = 20_000;
+const KEPT_READS = 10;
 
 type Fetch = typeof fetch;
 type Doc = { _id: string; _rev: string };
@@ -32,7 +34,9 @@ function json(body: unknown): Response {
 }
 
 export function changesWithDocs(base: Fetch): Fetch {
-  const kept = new Map<string, Doc>();
+  /** id and revision -> the document and the read that brought it (Map order: oldest first). */
+  const kept = new Map<string, { doc: Doc; read: number }>();
+  let reads = 0;
   /** Cleared when the gateway refuses the read with documents (a server from before it): the replicator's own reads then. */
   let ask = true;
 
@@ -47,10 +51,16 @@ export function changesWithDocs(base: Fetch): Fetch {
     }
     if (!res.ok) return res;
     const body = (await res.json()) as { results?: { id: string; docs?: Doc[] }[] };
+    const read = ++reads;
+    for (const [k, v] of kept) {
+      if (v.read > read - KEPT_READS) break;
+      kept.delete(k);
+    }
     for (const row of body.results ?? []) {
       for (const doc of row.docs ?? []) {
-        if (kept.size >= MAX_KEPT) kept.clear();
-        kept.set(key(doc._id, doc._rev), doc);
+        const k = key(doc._id, doc._rev);
+        kept.delete(k);
+        kept.set(k, { doc, read });
       }
       delete row.docs;
     }
@@ -62,7 +72,7 @@ export function changesWithDocs(base: Fetch): Fetch {
     const results: { id: string; docs: { ok: Doc }[] }[] = [];
     const rest: { id: string; rev?: string }[] = [];
     for (const entry of asked) {
-      const doc = entry.rev === undefined ? undefined : kept.get(key(entry.id, entry.rev));
+      const doc = entry.rev === undefined ? undefined : kept.get(key(entry.id, entry.rev))?.doc;
       if (doc) {
         kept.delete(key(entry.id, entry.rev!));
         results.push({ id: entry.id, docs: [{ ok: doc }] });
