@@ -578,6 +578,8 @@ function kindOf(url, method) {
 /** Requests, bytes down and up, by kind; `mark()` starts a phase, `since(mark)` reads it. */
 function networkMeter(cdp) {
   const byId = new Map();
+  /** Each sync request with its times (this process's clock, as CDP's events arrive): the phases' timelines. */
+  const log = new Map();
   const totals = new Map(); // kind -> { n, down, up, longpoll }
   const bump = (kind, field, by) => {
     let t = totals.get(kind);
@@ -592,10 +594,13 @@ function networkMeter(cdp) {
     byId.set(e.requestId, kind);
     bump(kind, 'n', 1);
     bump(kind, 'up', up);
+    if (kind !== 'app files') log.set(e.requestId, { kind, feed: new URL(e.request.url).searchParams.get('feed'), start: performance.now(), end: null, down: 0, up });
   });
   cdp.on('Network.loadingFinished', (e) => {
     const kind = byId.get(e.requestId);
     if (kind) bump(kind, 'down', e.encodedDataLength);
+    const entry = log.get(e.requestId);
+    if (entry) Object.assign(entry, { end: performance.now(), down: e.encodedDataLength });
   });
   cdp.on('Network.loadingFailed', (e) => byId.get(e.requestId) && bump(byId.get(e.requestId), 'failed', 1));
   const snapshot = () => new Map([...totals].map(([k, v]) => [k, { ...v }]));
@@ -609,6 +614,10 @@ function networkMeter(cdp) {
         if (d.n || d.down || d.up) out[k] = d;
       }
       return out;
+    },
+    /** Sync requests sent from `from` (performance.now()) on, oldest first. */
+    requestsFrom(from) {
+      return [...log.values()].filter((r) => r.start >= from).sort((a, b) => a.start - b.start);
     }
   };
 }
@@ -933,6 +942,7 @@ async function main() {
     const written2 = performance.now();
     const deltaCount = await serverDocCount(store);
     const editIds = day.edits.map((d) => d._id);
+    const deltaSeen = [];
     const delta = await pollUntil(
       async () => {
         const v = await readReplica(page);
@@ -942,7 +952,10 @@ async function main() {
       },
       (v) => v.count >= deltaCount && v.edits === editIds.length,
       250,
-      performance.now() + 10 * 60_000
+      performance.now() + 10 * 60_000,
+      (v, at) => {
+        if (!deltaSeen.length || deltaSeen.at(-1).count !== v.count || deltaSeen.at(-1).edits !== v.edits) deltaSeen.push({ at, count: v.count, edits: v.edits });
+      }
     );
     const deltaMs = delta ? delta.at - written2 : null;
     const deltaCpu = cpuSince(cpu2);
@@ -950,6 +963,7 @@ async function main() {
     if (!delta) problems.push(`delta: the device did not get all ${deltaDocs.length} documents within 10 minutes`);
     await mem.sample();
     const deltaNet = net.since(mark2);
+    const deltaLog = net.requestsFrom(t2 - 30_000).filter((r) => r.end === null || r.end >= t2);
     const deltaSock = { read: meter().read - sock2.read, written: meter().written - sock2.written };
     const deltaMem = mem.read();
 
@@ -1033,6 +1047,12 @@ async function main() {
         .map(([k, v]) => [k, v.n, KiB(v.down), KiB(v.up), v.failed ? `${v.failed} failed` : '']),
       ['requests', 'down', 'up', '']
     );
+    console.log(`\nDay's delta, request by request (s from the first write to the store; the store had them all at ${fmtS(written2 - t2)}; the device at ${fmtS(deltaMs === null ? null : deltaMs + written2 - t2)})`);
+    printFigures(
+      deltaLog.map((r) => [`${r.kind}${r.feed ? ` (${r.feed})` : ''}`, ((r.start - t2) / 1000).toFixed(2), r.end === null ? 'open' : ((r.end - t2) / 1000).toFixed(2), KiB(r.down), KiB(r.up)]),
+      ['sent', 'done', 'down', 'up']
+    );
+    console.log(`  on the device: ${deltaSeen.map((v) => `${((v.at - t2) / 1000).toFixed(1)} s ${v.count - before} new${v.edits ? ` + ${v.edits} edits` : ''}`).join(', ')}`);
     console.log('\nMemory peaks (sampled every 2 s)');
     printFigures(
       [

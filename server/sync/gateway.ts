@@ -53,6 +53,14 @@ const CHANGES_PARAMS = ['since', 'limit', 'style', 'seq_interval', 'descending',
  * A page is bounded so that one request's answer stays a few MB in the server's memory.
  */
 export const CHANGES_DOCS_MAX_LIMIT = 5000;
+/**
+ * A device's live pull reads `_changes?include_docs=true&revs=true` (feed normal or longpoll): each
+ * row then carries `docs`, every leaf revision of the document with its `_revisions`, as the
+ * replicator's `_bulk_get?revs=true` gives them, so the device does not send a batch's ids and
+ * revisions back up to ask for them (a day's delta sent as many bytes up as it brought down, and a
+ * round trip a batch; bench/replica.mjs). The app's batches are 1,000 rows.
+ */
+export const CHANGES_LEAVES_MAX_LIMIT = 1000;
 
 type Params = { db: string; id?: string; '*'?: string };
 
@@ -117,8 +125,8 @@ function docIdsOf(body: unknown, query: string | undefined): { ids: Set<string> 
   return { ids: new Set(ids as string[]) };
 }
 
-/** A replication's `_changes` answer as the store gives it. */
-type ChangesBody = { results: { id: string; seq?: unknown }[]; last_seq: unknown; pending?: number };
+/** A replication's `_changes` answer as the store gives it (`docs`: added by the gateway, see CHANGES_LEAVES_MAX_LIMIT). */
+type ChangesBody = { results: { id: string; seq?: unknown; changes?: { rev?: unknown }[]; docs?: unknown[] }[]; last_seq: unknown; pending?: number };
 
 export async function registerGateway(app: FastifyInstance, { store, sessionOf, onVenuesPushed, onCommunePushed, onOwnerVenue, waiting: waitingOpts }: GatewayDeps): Promise<void> {
   const longpollMaxMs = waitingOpts?.maxMs ?? LONGPOLL_MAX_MS;
@@ -349,20 +357,31 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * One read of the store's `_changes`. A `since` the store does not know (a numeric checkpoint of
    * the embedded store, kept by a phone, after a move to CouchDB, whose sequences are opaque
    * strings) is read again from the start: the client then skips, by revision, what it has.
+   *
+   * A `doc_ids` filter is the store's to apply, before its `limit`: applied here, after it, a batch
+   * of other documents' changes came back empty, and PouchDB's replicator takes an empty batch for
+   * the end of a one-off replication (a first load's conflicted documents, pulled by id, were missed
+   * past the first batch of the commune's changes).
    */
-  async function readChanges(ctx: Ctx, given: URLSearchParams) {
+  async function readChanges(ctx: Ctx, given: URLSearchParams, docIds: Set<string> | null) {
+    const read = (query: URLSearchParams) => {
+      if (!docIds) return store.request('GET', `${ctx.db.name}/_changes`, { query });
+      const filtered = new URLSearchParams(query);
+      filtered.set('filter', '_doc_ids');
+      return store.request('POST', `${ctx.db.name}/_changes`, { query: filtered, body: { doc_ids: [...docIds] } });
+    };
     let query = given;
     const asked = given.get('since');
     if (asked && asked !== '0' && asked !== 'now' && /^[0-9]+$/.test(asked) !== (await storeSeqsAreNumbers())) {
       query = new URLSearchParams(given);
       query.set('since', '0');
     }
-    const res = await store.request('GET', `${ctx.db.name}/_changes`, { query });
+    const res = await read(query);
     // A sequence of the right kind that this store still cannot place (CouchDB answers 400): from the start too.
     if (res.status !== 400 || query.get('since') === '0') return res;
     const again = new URLSearchParams(query);
     again.set('since', '0');
-    return store.request('GET', `${ctx.db.name}/_changes`, { query: again });
+    return read(again);
   }
 
   const watch = new ChangeWatch(store, longpollMaxMs, closing.signal);
@@ -391,7 +410,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const waiting = watch.wait(ctx.db.name, deadline);
       let res: { status: number; body: unknown };
       try {
-        res = await readChanges(ctx, step);
+        res = await readChanges(ctx, step, docIds);
       } catch (err) {
         waiting.cancel();
         throw err;
@@ -411,6 +430,27 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     }
   }
 
+  /**
+   * The rows of a `_changes` answer (already filtered for the caller) with every leaf revision each
+   * lists, deleted ones too, read from the store as `_bulk_get?revs=true` reads them: what the
+   * replicator would ask for next, with the history it needs to place an edit after the revision
+   * the device holds instead of beside it (a conflict).
+   */
+  async function withLeaves(ctx: Ctx, body: ChangesBody, reply: FastifyReply) {
+    const wanted = body.results.flatMap((row) => (row.changes ?? []).flatMap((c) => (typeof c.rev === 'string' ? [{ id: row.id, rev: c.rev }] : [])));
+    if (!wanted.length) return body;
+    const res = await store.request('POST', `${ctx.db.name}/_bulk_get`, { query: new URLSearchParams({ revs: 'true' }), body: { docs: wanted } });
+    if (res.status !== 200) return relay(reply, res);
+    const byId = new Map<string, unknown[]>();
+    for (const found of (res.body as { results?: { id: string; docs?: { ok?: unknown }[] }[] }).results ?? []) {
+      const docs = byId.get(found.id) ?? [];
+      for (const d of found.docs ?? []) if (d.ok) docs.push(d.ok);
+      byId.set(found.id, docs);
+    }
+    for (const row of body.results) row.docs = byId.get(row.id) ?? [];
+    return body;
+  }
+
   const changes = async (req: FastifyRequest<{ Params: Params; Querystring: Record<string, string>; Body: unknown }>, reply: FastifyReply) => {
     const ctx = await context(req, reply);
     if (!ctx) return reply;
@@ -420,10 +460,15 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     for (const name of CHANGES_PARAMS) if (req.query[name] !== undefined) query.set(name, String(req.query[name]));
     const feed = req.query.feed ?? 'normal';
     if (feed !== 'normal' && feed !== 'longpoll' && feed !== 'continuous') return deny(reply, 400, 'bad_request', 'feed must be normal, longpoll or continuous');
+    // Every leaf with its history (revs=true), or the winning revision alone (a first load's pages).
+    const leaves = req.query.include_docs === 'true' && req.query.revs === 'true';
     if (req.query.include_docs === 'true') {
-      if (feed !== 'normal') return deny(reply, 400, 'bad_request', 'include_docs is for a normal feed only');
+      if (feed === 'continuous') return deny(reply, 400, 'bad_request', 'include_docs is for a normal or longpoll feed only');
       const limit = Number(req.query.limit);
-      if (!(limit >= 1 && limit <= CHANGES_DOCS_MAX_LIMIT)) return deny(reply, 400, 'bad_request', `include_docs needs a limit from 1 to ${CHANGES_DOCS_MAX_LIMIT}`);
+      const max = leaves ? CHANGES_LEAVES_MAX_LIMIT : CHANGES_DOCS_MAX_LIMIT;
+      if (!(limit >= 1 && limit <= max)) return deny(reply, 400, 'bad_request', `include_docs${leaves ? ' with revs' : ''} needs a limit from 1 to ${max}`);
+      // The leaves are read after the access filter, by revision (withLeaves), not by the store's _changes.
+      if (leaves) query.delete('include_docs');
     }
     // doc_ids filter (PouchDB's `doc_ids` option) is applied here, after the access filter.
     let docIds: Set<string> | null = null;
@@ -435,9 +480,10 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       return deny(reply, 400, 'bad_request', 'only the _doc_ids filter is supported');
     }
     if (feed === 'normal') {
-      const res = await readChanges(ctx, query);
+      const res = await readChanges(ctx, query, docIds);
       if (res.status !== 200) return relay(reply, res);
-      return filterChanges(ctx, res.body as ChangesBody, docIds);
+      const body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+      return leaves ? withLeaves(ctx, body, reply) : body;
     }
 
     const leave = waiting.enter();
@@ -462,7 +508,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         // Shutting down: the connection goes with this answer, or it would hold the close open.
         if (closing.signal.aborted) reply.header('connection', 'close');
         if (res.status !== 200) return relay(reply, res);
-        return res.body;
+        return leaves ? withLeaves(ctx, res.body as ChangesBody, reply) : res.body;
       }
       // Continuous (CouchDB's replicator, mirroring a public database): rows as they come, one JSON
       // line each, for at most the long-poll bound; then the last_seq line, and the replicator

@@ -85,10 +85,13 @@ export async function firstLoad(db: PouchDB.Database, options: FirstLoadOptions)
   const doFetch = options.fetch ?? fetch;
   const pageSize = options.pageSize ?? FIRST_LOAD_PAGE;
   const localSeq = async () => Number((await db.info()).update_seq);
-  const fresh = async (): Promise<FirstLoadProgress> => ({ since: 0, localSeq: await localSeq(), localWrites: [], conflicted: [] });
-  let progress: FirstLoadProgress = options.progress ?? (await fresh());
+  // A fresh load starts from the empty database (mayFirstLoad saw sequence 0), not from the sequence
+  // read now: a record saved between that check and this line (an owner's first venue, saved as its
+  // commune's replica opens) would otherwise count as already there, and never go up.
+  const fresh = (): FirstLoadProgress => ({ since: 0, localSeq: 0, localWrites: [], conflicted: [] });
+  let progress: FirstLoadProgress = options.progress ?? fresh();
   // A mark that outlived its database (removed and made again): nothing of it is here, so from the start.
-  if (options.progress && (await localSeq()) < options.progress.localSeq) progress = await fresh();
+  if (options.progress && (await localSeq()) < options.progress.localSeq) progress = fresh();
 
   /** Ids changed on the device after `from` other than by the load (`loaded`: id -> revision it wrote). */
   const writesSince = async (from: number, loaded: Map<string, string>) => {

@@ -7,6 +7,7 @@ import PouchDB from 'pouchdb-browser';
 import { readable, type Readable } from 'svelte/store';
 import { reportSessionExpired } from './session-expiry';
 import { firstLoad, FirstLoadRefused, mayFirstLoad, type FirstLoadProgress, type SyncStart } from './first-load';
+import { changesWithDocs } from './changes-with-docs';
 
 /** Sync and one-way replication emit the same events; one shape for both. */
 interface Emitter {
@@ -29,17 +30,16 @@ export function syncProblemOf(err: unknown): SyncProblem {
   return 'other';
 }
 
-/** Retries back off to at most a minute: a village signal may last only a few minutes. */
 /**
- * The first load (first-load.ts) is for team devices, which hold whole communes. On an owner's
- * device, a venue created during its first load never received its signed revision
- * (tests/e2e/venue.spec.ts); until that is understood, owners' replicas sync as before. The team's
- * layout turns it on before any replica starts.
+ * The first load (first-load.ts) is for the devices of the team and of venue owners and stations:
+ * their layouts turn it on before any replica starts. Elsewhere (a citizen's pages, which hold no
+ * commune) replicas sync as before.
  */
 let firstLoadAllowed = false;
 export function allowFirstLoad(): void {
   firstLoadAllowed = true;
 }
+/** Retries back off to at most a minute: a village signal may last only a few minutes. */
 const MAX_BACKOFF_MS = 60_000;
 
 export class Replica<T extends object = Record<string, unknown>> {
@@ -188,20 +188,27 @@ export class Replica<T extends object = Record<string, unknown>> {
   }
 
   #startSync(): void {
-    const remote = new PouchDB<T>(`${location.origin}/sync/${this.name}`, { skip_setup: true });
+    // Each batch's documents come with its changes (changes-with-docs.ts): no ids sent up to ask for them.
+    const remote = new PouchDB<T>(`${location.origin}/sync/${this.name}`, { skip_setup: true, fetch: changesWithDocs((input, init) => fetch(input, init)) } as PouchDB.Configuration.RemoteDatabaseConfiguration);
     const from = JSON.parse(localStorage.getItem(this.#syncFromKey) ?? 'null') as SyncStart | null;
     const options = {
       live: true,
       retry: true,
-      // Each batch costs round trips (_bulk_get, then the checkpoint read and written on the server):
+      // Each batch cost round trips (_bulk_get, then the checkpoint read and written on the server):
       // at 300 ms a trip and 1 Mbit/s, batches of 100 made a commune's 50,000 documents a 22-minute
-      // first sync; batches of 1,000 and the gateway's gzip, 4 minutes (bench/replica.mjs).
-      // A batch is ~0.5 MB of JSON, ~100 KB gzip.
+      // first sync; batches of 1,000 and the gateway's gzip, 4 minutes (bench/replica.mjs). A batch
+      // is ~0.5 MB of JSON, ~100 KB gzip; the gateway's read of a batch with its documents takes
+      // 1,000 rows at most (changes-with-docs.ts).
       batch_size: 1000,
       back_off_function: (delay: number) => Math.min(MAX_BACKOFF_MS, delay === 0 ? 1000 : delay * 2),
-      // Right after a first load, each direction starts where the load left it (PouchDB writes that
-      // as its checkpoint before it reads any change).
-      ...(from ? { pull: { since: from.pull } } : {}),
+      // The pull's checkpoint is kept on the device only: on the server it cost a read and a write of
+      // the checkpoint (two round trips) after each batch, before the next batch was written
+      // (bench/replica.mjs, the day's delta). Right after a first load, each direction starts where
+      // the load left it (PouchDB writes that as its checkpoint before it reads any change).
+      pull: {
+        checkpoint: 'target' as const,
+        ...(from ? { since: from.pull } : {})
+      },
       push: {
         filter: this.#skipPulled,
         ...(from ? { since: from.push } : {})
