@@ -201,12 +201,12 @@ export class Replica<T extends object = Record<string, unknown>> {
       // 1,000 rows at most (changes-with-docs.ts).
       batch_size: 1000,
       back_off_function: (delay: number) => Math.min(MAX_BACKOFF_MS, delay === 0 ? 1000 : delay * 2),
-      // The pull's checkpoint is kept on the device only: on the server it cost a read and a write of
-      // the checkpoint (two round trips) after each batch, before the next batch was written
-      // (bench/replica.mjs, the day's delta). Right after a first load, each direction starts where
-      // the load left it (PouchDB writes that as its checkpoint before it reads any change).
+      // The pull's checkpoint stays on both sides although the server's copy costs two round trips a
+      // batch (bench/replica.mjs, the day's delta): a commune database restored from a backup or
+      // recreated has no checkpoint of its own (local documents are not replicated), and that is how
+      // PouchDB knows to read it again from the start instead of trusting a sequence from the old
+      // database. Right after a first load, each direction starts where the load left it.
       pull: {
-        checkpoint: 'target' as const,
         ...(from ? { since: from.pull } : {})
       },
       push: {
