@@ -15,6 +15,7 @@ import type { PublishedExposureDoc } from '../../server/publisher';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import type { SignedExposure } from '../../src/lib/core/exposure/exposure';
 import { verifyExposures } from '../../src/lib/core/exposure/exposure-verify';
+import { verifySnapshotV1 } from '../../src/lib/core/exposure/snapshot-format-v1';
 import type { ExposureAlert } from '../../src/lib/core/exposure/exposure-alerts';
 import { makeVisit } from '../../src/lib/core/testing';
 import type { PublicKey } from '../../src/lib/core/venue/venue-token';
@@ -149,7 +150,7 @@ describe('the exposure check on the phone', () => {
 
     // Online: the compact snapshot, whole (no version held yet), replaces the old rows.
     const status = await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual(['/api/exposures/42/snapshot']);
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual(['/api/exposures/42/snapshot/v2']);
     expect(status).toMatchObject({ fetchFailed: false, rejected: 0, eventsHeld: 1, provinces: ['42'] });
     const held = await check.exposureDb.snapshots.get('42');
     expect(held?.version).toBeGreaterThan(0);
@@ -190,7 +191,7 @@ describe('the exposure check on the phone', () => {
     const version = (await check.exposureDb.snapshots.get('42'))!.version!;
     asked.length = 0;
     const status = await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot?since=${version}`]);
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot/v2?since=${version}`]);
     expect(status.rejected).toBe(0);
     expect(await alertEvents()).toEqual(['evcheck00001', 'evcheck00002']);
     expect(notified).toHaveLength(2);
@@ -201,7 +202,7 @@ describe('the exposure check on the phone', () => {
     const next = (await check.exposureDb.snapshots.get('42'))!.version!;
     asked.length = 0;
     await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot?since=${next}`]);
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot/v2?since=${next}`]);
     expect((await check.exposureDb.events.toArray()).map((r) => r.eventId)).toEqual(['evcheck00002']);
     expect(await alertEvents()).toEqual(['evcheck00002']);
     // Nothing new: an empty delta leaves the version, so the next check asks at the same address,
@@ -211,9 +212,30 @@ describe('the exposure check on the phone', () => {
     answered.length = 0;
     await check.runExposureCheck(deps());
     await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([1, 2].map(() => `/api/exposures/42/snapshot?since=${latest.version}`));
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([1, 2].map(() => `/api/exposures/42/snapshot/v2?since=${latest.version}`));
     expect(answered).toEqual([200, 304]);
     expect((await check.exposureDb.snapshots.get('42'))!.version).toBe(latest.version);
     expect(await alertEvents()).toEqual(['evcheck00002']);
+  });
+
+  it('after an update from an app that fetched LVS1: asks for the LVS2 changes since the version it holds, without the LVS1 ETag', async () => {
+    // What the app of before LVS2 left: rows and the version of an LVS1 snapshot, and that answer's ETag at its address.
+    const res = await realFetch(`${server.url}/api/exposures/42/snapshot`);
+    const v1 = await verifySnapshotV1(new Uint8Array(await res.arrayBuffer()), keys, '42');
+    if (!v1.ok) throw new Error(v1.reason);
+    await check.exposureDb.events.clear();
+    await check.exposureDb.events.bulkPut(v1.content.events.map((event) => ({ eventId: event.eventId, province: '42', keyId: v1.keyId, event })));
+    await check.exposureDb.snapshots.put({ province: '42', version: v1.content.version, etag: res.headers.get('ETag'), etagUrl: '/api/exposures/42/snapshot', fetchedAt: Date.now() - HOUR });
+    await push(draft('evcheck00003', { from: FROM + 2 * HOUR, to: FROM + 3 * HOUR }));
+    await legacyList((events) => events.some((e) => e.event.eventId === 'evcheck00003'));
+    await settle();
+    asked.length = 0;
+    answered.length = 0;
+    await check.runExposureCheck(deps());
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot/v2?since=${v1.content.version}`]);
+    expect(answered).toEqual([200]);
+    expect((await check.exposureDb.events.toArray()).map((r) => r.eventId).sort()).toEqual(['evcheck00002', 'evcheck00003']);
+    expect((await check.exposureDb.snapshots.get('42'))!.version).toBeGreaterThan(v1.content.version);
+    expect(await alertEvents()).toEqual(['evcheck00002', 'evcheck00003']);
   });
 });

@@ -195,16 +195,31 @@ interface Refreshed {
   fresh: boolean;
 }
 
+/** The trusted keys for one check: asked for once, at its start, while the lists download. */
+interface CheckKeys {
+  held: Promise<PublicKey[]>;
+  /** the server's current list, for a key id not held (asked for at most once a check) */
+  fresh(): Promise<PublicKey[]>;
+}
+
+function checkKeys(deps: CheckDeps): CheckKeys {
+  let fresh: Promise<PublicKey[]> | null = null;
+  // A failure here is a list that cannot be checked yet (unknown key), never a crash of the check.
+  const held = deps.keys(false).catch(() => []);
+  return { held, fresh: () => (fresh ??= deps.keys(true).catch(() => [])) };
+}
+
 /**
- * Brings one province's events up to date from the compact snapshot (snapshot-format.ts): the
+ * Brings one province's events up to date from the compact snapshot (LVS2, snapshot-format.ts): the
  * changes since the version held, or the whole list when none is held (or only a list in the old
- * per-event format, which stays in use until this replaces it). One signature checks the whole
- * answer; a forged or altered one is refused and the held list kept. Null when the fetch failed.
+ * per-event format, which stays in use until this replaces it). A version from an LVS1 snapshot is
+ * a version all the same: the delta since it is asked for. One signature checks the whole answer;
+ * a forged or altered one is refused and the held list kept. Null when the fetch failed.
  */
-async function refreshProvince(province: string, deps: CheckDeps, now: number, wholeList = false): Promise<Refreshed | null> {
+async function refreshProvince(province: string, keys: CheckKeys, now: number, wholeList = false): Promise<Refreshed | null> {
   const held = await exposureDb.snapshots.get(province);
   const since = wholeList ? undefined : held?.version;
-  const url = `/api/exposures/${province}/snapshot${since === undefined ? '' : `?since=${since}`}`;
+  const url = `/api/exposures/${province}/snapshot/v2${since === undefined ? '' : `?since=${since}`}`;
   let res: Response;
   let bytes: Uint8Array | null = null;
   try {
@@ -224,16 +239,16 @@ async function refreshProvince(province: string, deps: CheckDeps, now: number, w
   }
   if (!bytes) return null;
 
-  let checked = await verifySnapshot(bytes, await deps.keys(false), province);
+  let checked = await verifySnapshot(bytes, await keys.held, province);
   // A key this phone has not heard of yet: the server's current key list decides.
-  if (!checked.ok && checked.reason === 'unknown-key') checked = await verifySnapshot(bytes, await deps.keys(true), province);
+  if (!checked.ok && checked.reason === 'unknown-key') checked = await verifySnapshot(bytes, await keys.fresh(), province);
   if (!checked.ok) return checked.reason === 'not-snapshot' ? null : { rejected: 1, fresh: false };
   const { content } = checked;
 
   const rows = await exposureDb.events.where('province').equals(province).toArray();
   const list = applySnapshot({ version: held?.version ?? null, events: rows.map((r) => r.event) }, content);
   // A delta that does not follow from the list held (it cannot, unless the server's data went back): ask for the whole list once.
-  if (!list) return wholeList ? { rejected: 0, fresh: false } : refreshProvince(province, deps, now, true);
+  if (!list) return wholeList ? { rejected: 0, fresh: false } : refreshProvince(province, keys, now, true);
   // Withdrawals reach phones in deltas; retention's deletions do not: an event too old to match any diary goes here.
   const oldest = now - MAX_EXPOSURE_AGE;
   const keep = list.events.filter((e) => e.to >= oldest);
@@ -263,14 +278,21 @@ async function check(deps: CheckDeps): Promise<CheckStatus> {
   const offline = deps.offline ?? false;
   const visits = matchableVisits(await diaryDb.visits.toArray());
   if (!offline) {
+    // Round trips in parallel, not one after the other: the key list, the province table, and the
+    // home province's list (known without the table) start at once; the lists of the provinces
+    // visited follow the table, all together.
+    const keys = checkKeys(deps);
+    const home = await homeProvince();
+    const homeRefresh = home ? refreshProvince(home, keys, now) : null;
+    homeRefresh?.catch(() => {}); // awaited below with the others; not an unhandled rejection meanwhile
     const { table, unreachable } = await provinceTable(false, now);
-    const wanted = wantedProvinces(visits, table, await homeProvince());
+    const wanted = wantedProvinces(visits, table, home);
     // Without the server, nothing was downloaded, even when no province is watched yet.
     let failed = unreachable || (table === null && visits.length > 0);
     let rejected = 0;
     let fresh = true;
-    for (const province of wanted) {
-      const result = await refreshProvince(province, deps, now);
+    const results = await Promise.all([...wanted].map((province) => (province === home && homeRefresh ? homeRefresh : refreshProvince(province, keys, now))));
+    for (const result of results) {
       if (result === null) failed = true;
       else {
         rejected += result.rejected;
