@@ -304,18 +304,26 @@ async function waitForDay(store, changes) {
 const PAGE = `
 import { verifyExposures } from './src/lib/core/exposure/exposure-verify';
 import { applySnapshot, decodeSnapshotPayload, openSnapshot, snapshotSigningBytes, verifySnapshot } from './src/lib/core/exposure/snapshot-format';
-import { verifyEd25519 } from './src/lib/core/ed25519';
+import { decodeSnapshotPayloadV1, verifySnapshotV1 } from './src/lib/core/exposure/snapshot-format-v1';
+import { loadNoble, verifyEd25519 } from './src/lib/core/ed25519';
 import { decodeKeysDocument } from './src/lib/core/keys';
+import { exposureDb, runExposureCheck, setHomeProvince } from './src/lib/client/exposure-check';
+import { cachedKeys, prefetchKeys, refreshKeys } from './src/lib/client/keys';
 
 const resource = (url) => performance.getEntriesByType('resource').filter((e) => e.name.endsWith(url)).at(-1);
 const sizes = (e) => (e ? { transferSize: e.transferSize, encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize } : null);
+const FORMATS = {
+  1: { magic: 'LVS1', path: '/snapshot', verify: verifySnapshotV1, decode: decodeSnapshotPayloadV1 },
+  2: { magic: 'LVS2', path: '/snapshot/v2', verify: verifySnapshot, decode: decodeSnapshotPayload }
+};
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 window.snapshotBench = {
+  /** The old per-event list (/api/exposures/<province>) on a fresh phone: keys and list in parallel, 10,000 signatures. */
   async fresh(province) {
     const url = '/api/exposures/' + province;
     performance.clearResourceTimings();
     const t0 = performance.now();
-    // In parallel, as the app would: the key list and the events do not depend on each other.
     const keysP = fetch('/api/keys').then(async (res) => ({ keys: decodeKeysDocument(await res.json()), ms: performance.now() - t0 }));
     const snapP = fetch(url).then(async (res) => {
       const headers = { etag: res.headers.get('etag'), encoding: res.headers.get('content-encoding'), cacheControl: res.headers.get('cache-control') };
@@ -347,49 +355,51 @@ window.snapshotBench = {
     };
   },
 
-  /** The compact snapshot on a fresh phone: keys and snapshot in parallel, one signature, decoded, held. */
-  async compactFresh(province) {
-    const url = '/api/exposures/' + province + '/snapshot';
+  /** The old list's 10,000 signatures once more, with the noble fallback (a phone without WebCrypto Ed25519). */
+  async oldNoble(province) {
+    const keys = decodeKeysDocument(await (await fetch('/api/keys')).json());
+    const body = await (await fetch('/api/exposures/' + province)).json();
+    const t0 = performance.now();
+    const verified = await verifyExposures(body.events, keys, { engine: 'noble' });
+    return { ms: performance.now() - t0, accepted: verified.events.length, engine: verified.engine };
+  },
+
+  /** A compact snapshot on a fresh phone with the core functions alone (no IndexedDB): keys and snapshot in parallel, one signature, decoded. */
+  async compactFresh(province, format) {
+    const f = FORMATS[format];
+    const url = '/api/exposures/' + province + f.path;
     performance.clearResourceTimings();
     const t0 = performance.now();
     const keysP = fetch('/api/keys').then(async (res) => decodeKeysDocument(await res.json()));
     const snapP = fetch(url).then(async (res) => ({ status: res.status, etag: res.headers.get('etag'), encoding: res.headers.get('content-encoding'), bytes: new Uint8Array(await res.arrayBuffer()), ms: performance.now() - t0 }));
     const [keys, s] = await Promise.all([keysP, snapP]);
     const v0 = performance.now();
-    const checked = await verifySnapshot(s.bytes, keys ?? [], province);
+    const checked = await f.verify(s.bytes, keys ?? [], province);
     const verifyMs = performance.now() - v0;
     if (!checked.ok) return { ok: false, reason: checked.reason };
     window.heldKeys = keys;
     window.held = applySnapshot({ version: null, events: [] }, checked.content);
     const readyMs = performance.now() - t0;
-    // The two parts of the check apart: the one signature, and reading the events.
-    const opened = openSnapshot(s.bytes);
-    const key = keys.find((k) => k.id === opened.keyId);
-    const sig0 = performance.now();
-    const sigOk = await verifyEd25519(opened.signature, snapshotSigningBytes(opened.payload), key.publicKey);
-    const signatureMs = performance.now() - sig0;
-    const d0 = performance.now();
-    decodeSnapshotPayload(opened.payload);
-    const decodeMs = performance.now() - d0;
     const transfer = sizes(resource(url));
     const n0 = performance.now();
     const again = await fetch(url, { headers: { 'If-None-Match': s.etag }, cache: 'no-store' });
     const notModified = { status: again.status, ms: performance.now() - n0, bodyBytes: (await again.arrayBuffer()).byteLength };
     return {
-      ok: true, status: s.status, encoding: s.encoding, bodyBytes: s.bytes.length, snapshotMs: s.ms, verifyMs, readyMs, signatureMs, sigOk, decodeMs,
+      ok: true, status: s.status, encoding: s.encoding, bodyBytes: s.bytes.length, snapshotMs: s.ms, verifyMs, readyMs,
       version: checked.content.version, events: window.held.events.length, sizes: transfer, notModified
     };
   },
 
-  /** The next day: the changes since the version held. */
-  async compactDelta(province) {
-    const url = '/api/exposures/' + province + '/snapshot?since=' + window.held.version;
+  /** The next day, core functions alone: the changes since the version held. */
+  async compactDelta(province, format) {
+    const f = FORMATS[format];
+    const url = '/api/exposures/' + province + f.path + '?since=' + window.held.version;
     performance.clearResourceTimings();
     const t0 = performance.now();
     const res = await fetch(url);
     const bytes = new Uint8Array(await res.arrayBuffer());
     const downloadedMs = performance.now() - t0;
-    const checked = await verifySnapshot(bytes, window.heldKeys, province);
+    const checked = await f.verify(bytes, window.heldKeys, province);
     if (!checked.ok) return { ok: false, reason: checked.reason };
     const next = applySnapshot(window.held, checked.content);
     const readyMs = performance.now() - t0;
@@ -400,27 +410,81 @@ window.snapshotBench = {
       ok: true, status: res.status, encoding: res.headers.get('content-encoding'), kind: checked.content.kind, downloadedMs, readyMs,
       changed: checked.content.events.length, withdrawn: checked.content.withdrawn.length, before, after: next.events.length, sizes: sizes(resource(url))
     };
+  },
+
+  /**
+   * The app's own exposure check (src/lib/client/exposure-check.ts with the app's key cache,
+   * src/lib/client/keys.ts): what a phone does when the citizen opens the app, from the call to the
+   * list verified, stored in IndexedDB and matched. The home province is set before (the settings
+   * screen); nothing else is held, the province table included, on the first call.
+   */
+  async appCheck(province) {
+    await setHomeProvince(province);
+    performance.clearResourceTimings();
+    performance.clearMarks();
+    const t0 = performance.now();
+    const status = await runExposureCheck({
+      keys: async (refresh) => (refresh ? ((await refreshKeys()) ?? cachedKeys()) : (await prefetchKeys(), cachedKeys())),
+      notify: async () => {}
+    });
+    const readyMs = performance.now() - t0;
+    const requests = performance.getEntriesByType('resource').map((e) => {
+      const u = new URL(e.name);
+      return { url: u.pathname + u.search, start: e.startTime - t0, firstByte: e.responseStart - t0, end: e.responseEnd - t0, encodedBodySize: e.encodedBodySize, transferSize: e.transferSize };
+    });
+    // The check's own User Timing marks (exposure-check.ts): downloaded, verified (and decoded), stored.
+    const marks = Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('lv-exposures:' + province + ':')).map((m) => [m.name.split(':')[2], m.startTime - t0]));
+    const held = await exposureDb.snapshots.get(province);
+    return { readyMs, status, requests, marks, version: held?.version ?? null, eventsHeld: status.eventsHeld };
+  },
+
+  /**
+   * Checking a whole snapshot in this browser, apart from the network: the signature (WebCrypto,
+   * and the noble fallback) and the decoding, 7 times each; the first run is a cold one.
+   */
+  async verifyTimes(province, format) {
+    const f = FORMATS[format];
+    const keys = decodeKeysDocument(await (await fetch('/api/keys', { cache: 'no-store' })).json());
+    const bytes = new Uint8Array(await (await fetch('/api/exposures/' + province + f.path, { cache: 'no-store' })).arrayBuffer());
+    const opened = openSnapshot(bytes, f.magic);
+    const key = keys.find((k) => k.id === opened.keyId);
+    const message = snapshotSigningBytes(opened.payload, f.magic);
+    const noble = await loadNoble();
+    const runs = { whole: [], signature: [], decode: [], nobleSignature: [] };
+    let events = 0;
+    for (let i = 0; i < 7; i++) {
+      let t = performance.now();
+      const checked = await f.verify(bytes, keys, province);
+      runs.whole.push(performance.now() - t);
+      if (!checked.ok) return { ok: false, reason: checked.reason };
+      events = checked.content.events.length;
+      t = performance.now();
+      const sigOk = await verifyEd25519(opened.signature, message, key.publicKey);
+      runs.signature.push(performance.now() - t);
+      t = performance.now();
+      f.decode(opened.payload);
+      runs.decode.push(performance.now() - t);
+      t = performance.now();
+      const nobleOk = noble.verify(opened.signature, message, key.publicKey);
+      runs.nobleSignature.push(performance.now() - t);
+      if (!sigOk || !nobleOk) return { ok: false, reason: 'the signature alone did not verify' };
+    }
+    const summary = Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, { first: xs[0], median: median(xs) }]));
+    return { ok: true, bytes: bytes.length, events, ...summary };
   }
 };
 `;
 
 /** The bench page, served by the server under test as its app (so on the same origin as the API). */
 async function writePage(staticDir) {
-  fs.writeFileSync(path.join(staticDir, 'snapshot-bench.js'), await bundleCode(PAGE, 'snapshot-bench-page.ts', { minify: true }));
+  fs.writeFileSync(path.join(staticDir, 'snapshot-bench.js'), await bundleCode(PAGE, 'snapshot-bench-page.ts', { minify: true, alias: { $lib: './src/lib' } }));
   fs.writeFileSync(path.join(staticDir, 'index.html'), pageHtml('/snapshot-bench.js'));
 }
 
 async function phone(base) {
   const browser = await launchChromium();
   try {
-    // A fresh context: no HTTP cache, no service worker, nothing from before.
-    const context = await browser.newContext();
-    // The app is already installed on the phone: loading the bench page is not part of the figure.
-    const page = await openBenchPage(context, `${base}/`, 'snapshotBench');
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    const bytesPerSecond = LINK.bitsPerSecond / 8;
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: LINK.latencyMs, downloadThroughput: bytesPerSecond, uploadThroughput: bytesPerSecond });
+    const { page } = await throttledPhone(browser, base);
     const out = await page.evaluate((province) => window.snapshotBench.fresh(province), PROVINCE);
     return { ...out, chromium: browser.version() };
   } finally {
@@ -428,25 +492,54 @@ async function phone(base) {
   }
 }
 
+/** A fresh phone: its own browser context (empty HTTP cache, storage, no service worker), the bench page loaded, then the link throttled. */
+async function throttledPhone(browser, base) {
+  const context = await browser.newContext();
+  // The app is already installed on the phone: loading the bench page is not part of the figure.
+  const page = await openBenchPage(context, `${base}/`, 'snapshotBench');
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const bytesPerSecond = LINK.bitsPerSecond / 8;
+  const throttle = (on) =>
+    cdp.send('Network.emulateNetworkConditions', on ? { offline: false, latency: LINK.latencyMs, downloadThroughput: bytesPerSecond, uploadThroughput: bytesPerSecond } : { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await throttle(true);
+  return { page, throttle };
+}
+
 /**
- * The compact snapshot on a fresh phone (its own browser, empty cache), then, after `between()` has
- * published a day's changes, the delta on the same phone: it holds the version it got.
+ * The compact snapshots on fresh phones, one after the other on the same link (never two downloads
+ * sharing it): LVS1 and LVS2 with the core functions alone, as the first figures were taken, and
+ * LVS2 through the app's own check (IndexedDB included). Then, after `between()` has published a
+ * day's changes, the delta on each of the three phones: they hold the version they got. Then, on
+ * the app's phone with the throttling off, the checking of whole snapshots timed apart.
  */
-async function compactPhone(base, between) {
+async function compactPhones(base, between) {
   const browser = await launchChromium();
   try {
-    const context = await browser.newContext();
-    const page = await openBenchPage(context, `${base}/`, 'snapshotBench');
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    const bytesPerSecond = LINK.bitsPerSecond / 8;
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: LINK.latencyMs, downloadThroughput: bytesPerSecond, uploadThroughput: bytesPerSecond });
-    const fresh = await page.evaluate((province) => window.snapshotBench.compactFresh(province), PROVINCE);
-    if (!fresh.ok) throw new Error(`the phone refused the compact snapshot: ${fresh.reason}`);
+    const v1 = await throttledPhone(browser, base);
+    const v2 = await throttledPhone(browser, base);
+    const app = await throttledPhone(browser, base);
+    const fresh = {
+      v1: await v1.page.evaluate(([p, f]) => window.snapshotBench.compactFresh(p, f), [PROVINCE, 1]),
+      v2: await v2.page.evaluate(([p, f]) => window.snapshotBench.compactFresh(p, f), [PROVINCE, 2]),
+      app: await app.page.evaluate((p) => window.snapshotBench.appCheck(p), PROVINCE)
+    };
+    for (const [name, r] of Object.entries(fresh)) if (r.ok === false) throw new Error(`the ${name} phone refused the compact snapshot: ${r.reason}`);
     await between(fresh);
-    const delta = await page.evaluate((province) => window.snapshotBench.compactDelta(province), PROVINCE);
-    if (!delta.ok) throw new Error(`the phone refused the delta: ${delta.reason}`);
-    return { fresh, delta };
+    const delta = {
+      v1: await v1.page.evaluate(([p, f]) => window.snapshotBench.compactDelta(p, f), [PROVINCE, 1]),
+      v2: await v2.page.evaluate(([p, f]) => window.snapshotBench.compactDelta(p, f), [PROVINCE, 2]),
+      app: await app.page.evaluate((p) => window.snapshotBench.appCheck(p), PROVINCE)
+    };
+    for (const [name, r] of Object.entries(delta)) if (r.ok === false) throw new Error(`the ${name} phone refused the delta: ${r.reason}`);
+    await app.throttle(false);
+    const verify = {
+      v1: await app.page.evaluate(([p, f]) => window.snapshotBench.verifyTimes(p, f), [PROVINCE, 1]),
+      v2: await app.page.evaluate(([p, f]) => window.snapshotBench.verifyTimes(p, f), [PROVINCE, 2]),
+      oldNoble: await app.page.evaluate((p) => window.snapshotBench.oldNoble(p), PROVINCE)
+    };
+    for (const [name, r] of Object.entries(verify)) if (r.ok === false) throw new Error(`verifying ${name} in Chromium failed: ${r.reason}`);
+    return { fresh, delta, verify };
   } finally {
     await browser.close();
   }
@@ -517,43 +610,65 @@ async function main() {
     if (p.notModified.status !== 304) problems.push(`the phone's If-None-Match answered ${p.notModified.status}`);
     if (p.keysMs < LINK.latencyMs) problems.push(`/api/keys took ${p.keysMs.toFixed(0)} ms: the ${LINK.latencyMs} ms latency was not applied`);
 
-    // ---- The compact snapshot: the same 10,000 events, the same server, the same link ----
+    // ---- The compact snapshots, LVS1 and LVS2: the same events, the same server, the same link ----
     const CHROMIUM_ACCEPT = 'gzip, deflate, br, zstd'; // what Chromium 156 sends, over http://127.0.0.1 as over https
-    const compactUrl = `/api/exposures/${PROVINCE}/snapshot`;
+    const urls = { v1: `/api/exposures/${PROVINCE}/snapshot`, v2: `/api/exposures/${PROVINCE}/snapshot/v2` };
     // Its version covers publications a minute old: wait that long after the last, as a phone checking tomorrow would find them.
     await sleep(Math.max(0, SETTLE_MS + 2_000 - (performance.now() - publishedAt)));
-    const cFirst = await get(base, compactUrl, { 'accept-encoding': CHROMIUM_ACCEPT });
-    const cCached = [];
-    for (let i = 0; i < 10; i++) cCached.push((await get(base, compactUrl, { 'accept-encoding': CHROMIUM_ACCEPT })).ms);
-    const cGzip = await get(base, compactUrl, { 'accept-encoding': 'gzip' });
-    const cRaw = await get(base, compactUrl);
-    if (cFirst.headers['content-encoding'] !== 'br') problems.push(`the compact snapshot was served to Chromium's Accept-Encoding as ${cFirst.headers['content-encoding'] ?? 'identity'}, not br`);
-    if (!brotliDecompressSync(cFirst.body).equals(cRaw.body) || !gunzipSync(cGzip.body).equals(cRaw.body)) problems.push('the compressed compact bodies are not the plain one');
-    const cRevalidate = await get(base, compactUrl, { 'accept-encoding': CHROMIUM_ACCEPT, 'if-none-match': cFirst.headers.etag });
-    if (cRevalidate.status !== 304) problems.push(`compact If-None-Match answered ${cRevalidate.status}`);
+    const served = {};
+    for (const [name, url] of Object.entries(urls)) {
+      // LVS1 first: its first request also builds the province's state, which LVS2's then finds built.
+      const first = await get(base, url, { 'accept-encoding': CHROMIUM_ACCEPT });
+      const cached = [];
+      for (let i = 0; i < 10; i++) cached.push((await get(base, url, { 'accept-encoding': CHROMIUM_ACCEPT })).ms);
+      const gz = await get(base, url, { 'accept-encoding': 'gzip' });
+      const plain = await get(base, url);
+      if (first.headers['content-encoding'] !== 'br') problems.push(`${name} was served to Chromium's Accept-Encoding as ${first.headers['content-encoding'] ?? 'identity'}, not br`);
+      if (!brotliDecompressSync(first.body).equals(plain.body) || !gunzipSync(gz.body).equals(plain.body)) problems.push(`the compressed ${name} bodies are not the plain one`);
+      if (plain.body.subarray(0, 4).toString('latin1') !== (name === 'v1' ? 'LVS1' : 'LVS2')) problems.push(`${url} is not ${name === 'v1' ? 'LVS1' : 'LVS2'}`);
+      const revalidate = await get(base, url, { 'accept-encoding': CHROMIUM_ACCEPT, 'if-none-match': first.headers.etag });
+      if (revalidate.status !== 304) problems.push(`${name} If-None-Match answered ${revalidate.status}`);
+      served[name] = { first, cached, gz, plain, revalidate };
+    }
 
     const DAY = { added: 400, corrected: 50, withdrawn: 50 };
+    const changes = DAY.added + DAY.corrected + DAY.withdrawn;
     let day = null;
     let warm = null;
-    const c = await compactPhone(base, async (c0) => {
-      console.log(`  compact snapshot on a fresh phone: ready in ${fmtMs(c0.readyMs)} (download ${fmtMs(c0.snapshotMs)} of ${c0.bodyBytes} bytes decoded, ${c0.encoding}; verify + decode ${fmtMs(c0.verifyMs)}); now a day of changes`);
+    const c = await compactPhones(base, async (f) => {
+      console.log(`  compact snapshots on fresh phones: LVS1 ready in ${fmtMs(f.v1.readyMs)}, LVS2 in ${fmtMs(f.v2.readyMs)} (core functions), the app's check with LVS2 in ${fmtMs(f.app.readyMs)}; now a day of changes`);
       const pushed = await pushDayOfChanges(base, cookie, docs, DAY);
       const dayPublishMs = await waitForDay(server.store, pushed.changes);
-      console.log(`  ${DAY.added + DAY.corrected + DAY.withdrawn} changes pushed and published; waiting ${SETTLE_MS / 1000} s for the version to cover them`);
+      console.log(`  ${changes} changes pushed and published; waiting ${SETTLE_MS / 1000} s for the version to cover them`);
       day = { ...pushed, dayPublishMs };
       await sleep(SETTLE_MS + 2_000);
+      // The server's first request after the changes rebuilds the province's state: made from Node, so that the phones' figures are the delta's alone.
+      warm = await get(base, `${urls.v2}?since=${f.app.version}`, { 'accept-encoding': CHROMIUM_ACCEPT });
     });
-    if (c.fresh.events !== opts.events) problems.push(`the phone holds ${c.fresh.events} events from the compact snapshot, not ${opts.events}`);
-    if (!c.fresh.sigOk) problems.push('the signature alone did not verify');
-    if (c.fresh.notModified.status !== 304) problems.push(`the phone's compact If-None-Match answered ${c.fresh.notModified.status}`);
-    if (c.delta.kind !== 'delta') problems.push(`the day after, the phone got a ${c.delta.kind} snapshot, not a delta`);
-    if (c.delta.changed !== DAY.added + DAY.corrected || c.delta.withdrawn !== DAY.withdrawn) problems.push(`the delta held ${c.delta.changed} events and ${c.delta.withdrawn} withdrawals, not ${DAY.added + DAY.corrected} and ${DAY.withdrawn}`);
-    if (c.delta.after !== opts.events + DAY.added - DAY.withdrawn) problems.push(`after the delta the phone holds ${c.delta.after} events`);
-    const dayDelta = await get(base, `${compactUrl}?since=${c.fresh.version}`, { 'accept-encoding': CHROMIUM_ACCEPT });
-    const cTransfer = c.fresh.sizes?.encodedBodySize ?? cFirst.body.length;
-    const dTransfer = c.delta.sizes?.encodedBodySize ?? dayDelta.body.length;
+    const fresh1 = c.fresh.v1;
+    const fresh2 = c.fresh.v2;
+    const app = c.fresh.app;
+    const appDelta = c.delta.app;
+    for (const [name, f] of [['LVS1', fresh1], ['LVS2', fresh2]]) {
+      if (f.events !== opts.events) problems.push(`the ${name} phone holds ${f.events} events, not ${opts.events}`);
+      if (f.notModified.status !== 304) problems.push(`the ${name} phone's If-None-Match answered ${f.notModified.status}`);
+    }
+    if (app.eventsHeld !== opts.events || app.status.rejected !== 0 || app.status.fetchFailed) problems.push(`the app's check holds ${app.eventsHeld} events (rejected ${app.status.rejected}, failed ${app.status.fetchFailed})`);
+    const expectAfter = opts.events + DAY.added - DAY.withdrawn;
+    for (const [name, d] of [['LVS1', c.delta.v1], ['LVS2', c.delta.v2]]) {
+      if (d.kind !== 'delta') problems.push(`the day after, the ${name} phone got a ${d.kind} snapshot, not a delta`);
+      if (d.changed !== DAY.added + DAY.corrected || d.withdrawn !== DAY.withdrawn) problems.push(`the ${name} delta held ${d.changed} events and ${d.withdrawn} withdrawals, not ${DAY.added + DAY.corrected} and ${DAY.withdrawn}`);
+      if (d.after !== expectAfter) problems.push(`after the ${name} delta the phone holds ${d.after} events, not ${expectAfter}`);
+    }
+    if (appDelta.eventsHeld !== expectAfter) problems.push(`after the day the app holds ${appDelta.eventsHeld} events, not ${expectAfter}`);
+    const appSnapshot = (r, delta) => r.requests.find((q) => q.url.startsWith(urls.v2) && q.url.includes('?since=') === delta);
+    if (!appSnapshot(app, false)) problems.push(`the app's first check did not ask for ${urls.v2}`);
+    if (!appSnapshot(appDelta, true)) problems.push(`the app's next check did not ask for a delta (${appDelta.requests.map((q) => q.url).join(', ')})`);
+    const dayDelta = { v1: await get(base, `${urls.v1}?since=${fresh1.version}`, { 'accept-encoding': CHROMIUM_ACCEPT }), v2: await get(base, `${urls.v2}?since=${fresh2.version}`, { 'accept-encoding': CHROMIUM_ACCEPT }) };
     const transfer = p.snapshotSizes?.encodedBodySize ?? first.body.length;
-    const lineMs = (transfer * 8 * 1000) / LINK.bitsPerSecond + LINK.latencyMs;
+    const onWire = (f, fallback) => f.sizes?.encodedBodySize ?? fallback;
+    const lineMs = (bytes) => (bytes * 8 * 1000) / LINK.bitsPerSecond + LINK.latencyMs;
+    const v = c.verify;
 
     console.log(`\nSnapshot body (format luu-vet-exposures v1, ${opts.events.toLocaleString('en-US')} events)`);
     const row = (cells) => console.log(tableRow(cells, [34, 12, 14]));
@@ -573,32 +688,79 @@ async function main() {
     row(['ready to match (from first byte asked)', fmtMs(p.readyMs)]);
     row(['If-None-Match (explicit)', fmtMs(p.notModified.ms), `${p.notModified.status}, ${p.notModified.bodyBytes} body bytes`]);
     row(["browser revalidation (cache: 'no-cache')", fmtMs(p.revalidated.ms), `${p.revalidated.status} from cache, ${p.revalidated.transferSize} bytes transferred`]);
-    console.log(`\n(the link alone: ${fmtMs(lineMs)} for ${kb(transfer)} at ${LINK.bitsPerSecond / 1e6} Mbit/s + one latency)`);
+    console.log(`\n(the link alone: ${fmtMs(lineMs(transfer))} for ${kb(transfer)} at ${LINK.bitsPerSecond / 1e6} Mbit/s + one latency)`);
 
-    const changes = DAY.added + DAY.corrected + DAY.withdrawn;
-    console.log(`\nOld list (/api/exposures/${PROVINCE}) and compact snapshot (/api/exposures/${PROVINCE}/snapshot), the same ${opts.events.toLocaleString('en-US')} events, this run`);
-    const row3 = (cells) => console.log(tableRow(cells, [44, 22, 22]));
-    row3(['', 'old list', 'compact snapshot']);
-    row3(['raw body', `${kb(raw.body.length)} (${perEvent(raw.body.length).toFixed(0)} B/event)`, `${kb(cRaw.body.length)} (${perEvent(cRaw.body.length).toFixed(1)} B/event)`]);
-    row3(['gzip', `${kb(first.body.length)} (${perEvent(first.body.length).toFixed(1)} B/event)`, `${kb(cGzip.body.length)} (${perEvent(cGzip.body.length).toFixed(1)} B/event)`]);
-    row3([`as served to Chromium (${CHROMIUM_ACCEPT})`, `gzip ${perEvent(first.body.length).toFixed(1)} B/event`, `${cFirst.headers['content-encoding']} ${perEvent(cFirst.body.length).toFixed(1)} B/event`]);
-    row3(['signatures', `${opts.events.toLocaleString('en-US')} (${perEvent(first.body.length - unsignedGzip).toFixed(0)} B/event gzip)`, '1 (64 B)']);
-    row3(['server: first request (build + cache)', fmtMs(first.ms), fmtMs(cFirst.ms)]);
-    row3(['server: cached, median of 10', `${median(cached).toFixed(1)} ms`, `${median(cCached).toFixed(1)} ms`]);
-    row3([`fresh phone: download (${LINK.latencyMs} ms, ${LINK.bitsPerSecond / 1e6} Mbit/s)`, fmtMs(p.snapshotMs), fmtMs(c.fresh.snapshotMs)]);
-    row3(['fresh phone: on the wire', kb(transfer), kb(cTransfer)]);
-    row3(['fresh phone: verify (+ decode)', `${fmtMs(p.verifyMs)} (${p.engine}, ${opts.events} sig.)`, `${fmtMs(c.fresh.verifyMs)} (1 sig. + decode)`]);
-    row3(['  of which the one signature / decoding', '', `${c.fresh.signatureMs.toFixed(1)} ms / ${c.fresh.decodeMs.toFixed(0)} ms`]);
-    row3(['fresh phone: READY TO MATCH', fmtMs(p.readyMs), fmtMs(c.fresh.readyMs)]);
-    row3(['If-None-Match', `${p.notModified.status}`, `${c.fresh.notModified.status}`]);
-    row3([`day after: ${changes} changes (${DAY.added} new, ${DAY.corrected} corrected, ${DAY.withdrawn} withdrawn)`, `${fmtMs(p.readyMs)} (whole list again)`, `${fmtMs(c.delta.readyMs)} (delta, ${kb(dTransfer)} ${c.delta.encoding})`]);
-    console.log(`\nCompact Cache-Control: ${cFirst.headers['cache-control']}; Vary: ${cFirst.headers.vary}; ETag: ${cFirst.headers.etag}; Content-Type: ${cFirst.headers['content-type']}`);
-    console.log(`The server's first request after the day's changes (rebuilds the state and the full snapshot; not in the phone's figure): ${fmtMs(warm.ms)}`);
-    console.log(`Day of changes: pushed and published in ${fmtMs(day.dayPublishMs)} after the push; delta of ${dayDelta.body.length.toLocaleString('en-US')} bytes br (${(dayDelta.body.length / changes).toFixed(1)} B/change)`);
-    console.log(`Targets: <= 40 B/event as served, fresh phone <= 4 s, daily delta of 500 <= 1 s, verification <= 200 ms`);
+    console.log(`\nOld list (/api/exposures/${PROVINCE}), LVS1 (${urls.v1}) and LVS2 (${urls.v2}), the same ${opts.events.toLocaleString('en-US')} events, this run`);
+    const row4 = (cells) => console.log(tableRow(cells, [46, 24, 24, 24]));
+    const per = (bytes) => `${kb(bytes)} (${perEvent(bytes).toFixed(1)} B/event)`;
+    row4(['', 'old list', 'LVS1', 'LVS2']);
+    row4(['raw body', per(raw.body.length), per(served.v1.plain.body.length), per(served.v2.plain.body.length)]);
+    row4(['gzip', per(first.body.length), per(served.v1.gz.body.length), per(served.v2.gz.body.length)]);
+    row4([`AS SERVED to Chromium (${CHROMIUM_ACCEPT})`, `gzip ${perEvent(first.body.length).toFixed(1)} B/event`, `br ${perEvent(served.v1.first.body.length).toFixed(1)} B/event`, `br ${perEvent(served.v2.first.body.length).toFixed(1)} B/event`]);
+    row4(['signatures', `${opts.events.toLocaleString('en-US')} (${perEvent(first.body.length - unsignedGzip).toFixed(0)} B/event gzip)`, '1 (64 B)', '1 (64 B)']);
+    row4(['server: first request (build + cache)', fmtMs(first.ms), `${fmtMs(served.v1.first.ms)} (+ state)`, fmtMs(served.v2.first.ms)]);
+    row4(['server: cached, median of 10', `${median(cached).toFixed(1)} ms`, `${median(served.v1.cached).toFixed(1)} ms`, `${median(served.v2.cached).toFixed(1)} ms`]);
+    row4([`fresh phone, core functions: download`, fmtMs(p.snapshotMs), fmtMs(fresh1.snapshotMs), fmtMs(fresh2.snapshotMs)]);
+    row4(['  on the wire', kb(transfer), kb(onWire(fresh1, served.v1.first.body.length)), kb(onWire(fresh2, served.v2.first.body.length))]);
+    row4(['  verify (+ decode)', `${fmtMs(p.verifyMs)} (${opts.events} sig.)`, fmtMs(fresh1.verifyMs), fmtMs(fresh2.verifyMs)]);
+    row4(['  ready to match (no storage)', fmtMs(p.readyMs), fmtMs(fresh1.readyMs), fmtMs(fresh2.readyMs)]);
+    row4(['  the link alone (bytes at 1 Mbit/s + 1 latency)', fmtMs(lineMs(transfer)), fmtMs(lineMs(onWire(fresh1, served.v1.first.body.length))), fmtMs(lineMs(onWire(fresh2, served.v2.first.body.length)))]);
+    row4([`FRESH PHONE, THE APP'S CHECK (stored, matched)`, '', '', fmtMs(app.readyMs)]);
+    row4([`day after: ${changes} changes, core functions`, `${fmtMs(p.readyMs)} (whole list)`, `${fmtMs(c.delta.v1.readyMs)} (${kb(onWire(c.delta.v1, dayDelta.v1.body.length))} ${c.delta.v1.encoding})`, `${fmtMs(c.delta.v2.readyMs)} (${kb(onWire(c.delta.v2, dayDelta.v2.body.length))} ${c.delta.v2.encoding})`]);
+    row4([`DAILY DELTA, THE APP'S CHECK (stored, matched)`, '', '', fmtMs(appDelta.readyMs)]);
+
+    const timeline = (r) => {
+      for (const q of r.requests) console.log(`    ${q.url.padEnd(44)} asked at ${fmtMs(q.start).padStart(6)}, first byte ${fmtMs(q.firstByte).padStart(6)}, last byte ${fmtMs(q.end).padStart(6)}, ${q.encodedBodySize.toLocaleString('en-US')} bytes`);
+      const m = r.marks;
+      if (m.downloaded !== undefined && m.verified !== undefined && m.stored !== undefined) {
+        console.log(`    downloaded at ${fmtMs(m.downloaded)}; verified and decoded ${fmtMs(m.verified - m.downloaded)}; stored in IndexedDB ${fmtMs(m.stored - m.verified)}; read back, matched, status ${fmtMs(r.readyMs - m.stored)}; READY at ${fmtMs(r.readyMs)}`);
+      } else {
+        const last = Math.max(...r.requests.map((q) => q.end));
+        console.log(`    after the last byte: verify, decode, store in IndexedDB, match: ${fmtMs(r.readyMs - last)}; ready at ${fmtMs(r.readyMs)}`);
+      }
+    };
+    console.log(`\nThe app's check on a fresh phone (src/lib/client/exposure-check.ts, home province ${PROVINCE} set, nothing else held), where the time goes:`);
+    timeline(app);
+    console.log(`The app's check the day after (holds the version of the day before; the key list and the province table are held):`);
+    timeline(appDelta);
+
+    console.log(`\nChecking a whole snapshot in Chromium, apart from the network (7 runs: first / median)`);
+    const row5 = (cells) => console.log(tableRow(cells, [52, 22, 22]));
+    const fm = (x) => `${x.first.toFixed(1)} / ${x.median.toFixed(1)} ms`;
+    row5(['', `LVS1 (${v.v1.events} events)`, `LVS2 (${v.v2.events} events)`]);
+    row5(['WHOLE CHECK (WebCrypto signature + decode)', fm(v.v1.whole), fm(v.v2.whole)]);
+    row5(['  the signature, WebCrypto Ed25519', fm(v.v1.signature), fm(v.v2.signature)]);
+    row5(['  decoding the events', fm(v.v1.decode), fm(v.v2.decode)]);
+    row5(['the signature, noble fallback', fm(v.v1.nobleSignature), fm(v.v2.nobleSignature)]);
+    row5(['WHOLE CHECK with noble (signature + decode, medians)', `${(v.v1.nobleSignature.median + v.v1.decode.median).toFixed(1)} ms`, `${(v.v2.nobleSignature.median + v.v2.decode.median).toFixed(1)} ms`]);
+    console.log(`  old list, ${opts.events.toLocaleString('en-US')} signatures one by one: WebCrypto ${fmtMs(p.verifyMs)} (on the fresh phone above), noble ${fmtMs(v.oldNoble.ms)}`);
+
+    console.log(`\nCompact Cache-Control: ${served.v2.first.headers['cache-control']}; Vary: ${served.v2.first.headers.vary}; ETag: ${served.v2.first.headers.etag}; Content-Type: ${served.v2.first.headers['content-type']}`);
+    console.log(`The server's first request after the day's changes (rebuilds the state and the LVS2 delta; not in the phones' figures): ${fmtMs(warm.ms)}`);
+    console.log(`Day of changes: pushed and published in ${fmtMs(day.dayPublishMs)} after the push; delta br LVS1 ${dayDelta.v1.body.length.toLocaleString('en-US')} bytes (${(dayDelta.v1.body.length / changes).toFixed(1)} B/change), LVS2 ${dayDelta.v2.body.length.toLocaleString('en-US')} bytes (${(dayDelta.v2.body.length / changes).toFixed(1)} B/change)`);
+    const verdict = (ok) => (ok ? 'met' : 'NOT met');
+    console.log(
+      `Targets: <= 40 B/event as served: LVS2 ${perEvent(served.v2.first.body.length).toFixed(1)} (${verdict(perEvent(served.v2.first.body.length) <= 40)}); ` +
+        `fresh phone <= 4 s: ${fmtMs(app.readyMs)} (${verdict(app.readyMs <= 4000)}); daily delta of ${changes} <= 1 s: ${fmtMs(appDelta.readyMs)} (${verdict(appDelta.readyMs <= 1000)}); ` +
+        `verification <= 200 ms: ${v.v2.whole.median.toFixed(0)} ms WebCrypto, ${(v.v2.nobleSignature.median + v.v2.decode.median).toFixed(0)} ms noble (${verdict(v.v2.whole.median <= 200)})`
+    );
     for (const problem of problems) console.log(`\nCHECK FAILED: ${problem}`);
 
     const round = (x) => Number(x.toFixed(1));
+    const compactServed = (sv) => ({
+      raw: sv.plain.body.length,
+      gzip: sv.gz.body.length,
+      served: sv.first.body.length,
+      encoding: sv.first.headers['content-encoding'],
+      servedPerEvent: round(perEvent(sv.first.body.length)),
+      gzipPerEvent: round(perEvent(sv.gz.body.length)),
+      firstRequestMs: round(sv.first.ms),
+      cachedMedianMs: round(median(sv.cached)),
+      notModified: sv.revalidate.status
+    });
+    const corePhone = (f, d, fallback) => ({ snapshotMs: round(f.snapshotMs), transferBytes: onWire(f, fallback), verifyMs: round(f.verifyMs), readyMs: round(f.readyMs), notModifiedStatus: f.notModified.status, deltaReadyMs: round(d.readyMs), deltaTransferBytes: d.sizes?.encodedBodySize ?? null, deltaKind: d.kind });
+    const verifySummary = (x) => ({ wholeFirstMs: round(x.whole.first), wholeMedianMs: round(x.whole.median), signatureMedianMs: round(x.signature.median), decodeMedianMs: round(x.decode.median), nobleSignatureMedianMs: round(x.nobleSignature.median), nobleWholeMs: round(x.nobleSignature.median + x.decode.median) });
+    const appSummary = (r) => ({ readyMs: round(r.readyMs), eventsHeld: r.eventsHeld, marks: Object.fromEntries(Object.entries(r.marks).map(([k, x]) => [k, round(x)])), requests: r.requests.map((q) => ({ url: q.url, startMs: round(q.start), endMs: round(q.end), bytes: q.encodedBodySize })) });
     const result = {
       events: opts.events,
       province: PROVINCE,
@@ -620,6 +782,7 @@ async function main() {
         snapshotMs: round(p.snapshotMs),
         transferBytes: transfer,
         verifyMs: round(p.verifyMs),
+        nobleVerifyMs: round(v.oldNoble.ms),
         engine: p.engine,
         readyMs: round(p.readyMs),
         accepted: p.accepted,
@@ -627,20 +790,15 @@ async function main() {
         notModifiedMs: round(p.notModified.ms),
         revalidateMs: round(p.revalidated.ms)
       },
-      compact: {
-        bytes: { raw: cRaw.body.length, gzip: cGzip.body.length, served: cFirst.body.length, encoding: cFirst.headers['content-encoding'], servedPerEvent: round(perEvent(cFirst.body.length)), gzipPerEvent: round(perEvent(cGzip.body.length)) },
-        server: { firstRequestMs: round(cFirst.ms), cachedMedianMs: round(median(cCached)), notModified: cRevalidate.status },
-        phone: {
-          snapshotMs: round(c.fresh.snapshotMs),
-          transferBytes: cTransfer,
-          verifyMs: round(c.fresh.verifyMs),
-          signatureMs: round(c.fresh.signatureMs),
-          decodeMs: round(c.fresh.decodeMs),
-          readyMs: round(c.fresh.readyMs),
-          notModifiedStatus: c.fresh.notModified.status
-        },
-        delta: { changes, transferBytes: dTransfer, bodyBytes: dayDelta.body.length, readyMs: round(c.delta.readyMs), downloadedMs: round(c.delta.downloadedMs), kind: c.delta.kind, dayPublishMs: round(day.dayPublishMs) }
+      lvs1: { bytes: compactServed(served.v1), phone: corePhone(fresh1, c.delta.v1, served.v1.first.body.length), verify: verifySummary(v.v1), deltaBodyBytes: dayDelta.v1.body.length },
+      lvs2: {
+        bytes: compactServed(served.v2),
+        phone: corePhone(fresh2, c.delta.v2, served.v2.first.body.length),
+        verify: verifySummary(v.v2),
+        deltaBodyBytes: dayDelta.v2.body.length,
+        app: { fresh: appSummary(app), delta: appSummary(appDelta) }
       },
+      day: { changes, ...DAY, publishMs: round(day.dayPublishMs), serverFirstRequestMs: round(warm.ms) },
       problems
     };
     console.log('');

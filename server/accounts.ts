@@ -170,7 +170,7 @@ export async function endEverywhere(store: Store, sessionOf: SessionOf, userId: 
 }
 
 /** What a signed-in account with a one-time password may still call besides /api/auth/*: what anyone may, with or without a session. */
-const OPEN_TO_ANYONE_GET = /^\/api\/(health|keys|demo|provinces|exposures\/[^/]+(\/snapshot)?|share-codes\/[^/]+|communes\/[0-9]+\/venues)$/;
+const OPEN_TO_ANYONE_GET = /^\/api\/(health|keys|demo|provinces|exposures\/[^/]+(\/snapshot(\/v2)?)?|share-codes\/[^/]+|communes\/[0-9]+\/venues)$/;
 const OPEN_TO_ANYONE_POST = /^\/api\/(tallies|diary-share|staff\/pair)$/;
 
 /**

@@ -4,11 +4,15 @@
  * - `/api/exposures/:province`: the per-event list, `{format: 'luu-vet-exposures', version: 1,
  *   province, events: [{event, keyId, signature}]}`, every event signed on its own. Apps from before
  *   the compact snapshot fetch it; it is served as it always was.
- * - `/api/exposures/:province/snapshot[?since=<version>]`: the compact snapshot (format in
+ * - `/api/exposures/:province/snapshot/v2[?since=<version>]`: the compact snapshot, LVS2 (format in
  *   src/lib/core/exposure/snapshot-format.ts): every current event under one signature, or, with
  *   `since`, only what changed after that version (added, corrected, withdrawn), signed too. A
  *   version the server cannot answer a delta for (unknown, in the future, over a week old) gets the
  *   full snapshot, which says so in its `kind`.
+ * - `/api/exposures/:province/snapshot[?since=<version>]`: the same in LVS1, the first compact
+ *   format (snapshot-format-v1.ts), for apps of before LVS2: an app's service worker keeps running
+ *   its old code until it updates, and must not be left without its province's list meanwhile.
+ *   Versions are the same in both, so an updated app asks for the LVS2 delta since its LVS1 version.
  *
  * Every phone of a province fetches the same bytes, so each body is built once per change and kept
  * in memory with its gzip, its brotli and its ETags. Phones check the signatures themselves, so the
@@ -26,12 +30,12 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, gunzip, gzip, constants as zlib } from 'node:zlib';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { acceptsGzip, contentEtag, ifNoneMatch } from './http-cache';
 import { provinceExposureDocs, type PublishedExposureDoc } from './publisher';
 import type { Keyring } from './keys';
 import { DB, type Store } from './store/couch';
-import { signSnapshot } from '../src/lib/core/exposure/exposure-sign';
+import { signSnapshot, signSnapshotV1 } from '../src/lib/core/exposure/exposure-sign';
 import type { SnapshotContent } from '../src/lib/core/exposure/snapshot-format';
 import { DAY } from '../src/lib/core/time';
 
@@ -85,9 +89,15 @@ interface Snapshot {
   settlesAt: number | null;
   /** the per-event list, built at its first request (gzip only, as before) */
   legacy?: Promise<{ gzipped: Buffer; etag: string; etagGzip: string }>;
-  full?: Promise<Encoded>;
-  deltas: Map<number, Promise<Encoded>>;
+  /** by format: built at its first request */
+  full: Map<SnapshotFormat, Promise<Encoded>>;
+  /** by format and since (`2:<since>`) */
+  deltas: Map<string, Promise<Encoded>>;
 }
+
+/** The compact formats served: LVS2 to current apps, LVS1 to apps of before it. */
+type SnapshotFormat = 1 | 2;
+const SIGNERS = { 1: signSnapshotV1, 2: signSnapshot } as const;
 
 const stampOf = (d: PublishedExposureDoc) => (typeof d.publishedAt === 'number' && Number.isFinite(d.publishedAt) ? d.publishedAt : 0);
 
@@ -157,7 +167,7 @@ export function registerSnapshots(api: FastifyInstance, store: Store, keyring: K
       if (stamp <= now - SETTLE_MS) version = Math.max(version, stamp);
       else settlesAt = Math.min(settlesAt ?? Infinity, stamp + SETTLE_MS);
     }
-    return { seq, province, docs, version, settlesAt, deltas: new Map() };
+    return { seq, province, docs, version, settlesAt, full: new Map(), deltas: new Map() };
   }
 
   async function snapshot(province: string): Promise<Snapshot> {
@@ -203,18 +213,23 @@ export function registerSnapshots(api: FastifyInstance, store: Store, keyring: K
     return s.legacy;
   }
 
-  function full(s: Snapshot): Promise<Encoded> {
-    s.full ??= encode(
-      signSnapshot({ province: s.province, kind: 'full', since: null, version: s.version, events: s.docs.filter((d) => !d.signed.event.withdrawn).map((d) => d.signed.event), withdrawn: [] }, keyring.active)
-    );
-    return s.full;
+  function full(s: Snapshot, format: SnapshotFormat): Promise<Encoded> {
+    let built = s.full.get(format);
+    if (!built) {
+      const content: SnapshotContent = { province: s.province, kind: 'full', since: null, version: s.version, events: s.docs.filter((d) => !d.signed.event.withdrawn).map((d) => d.signed.event), withdrawn: [] };
+      built = encode(SIGNERS[format](content, keyring.active));
+      s.full.set(format, built);
+      built.catch(() => s.full.delete(format));
+    }
+    return built;
   }
 
   /** The delta since a version, or null when the full snapshot is the answer. */
-  function delta(s: Snapshot, since: number): Promise<Encoded> | null {
+  function delta(s: Snapshot, since: number, format: SnapshotFormat): Promise<Encoded> | null {
     // Unknown (from the future: another server's data, a restored backup), too old, or nothing to build on.
     if (since === 0 || since > s.version || since < Date.now() - DELTA_MAX_AGE) return null;
-    const known = s.deltas.get(since);
+    const key = `${format}:${since}`;
+    const known = s.deltas.get(key);
     if (known) return known;
     const changed = s.docs.filter((d) => stampOf(d) > since);
     // A delta larger than half the list saves little over the list, and costs a build of its own.
@@ -227,11 +242,11 @@ export function registerSnapshots(api: FastifyInstance, store: Store, keyring: K
       events: changed.filter((d) => !d.signed.event.withdrawn).map((d) => d.signed.event),
       withdrawn: changed.filter((d) => d.signed.event.withdrawn).map((d) => d.signed.event.eventId)
     };
-    const built = encode(signSnapshot(content, keyring.active));
+    const built = encode(SIGNERS[format](content, keyring.active));
     if (s.deltas.size >= DELTAS_KEPT) s.deltas.delete(s.deltas.keys().next().value!);
-    s.deltas.set(since, built);
+    s.deltas.set(key, built);
     // A failed build must not stay cached.
-    built.catch(() => s.deltas.delete(since));
+    built.catch(() => s.deltas.delete(key));
     return built;
   }
 
@@ -250,14 +265,14 @@ export function registerSnapshots(api: FastifyInstance, store: Store, keyring: K
     return reply.send(await gunzipAsync(new Uint8Array(s.gzipped.buffer, s.gzipped.byteOffset, s.gzipped.byteLength)));
   });
 
-  api.get<{ Params: { province: string }; Querystring: Record<string, unknown> }>('/exposures/:province/snapshot', async (req, reply) => {
+  async function sendCompact(format: SnapshotFormat, req: FastifyRequest<{ Params: { province: string }; Querystring: Record<string, unknown> }>, reply: FastifyReply) {
     if (!/^[0-9]{2}$/.test(req.params.province)) return reply.status(400).send(badProvince);
     const raw = req.query.since;
     if (raw !== undefined && (typeof raw !== 'string' || !SINCE.test(raw))) {
       return reply.status(400).send({ error: 'bad_request', reason: 'since is the version of a snapshot this server gave out: a whole number (at most 16 digits), given once' });
     }
     const s = await snapshot(req.params.province);
-    const body = await ((raw === undefined ? null : delta(s, Number(raw))) ?? full(s));
+    const body = await ((raw === undefined ? null : delta(s, Number(raw), format)) ?? full(s, format));
     const encoding = chooseEncoding(req);
     const etags = { br: body.etag.replace(/"$/, '-br"'), gzip: body.etag.replace(/"$/, '-gz"'), identity: body.etag };
     reply.header('Vary', 'Accept-Encoding').header('Cache-Control', SNAPSHOT_CACHE_CONTROL);
@@ -267,5 +282,8 @@ export function registerSnapshots(api: FastifyInstance, store: Store, keyring: K
     if (encoding === 'br') return reply.header('ETag', etags.br).header('Content-Encoding', 'br').send(body.br);
     if (encoding === 'gzip') return reply.header('ETag', etags.gzip).header('Content-Encoding', 'gzip').send(body.gzip);
     return reply.header('ETag', etags.identity).send(body.identity);
-  });
+  }
+
+  api.get<{ Params: { province: string }; Querystring: Record<string, unknown> }>('/exposures/:province/snapshot/v2', (req, reply) => sendCompact(2, req, reply));
+  api.get<{ Params: { province: string }; Querystring: Record<string, unknown> }>('/exposures/:province/snapshot', (req, reply) => sendCompact(1, req, reply));
 }

@@ -126,7 +126,7 @@ test('a published event at a scanned venue raises one alert and a notification; 
     const atMarket = makeExposureEvent({ eventId: 'forged0000001', venueId: market.venueId, venueName: market.name, from: visitTime - HOUR, to: visitTime + HOUR });
     const forged = Buffer.from(signSnapshot({ province: '42', kind: 'full', since: null, version: Date.now(), events: [atMarket], withdrawn: [] }, forger));
     let served = 0; // odd: the forged list, even: the real one altered
-    await citizen.route('**/api/exposures/42/snapshot*', async (route) => {
+    await citizen.route('**/api/exposures/42/snapshot/v2*', async (route) => {
       served++;
       if (served % 2 === 1) return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: forged });
       const { 'if-none-match': _etag, ...headers } = route.request().headers();
@@ -143,7 +143,7 @@ test('a published event at a scanned venue raises one alert and a notification; 
     expect(served).toBeGreaterThanOrEqual(2); // the forged list and the altered one (opening /alerts runs a check too)
     await expect(citizen.getByTestId('alerts-none')).toBeVisible();
     await expect(citizen.getByTestId('alerts-rejected')).toContainText('1 danh sách nơi có ca bệnh không có chữ ký hợp lệ');
-    await citizen.unroute('**/api/exposures/42/snapshot*');
+    await citizen.unroute('**/api/exposures/42/snapshot/v2*');
 
     // The team publishes an event at the market around the visit, and another at the market days
     // before: only the first matches.
@@ -182,13 +182,13 @@ test('a published event at a scanned venue raises one alert and a notification; 
     const visit = (await diaryVisits(citizen))[0] as unknown as { checkin: number };
     const secrets = [market.venueId, String(visit.checkin), String(Math.floor(visit.checkin / 1000)), new Date(visit.checkin).toISOString().slice(0, 16), clockTime(visit.checkin)];
     const checkRequests = requests.filter((r) => !new URL(r.url()).pathname.startsWith('/_app/') && !['/alerts', '/icons/icon.svg'].includes(new URL(r.url()).pathname));
-    expect(checkRequests.map((r) => new URL(r.url()).pathname)).toEqual(expect.arrayContaining(['/api/exposures/42/snapshot', '/api/keys']));
+    expect(checkRequests.map((r) => new URL(r.url()).pathname)).toEqual(expect.arrayContaining(['/api/exposures/42/snapshot/v2', '/api/keys']));
     for (const r of checkRequests) {
       const sent = `${r.url()} ${r.postData() ?? ''} ${JSON.stringify(await r.allHeaders())}`;
       for (const secret of secrets) expect(sent, `${r.method()} ${r.url()} carries ${secret}`).not.toContain(secret);
       // Only what every phone asks for: the table, the keys, a province's snapshot, with the public
       // version of the list it holds (and the notification's icon).
-      expect(new URL(r.url()).pathname).toMatch(/^\/(api\/(provinces|keys|exposures\/[0-9]{2}\/snapshot)|icons\/[a-z0-9-]+\.png)$/);
+      expect(new URL(r.url()).pathname).toMatch(/^\/(api\/(provinces|keys|exposures\/[0-9]{2}\/snapshot\/v2)|icons\/[a-z0-9-]+\.png)$/);
       expect(new URL(r.url()).search).toMatch(/^(\?since=[0-9]+)?$/);
       expect(r.method()).toBe('GET');
     }

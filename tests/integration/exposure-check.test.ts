@@ -15,6 +15,8 @@ import type { PublishedExposureDoc } from '../../server/publisher';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import type { SignedExposure } from '../../src/lib/core/exposure/exposure';
 import { verifyExposures } from '../../src/lib/core/exposure/exposure-verify';
+import { verifySnapshotV1 } from '../../src/lib/core/exposure/snapshot-format-v1';
+import { MAX_EXPOSURE_AGE } from '../../src/lib/core/exposure/exposure-rules';
 import type { ExposureAlert } from '../../src/lib/core/exposure/exposure-alerts';
 import { makeVisit } from '../../src/lib/core/testing';
 import type { PublicKey } from '../../src/lib/core/venue/venue-token';
@@ -137,24 +139,30 @@ describe('the exposure check on the phone', () => {
     await settle();
     // What an app of before stored: verified rows with their own signatures, and no version.
     const verified = await verifyExposures(old, keys);
-    await check.exposureDb.events.bulkPut(verified.events.map((event, i) => ({ eventId: event.eventId, province: '42', keyId: old[verified.indices[i]!]!.keyId, signature: old[verified.indices[i]!]!.signature, event })));
-    await check.exposureDb.snapshots.put({ province: '42', etag: '"old-format"', fetchedAt: Date.now() - HOUR });
+    // In the database as that app left it (version 1: a row an event); opening it upgrades it.
+    const { default: Dexie } = await import('dexie');
+    const before = new Dexie('luu-vet-exposures');
+    before.version(1).stores({ events: 'eventId, province', snapshots: 'province', alerts: 'key', meta: 'key' });
+    await before.table('events').bulkPut(verified.events.map((event, i) => ({ eventId: event.eventId, province: '42', keyId: old[verified.indices[i]!]!.keyId, signature: old[verified.indices[i]!]!.signature, event })));
+    await before.table('snapshots').put({ province: '42', etag: '"old-format"', fetchedAt: Date.now() - HOUR });
+    before.close();
     await diary.diaryDb.visits.put(makeVisit({ id: 'visit1', venueId: VENUE, communeCode: COMMUNE, checkin: FROM + HOUR }));
 
     // Offline: the old list is what there is, and it matches.
-    await check.runExposureCheck(deps(true));
+    expect(await check.runExposureCheck(deps(true))).toMatchObject({ eventsHeld: 1, provinces: ['42'] });
     expect(await alertEvents()).toEqual(['evcheck00001']);
     expect(notified).toHaveLength(1);
     expect(asked).toEqual([]);
+    expect(await check.exposureDb.events.count()).toBe(0); // the rows became one list
+    expect((await check.exposureDb.lists.get('42'))?.events.map((e) => e.eventId)).toEqual(['evcheck00001']);
 
     // Online: the compact snapshot, whole (no version held yet), replaces the old rows.
     const status = await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual(['/api/exposures/42/snapshot']);
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual(['/api/exposures/42/snapshot/v2']);
     expect(status).toMatchObject({ fetchFailed: false, rejected: 0, eventsHeld: 1, provinces: ['42'] });
     const held = await check.exposureDb.snapshots.get('42');
     expect(held?.version).toBeGreaterThan(0);
-    const rows = await check.exposureDb.events.toArray();
-    expect(rows.map((r) => [r.eventId, r.signature])).toEqual([['evcheck00001', undefined]]);
+    expect((await check.exposureDb.lists.get('42'))?.events.map((e) => e.eventId)).toEqual(['evcheck00001']);
     // The same alert, not raised a second time.
     expect(await alertEvents()).toEqual(['evcheck00001']);
     expect(notified).toHaveLength(1);
@@ -182,7 +190,7 @@ describe('the exposure check on the phone', () => {
       expect(status.fetchFailed).toBe(false);
       expect(status.lastFetchedAt).toBe(before.lastFetchedAt);
       expect((await check.exposureDb.snapshots.get('42'))?.version).toBe(version);
-      expect((await check.exposureDb.events.toArray()).map((r) => r.eventId)).toEqual(['evcheck00001']);
+      expect((await check.exposureDb.lists.get('42'))?.events.map((e) => e.eventId)).toEqual(['evcheck00001']);
     }
   });
 
@@ -190,7 +198,7 @@ describe('the exposure check on the phone', () => {
     const version = (await check.exposureDb.snapshots.get('42'))!.version!;
     asked.length = 0;
     const status = await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot?since=${version}`]);
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot/v2?since=${version}`]);
     expect(status.rejected).toBe(0);
     expect(await alertEvents()).toEqual(['evcheck00001', 'evcheck00002']);
     expect(notified).toHaveLength(2);
@@ -201,8 +209,8 @@ describe('the exposure check on the phone', () => {
     const next = (await check.exposureDb.snapshots.get('42'))!.version!;
     asked.length = 0;
     await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot?since=${next}`]);
-    expect((await check.exposureDb.events.toArray()).map((r) => r.eventId)).toEqual(['evcheck00002']);
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot/v2?since=${next}`]);
+    expect((await check.exposureDb.lists.get('42'))?.events.map((e) => e.eventId)).toEqual(['evcheck00002']);
     expect(await alertEvents()).toEqual(['evcheck00002']);
     // Nothing new: an empty delta leaves the version, so the next check asks at the same address,
     // and is answered 304 to its ETag.
@@ -211,9 +219,46 @@ describe('the exposure check on the phone', () => {
     answered.length = 0;
     await check.runExposureCheck(deps());
     await check.runExposureCheck(deps());
-    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([1, 2].map(() => `/api/exposures/42/snapshot?since=${latest.version}`));
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([1, 2].map(() => `/api/exposures/42/snapshot/v2?since=${latest.version}`));
     expect(answered).toEqual([200, 304]);
     expect((await check.exposureDb.snapshots.get('42'))!.version).toBe(latest.version);
     expect(await alertEvents()).toEqual(['evcheck00002']);
+  });
+
+  it('after an update from an app that fetched LVS1: asks for the LVS2 changes since the version it holds, without the LVS1 ETag', async () => {
+    // What the app of before LVS2 left: rows and the version of an LVS1 snapshot, and that answer's ETag at its address.
+    const res = await realFetch(`${server.url}/api/exposures/42/snapshot`);
+    const v1 = await verifySnapshotV1(new Uint8Array(await res.arrayBuffer()), keys, '42');
+    if (!v1.ok) throw new Error(v1.reason);
+    await check.exposureDb.lists.put({ province: '42', keyId: v1.keyId, events: v1.content.events });
+    await check.exposureDb.snapshots.put({ province: '42', version: v1.content.version, etag: res.headers.get('ETag'), etagUrl: '/api/exposures/42/snapshot', fetchedAt: Date.now() - HOUR, events: v1.content.events.length });
+    await push(draft('evcheck00003', { from: FROM + 2 * HOUR, to: FROM + 3 * HOUR }));
+    await legacyList((events) => events.some((e) => e.event.eventId === 'evcheck00003'));
+    await settle();
+    asked.length = 0;
+    answered.length = 0;
+    await check.runExposureCheck(deps());
+    expect(asked.filter((u) => u.includes('/exposures/'))).toEqual([`/api/exposures/42/snapshot/v2?since=${v1.content.version}`]);
+    expect(answered).toEqual([200]);
+    expect((await check.exposureDb.lists.get('42'))?.events.map((e) => e.eventId).sort()).toEqual(['evcheck00002', 'evcheck00003']);
+    expect((await check.exposureDb.snapshots.get('42'))!.version).toBeGreaterThan(v1.content.version);
+    expect(await alertEvents()).toEqual(['evcheck00002', 'evcheck00003']);
+  });
+
+  it('drops a held event too old to match any diary when the list is next written (retention deletes it on the server, and deltas do not say so)', async () => {
+    const list = (await check.exposureDb.lists.get('42'))!;
+    const [first] = list.events;
+    const stale = { ...first!, eventId: 'evcheckstale1', venueId: VENUE, from: Date.now() - MAX_EXPOSURE_AGE - 3 * HOUR, to: Date.now() - MAX_EXPOSURE_AGE - HOUR };
+    await check.exposureDb.lists.put({ ...list, events: [...list.events, stale] });
+    // A visit at the same time and place: it would match, were the event not too old.
+    await diary.diaryDb.visits.put(makeVisit({ id: 'visitstale', venueId: VENUE, communeCode: COMMUNE, checkin: stale.from + HOUR }));
+    await check.runExposureCheck(deps(true));
+    expect(await alertEvents()).toEqual(['evcheck00002', 'evcheck00003']);
+    await push(draft('evcheck00004', { from: FROM + 3 * HOUR, to: FROM + 4 * HOUR }));
+    await legacyList((events) => events.some((e) => e.event.eventId === 'evcheck00004'));
+    await settle();
+    const status = await check.runExposureCheck(deps());
+    expect((await check.exposureDb.lists.get('42'))?.events.map((e) => e.eventId).sort()).toEqual(['evcheck00002', 'evcheck00003', 'evcheck00004']);
+    expect(status.eventsHeld).toBe(3);
   });
 });

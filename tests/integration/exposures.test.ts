@@ -18,6 +18,7 @@ import type { ExposureEvent, SignedExposure } from '../../src/lib/core/exposure/
 import { verifyExposure } from '../../src/lib/core/exposure/exposure-sign';
 import { verifyExposures } from '../../src/lib/core/exposure/exposure-verify';
 import { applySnapshot, verifySnapshot, type SnapshotContent } from '../../src/lib/core/exposure/snapshot-format';
+import { verifySnapshotV1 } from '../../src/lib/core/exposure/snapshot-format-v1';
 import type { PublicKey } from '../../src/lib/core/venue/venue-token';
 import type { PublishedExposureDoc } from '../../server/publisher';
 import { localDb, login, remoteDb } from './sync-helpers';
@@ -256,11 +257,11 @@ async function age(ms: number): Promise<void> {
   expect((await server.store.request('POST', 'lv_exposures/_bulk_docs', { body: { docs } })).status).toBe(201);
 }
 
-const compactUrl = (since?: number | string) => `/api/exposures/${PROVINCE}/snapshot${since === undefined ? '' : `?since=${since}`}`;
+const compactUrl = (since?: number | string, format: 'v1' | 'v2' = 'v2') => `/api/exposures/${PROVINCE}/snapshot${format === 'v2' ? '/v2' : ''}${since === undefined ? '' : `?since=${since}`}`;
 
 /** The compact snapshot (or delta) as a phone gets it, checked with the server's keys. */
 async function compact(since?: number | string, province = PROVINCE): Promise<SnapshotContent> {
-  const res = await get(since === undefined && province !== PROVINCE ? `/api/exposures/${province}/snapshot` : compactUrl(since), { 'accept-encoding': 'br, gzip' });
+  const res = await get(since === undefined && province !== PROVINCE ? `/api/exposures/${province}/snapshot/v2` : compactUrl(since), { 'accept-encoding': 'br, gzip' });
   expect(res.status).toBe(200);
   expect(res.headers['content-encoding']).toBe('br');
   const checked = await verifySnapshot(new Uint8Array(brotliDecompressSync(new Uint8Array(res.body))), keys, province);
@@ -335,6 +336,30 @@ describe('the compact snapshot and its deltas', () => {
     expect(again.body.length).toBe(0);
   });
 
+  it('still serves LVS1 at /snapshot to apps of before LVS2: the same versions and events, deltas too, never one format for the other', async () => {
+    const v1Bytes = async (url: string) => new Uint8Array(brotliDecompressSync(new Uint8Array((await get(url, { 'accept-encoding': 'br' })).body)));
+    const current = await compact();
+    const full1 = await v1Bytes(compactUrl(undefined, 'v1'));
+    expect(new TextDecoder().decode(full1.subarray(0, 4))).toBe('LVS1');
+    const checked = await verifySnapshotV1(full1, keys, PROVINCE);
+    expect(checked.ok && checked.content.version).toBe(current.version);
+    expect(checked.ok && ids(checked.content.events)).toEqual(ids(current.events));
+    // An app of before LVS2 holding the first version gets its delta in LVS1, the same changes as in LVS2.
+    const delta1 = await verifySnapshotV1(await v1Bytes(compactUrl(fullVersion, 'v1')), keys, PROVINCE);
+    const delta2 = await compact(fullVersion);
+    expect(delta1.ok && delta1.content).toMatchObject({ kind: 'delta', since: fullVersion, version: delta2.version, withdrawn: delta2.withdrawn });
+    expect(delta1.ok && ids(delta1.content.events)).toEqual(ids(delta2.events));
+    // Neither parser reads the other format: the magic and the signed prefix differ.
+    expect(await verifySnapshot(full1, keys, PROVINCE)).toMatchObject({ ok: false, reason: 'not-snapshot' });
+    const full2 = await v1Bytes(compactUrl());
+    expect(new TextDecoder().decode(full2.subarray(0, 4))).toBe('LVS2');
+    expect(await verifySnapshotV1(full2, keys, PROVINCE)).toMatchObject({ ok: false, reason: 'not-snapshot' });
+    // LVS2 is the smaller, and the two are cached apart.
+    expect(full2.length).toBeLessThan(full1.length);
+    const etag1 = (await get(compactUrl(undefined, 'v1'), { 'accept-encoding': 'br' })).headers.etag!;
+    expect((await get(compactUrl(), { 'accept-encoding': 'br', 'if-none-match': etag1 })).status).toBe(200);
+  });
+
   it('serves brotli, gzip or plain bytes, the same bytes under each, with ETags, 304s and CDN headers', async () => {
     const url = compactUrl();
     const br = await get(url, { 'accept-encoding': 'gzip, deflate, br, zstd' });
@@ -374,6 +399,7 @@ describe('the compact snapshot and its deltas', () => {
       expect(ids(c.events)).toEqual(ids(current.events));
     }
     expect((await get(`/api/exposures/4x/snapshot`)).status).toBe(400);
+    expect((await get(`/api/exposures/4x/snapshot/v2`)).status).toBe(400);
   });
 
   it('keeps its versions and bytes across a server restart', async () => {

@@ -10,6 +10,7 @@ import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
 import * as v from 'valibot';
 import { ExposureEventSchema, exposureSigningBytes, type ExposureEvent, type SignedExposure } from './exposure';
 import { encodeSnapshotPayload, sealSnapshot, snapshotSigningBytes, type SnapshotContent } from './snapshot-format';
+import { encodeSnapshotPayloadV1, SNAPSHOT_V1_MAGIC } from './snapshot-format-v1';
 import type { PublicKey, SigningKey } from '../venue/venue-token';
 
 /** A signature as the server writes it: 128 lowercase hex characters. */
@@ -45,4 +46,10 @@ export function verifyExposure(signed: unknown, keys: readonly PublicKey[]): Exp
 export function signSnapshot(content: SnapshotContent, key: SigningKey): Uint8Array<ArrayBuffer> {
   const payload = encodeSnapshotPayload(content);
   return sealSnapshot(payload, key.id, ed25519.sign(snapshotSigningBytes(payload), key.secretKey));
+}
+
+/** The same in LVS1, for the apps that still ask for it (snapshot-format-v1.ts). */
+export function signSnapshotV1(content: SnapshotContent, key: SigningKey): Uint8Array<ArrayBuffer> {
+  const payload = encodeSnapshotPayloadV1(content);
+  return sealSnapshot(payload, key.id, ed25519.sign(snapshotSigningBytes(payload, SNAPSHOT_V1_MAGIC), key.secretKey), SNAPSHOT_V1_MAGIC);
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ExposureEvent, SignedExposure } from './exposure';
 import { signExposure, verifyExposure } from './exposure-sign';
-import { verifyExposures, webCryptoEd25519 } from './exposure-verify';
+import { verifyExposures } from './exposure-verify';
+import { webCryptoEd25519 } from '../ed25519';
 import { type PublicKey } from '../venue/venue-token';
 import { newSigningKey, publicKeyOf } from '../venue/venue-signing';
 import { makeExposureEvent, T0 } from '../testing';

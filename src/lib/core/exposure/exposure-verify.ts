@@ -8,10 +8,11 @@
  * signature of 128 lowercase hex characters, and a signature that holds.
  */
 import * as v from 'valibot';
-import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
+import { bytesToHex } from '@noble/curves/utils.js';
 import { ExposureEventSchema, exposureSigningBytes, type ExposureEvent, type SignedExposure } from './exposure';
 import { fromHex, verifyExposure } from './exposure-sign';
 import type { PublicKey } from '../venue/venue-token';
+import { ED25519, plain, subtle, webCryptoEd25519 } from '../ed25519';
 
 export type VerifyEngine = 'webcrypto' | 'noble';
 
@@ -31,44 +32,6 @@ export interface VerifiedExposures {
   rejected: number;
   /** Which implementation did the work, for benches and diagnostics. */
   engine: VerifyEngine;
-}
-
-// RFC 8032 §7.1, test 1 (empty message). Detection verifies a real signature instead of only
-// importing a key: a runtime that knows the algorithm name but gets it wrong must not be trusted.
-const RFC8032_PUBLIC = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
-const RFC8032_SIGNATURE =
-  'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
-
-const ED25519 = { name: 'Ed25519' } as const;
-
-/**
- * WebCrypto's BufferSource wants bytes over a plain ArrayBuffer; our bytes almost always are,
- * and are copied only when they sit on a SharedArrayBuffer.
- */
-function plain(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
-}
-
-function subtle(): SubtleCrypto | null {
-  return (globalThis as { crypto?: Crypto }).crypto?.subtle ?? null;
-}
-
-let support: Promise<boolean> | null = null;
-
-/** Whether this runtime verifies Ed25519 with WebCrypto; found out once, then cached. */
-export function webCryptoEd25519(): Promise<boolean> {
-  support ??= (async () => {
-    const s = subtle();
-    if (!s) return false;
-    try {
-      const key = await s.importKey('raw', plain(hexToBytes(RFC8032_PUBLIC)), ED25519, false, ['verify']);
-      return await s.verify(ED25519, key, plain(hexToBytes(RFC8032_SIGNATURE)), new Uint8Array(0));
-    } catch {
-      // Older Safari and Chromium without the flag: NotSupportedError.
-      return false;
-    }
-  })();
-  return support;
 }
 
 /**

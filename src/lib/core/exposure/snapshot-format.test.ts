@@ -27,7 +27,7 @@ const delta = (since: number, version: number, events: ExposureEvent[], withdraw
 
 const byId = (events: ExposureEvent[]) => [...events].sort((a, b) => a.eventId.localeCompare(b.eventId));
 
-describe('the compact exposure snapshot', () => {
+describe('the compact exposure snapshot (LVS2)', () => {
   it('round-trips every field of every event, in minutes or in milliseconds', async () => {
     const events = [event(3, { level: 'monitor', widenMinutes: 30, version: 4 }), event(1), event(2, { advice: '', message: '' }), event(1, { eventId: 'samestart01' })];
     const decoded = decodeSnapshotPayload(encodeSnapshotPayload(full(events)));
@@ -76,23 +76,46 @@ describe('the compact exposure snapshot', () => {
   });
 
   it('refuses payloads that are signed but malformed (a server bug must not reach the matcher)', () => {
-    const good = JSON.parse(new TextDecoder().decode(encodeSnapshotPayload(full([event(1), event(2)])))) as Record<string, unknown> & { events: Record<string, unknown[]>; strings: string[] };
-    const bad = (change: (p: typeof good) => void) => {
+    type Loose = Record<string, unknown> & { events: Record<string, unknown[] | string>; venues: Record<string, unknown[] | string>; strings: string[] };
+    const good = JSON.parse(new TextDecoder().decode(encodeSnapshotPayload(full([event(1), event(2), event(4)])))) as Loose;
+    const bad = (change: (p: Loose) => void) => {
       const p = structuredClone(good);
       change(p);
       return decodeSnapshotPayload(new TextEncoder().encode(JSON.stringify(p)));
     };
+    const column = (p: Loose, name: string) => p.events[name] as unknown[];
     expect(bad(() => {})).not.toBeNull();
-    expect(bad((p) => p.events.id!.pop())).toBeNull(); // columns of different lengths
-    expect(bad((p) => (p.events.venue![0] = 99))).toBeNull(); // index outside the dictionary
-    expect(bad((p) => (p.events.level![0] = 2))).toBeNull();
-    expect(bad((p) => (p.events.len![0] = -1))).toBeNull();
-    expect(bad((p) => (p.events.id![0] = 'NOT AN ID'))).toBeNull();
-    expect(bad((p) => (p.strings[0] = 'CHO'))).toBeNull(); // not a venue id
+    expect(bad((p) => column(p, 'len').pop())).toBeNull(); // columns of different lengths
+    expect(bad((p) => (p.events.id = (p.events.id as string).split(' ').slice(1).join(' ')))).toBeNull(); // one id fewer
+    expect(bad((p) => (p.events.id = `${p.events.id as string} `))).toBeNull(); // an empty id
+    expect(bad((p) => (column(p, 'venue')[0] = 99))).toBeNull(); // a venue row that is not there
+    expect(bad((p) => (column(p, 'phone')[0] = 99))).toBeNull(); // index outside the dictionary
+    expect(bad((p) => (column(p, 'phone')[0] = -1))).toBeNull();
+    expect(bad((p) => (column(p, 'level')[0] = 2))).toBeNull();
+    expect(bad((p) => (column(p, 'len')[0] = -1))).toBeNull();
+    expect(bad((p) => (p.events.id = (p.events.id as string).replace(/^[a-z0-9]+/, 'NOTANID')))).toBeNull();
+    expect(bad((p) => (p.venues.id = (p.venues.id as string).replace(/^[a-z0-9]+/, 'cho')))).toBeNull(); // not a venue id
+    expect(bad((p) => (p.venues.name as unknown[]).pop())).toBeNull(); // a venue row without its name
     expect(bad((p) => (p.kind = 'delta'))).toBeNull(); // a delta without since
     expect(bad((p) => (p.withdrawn = ['ev00000001']))).toBeNull();
     expect(bad((p) => (p.format = 'luu-vet-exposures'))).toBeNull();
+    expect(bad((p) => (p.schema = 1))).toBeNull(); // an LVS1 payload is never read as LVS2
     expect(decodeSnapshotPayload(new Uint8Array([0xff, 0xfe]))).toBeNull();
+  });
+
+  it('writes a venue once, and a text used once where it is used, a text used more than once in the dictionary', () => {
+    const events = [event(1), event(3, { contactPhone: 'only here' }), event(5, { contactPhone: event(1).contactPhone })];
+    const p = JSON.parse(new TextDecoder().decode(encodeSnapshotPayload(full(events)))) as { strings: string[]; venues: { id: string }; events: { phone: unknown[]; venue: number[] } };
+    expect(p.venues.id).toBe('demochoducth'); // three events, one venue row
+    expect(p.events.venue).toEqual([0, 0, 0]);
+    const [first, once, again] = p.events.phone;
+    expect([typeof first, once, again]).toEqual(['number', 'only here', first]);
+    expect(p.strings[first as number]).toBe(event(1).contactPhone);
+    expect(p.strings).not.toContain('only here');
+    // The same venue id under another name (a team's correction) is a row of its own: the name is kept as published.
+    const renamed = decodeSnapshotPayload(encodeSnapshotPayload(full([event(1), event(3, { venueName: 'Chợ mới' })])))!;
+    expect(renamed.events.map((e) => e.venueName)).toEqual(['Chợ Đức Thọ', 'Chợ mới']);
+    expect(decodeSnapshotPayload(encodeSnapshotPayload(full([]))))?.toMatchObject({ events: [] });
   });
 
   it('applies deltas: additions, corrections, withdrawals, and only onto the version they name', async () => {
