@@ -6,7 +6,7 @@
  * visit, a new one ends the visits left open), in one transaction. Everything else in the diary goes
  * through diary.ts; where this path cannot open the database (a newer schema), it hands over to it.
  */
-import { closuresAfter, findRepeatCheckin, REPEAT_CHECKIN_WINDOW, type Visit, type VisitSource, type VisitVerification } from '$lib/core/citizen/visit';
+import { closuresAfter, findRepeatCheckin, scannedVisit, REPEAT_CHECKIN_WINDOW, type Visit, type VisitSource, type VisitVerification } from '$lib/core/citizen/visit';
 import type { VenueClaims } from '$lib/core/venue/venue-token';
 import type { CheckinResult } from './diary';
 
@@ -67,19 +67,7 @@ export async function saveVenueCheckin(input: { claims: VenueClaims; token: stri
       await done;
       return { visit: repeat, repeated: true, closed: [] };
     }
-    const visit: Visit = {
-      id: crypto.randomUUID(),
-      venueId: input.claims.venueId,
-      venueName: input.claims.name,
-      communeCode: input.claims.communeCode,
-      venueType: input.claims.venueType,
-      checkin: now,
-      checkout: null,
-      source: input.source,
-      verification: input.verification,
-      token: input.token,
-      note: ''
-    };
+    const visit = scannedVisit(input, crypto.randomUUID(), now);
     await request(store.add(visit));
     const all = (await request(store.getAll())) as Visit[];
     const closed = closuresAfter(all);

@@ -3,7 +3,7 @@
  * nothing in this module talks to the network.
  */
 import Dexie, { liveQuery, type EntityTable } from 'dexie';
-import { closuresAfter, findRepeatCheckin, REPEAT_CHECKIN_WINDOW, type Closure, type Visit, type VisitSource, type VisitVerification } from '$lib/core/citizen/visit';
+import { closuresAfter, findRepeatCheckin, scannedVisit, REPEAT_CHECKIN_WINDOW, type Closure, type Visit, type VisitSource, type VisitVerification } from '$lib/core/citizen/visit';
 import { retentionCutoff, clampRetentionDays, RETENTION_DEFAULT_DAYS } from '$lib/core/citizen/retention';
 import type { VenueClaims } from '$lib/core/venue/venue-token';
 import type { VenueType } from '$lib/core/venue/venue';
@@ -64,19 +64,7 @@ export async function recordVenueCheckin(input: {
     const recent = await diaryDb.visits.where('checkin').above(now - REPEAT_CHECKIN_WINDOW).toArray();
     const repeat = findRepeatCheckin(recent, input.claims.venueId, now);
     if (repeat) return { visit: repeat, repeated: true, closed: [] };
-    const visit: Visit = {
-      id: newId(),
-      venueId: input.claims.venueId,
-      venueName: input.claims.name,
-      communeCode: input.claims.communeCode,
-      venueType: input.claims.venueType,
-      checkin: now,
-      checkout: null,
-      source: input.source,
-      verification: input.verification,
-      token: input.token,
-      note: ''
-    };
+    const visit = scannedVisit(input, newId(), now);
     await diaryDb.visits.add(visit);
     const closed = await closeEarlierVisits();
     return { visit, repeated: false, closed };

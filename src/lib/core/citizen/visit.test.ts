@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, MINUTE } from '../time';
 import { at, makeVisit, T0 } from '../testing';
-import { closuresAfter, currentVisitId, visitTimesFromClock } from './visit';
+import { closuresAfter, currentVisitId, scannedVisit, visitTimesFromClock } from './visit';
 
 describe('one place at a time', () => {
   const office = makeVisit({ id: 'a', venueName: 'Văn phòng', venueType: 'office', checkin: at('2021-08-20', '08:00') });
@@ -65,5 +65,16 @@ describe('a shared day', () => {
     const [code] = encodeDiaryDay('2021-08-20', settleOpenVisits(visits));
     // Minutes after midnight: 480–540, 540–600, 600–(none).
     expect(code).toBe('LVD1|2021-08-20|1/1|V,venue0,18070,480,540;V,venue1,18070,540,600;V,venue2,18070,600,');
+  });
+});
+
+describe('a check-in by a venue code', () => {
+  it('records the venue as its code names it, open, with how it was read and checked', () => {
+    const claims = { venueId: 'v1', name: 'Chợ Đồng Xuân', communeCode: '00070', venueType: 'market' as const };
+    const visit = scannedVisit({ claims, token: 'LV1.x', source: 'scan', verification: 'pending' }, 'id1', T0);
+    expect(visit).toEqual({
+      id: 'id1', venueId: 'v1', venueName: 'Chợ Đồng Xuân', communeCode: '00070', venueType: 'market',
+      checkin: T0, checkout: null, source: 'scan', verification: 'pending', token: 'LV1.x', note: ''
+    });
   });
 });

@@ -39,6 +39,27 @@ export function findRepeatCheckin(visits: readonly Visit[], venueId: string, now
   );
 }
 
+/** A check-in at a venue by its code (a link or a scan), as both ways of saving it write it. */
+export function scannedVisit(
+  input: { claims: { venueId: string; name: string; communeCode: string; venueType: Visit['venueType'] }; token: string; source: VisitSource; verification: VisitVerification },
+  id: string,
+  now: number
+): Visit {
+  return {
+    id,
+    venueId: input.claims.venueId,
+    venueName: input.claims.name,
+    communeCode: input.claims.communeCode,
+    venueType: input.claims.venueType,
+    checkin: now,
+    checkout: null,
+    source: input.source,
+    verification: input.verification,
+    token: input.token,
+    note: ''
+  };
+}
+
 /** When the visit is taken to have ended: its check-out, or check-in + the venue type's default stay. */
 export function effectiveCheckout(visit: Pick<Visit, 'checkin' | 'checkout' | 'venueType'>): number {
   return visit.checkout ?? visit.checkin + DEFAULT_STAY_MINUTES[visit.venueType] * MINUTE;
