@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
-import { entryDocId } from '../../src/lib/core/documents';
 import { changesWithDocs } from '../../src/lib/client/changes-with-docs';
-import { localDb, login, PouchDB, register } from './sync-helpers';
+import { localDb, login, manualEntryDoc, PouchDB, register, venueDoc } from './sync-helpers';
 
 const COMMUNE = '18070';
 const DB = `lv_c_${COMMUNE}`;
@@ -29,22 +28,10 @@ const VT = 'venuetttttt2';
 const NOW = Date.now() - 3_600_000;
 let seq = 0;
 
-function venue(venueId: string, name: string, ownerId?: string) {
-  return { _id: `venue:${venueId}`, type: 'venue', schema: 1, venueId, name, venueType: 'shop', communeCode: COMMUNE, address: 'Khối 1', status: 'active', ...(ownerId ? { owner: ownerId } : {}) };
-}
+const venue = (venueId: string, name: string, ownerId?: string) => venueDoc(COMMUNE, venueId, name, ownerId);
 function entry(venueId: string, name: string) {
   const time = NOW - ++seq * 60_000;
-  return {
-    _id: entryDocId(venueId, time, `k${String(seq).padStart(7, '0')}`),
-    type: 'entry',
-    schema: 1,
-    venueId,
-    communeCode: COMMUNE,
-    time,
-    direction: 'in',
-    person: { source: 'manual', name, phone: '0987654321' },
-    deviceId: 'test-device'
-  };
+  return manualEntryDoc(COMMUNE, venueId, time, name, `k${String(seq).padStart(7, '0')}`);
 }
 
 /** A remote database through changesWithDocs, recording every request that goes on the wire. */

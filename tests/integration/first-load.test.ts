@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
-import { entryDocId } from '../../src/lib/core/documents';
 import { firstLoad, mayFirstLoad, type FirstLoadProgress, type SyncStart } from '../../src/lib/client/first-load';
-import { localDb, login, PouchDB, register } from './sync-helpers';
+import { localDb, login, manualEntryDoc, PouchDB, register, venueDoc } from './sync-helpers';
 
 const COMMUNE = '18070';
 const DB = `lv_c_${COMMUNE}`;
@@ -24,22 +23,8 @@ let base: string;
 let team = '';
 let owner = { cookie: '', userId: '' };
 
-function venue(venueId: string, name: string, ownerId?: string) {
-  return { _id: `venue:${venueId}`, type: 'venue', schema: 1, venueId, name, venueType: 'shop', communeCode: COMMUNE, address: 'Khối 1', status: 'active', ...(ownerId ? { owner: ownerId } : {}) };
-}
-function entry(venueId: string, time: number, name: string) {
-  return {
-    _id: entryDocId(venueId, time, Math.random().toString(36).slice(2, 10)),
-    type: 'entry',
-    schema: 1,
-    venueId,
-    communeCode: COMMUNE,
-    time,
-    direction: 'in',
-    person: { source: 'manual', name, phone: '0987654321' },
-    deviceId: 'test-device'
-  };
-}
+const venue = (venueId: string, name: string, ownerId?: string) => venueDoc(COMMUNE, venueId, name, ownerId);
+const entry = (venueId: string, time: number, name: string) => manualEntryDoc(COMMUNE, venueId, time, name, Math.random().toString(36).slice(2, 10));
 
 /** Fetch with a session cookie, recording the URL and body of each request. */
 function recording(cookie: string) {

@@ -1,6 +1,7 @@
 /** Real PouchDB clients for the gateway tests: in-memory local databases, remote ones through /sync with a session cookie. */
 import PouchDB from 'pouchdb-node';
 import memoryAdapter from 'pouchdb-adapter-memory';
+import { entryDocId } from '../../src/lib/core/documents';
 
 PouchDB.plugin(memoryAdapter);
 
@@ -37,6 +38,26 @@ function cookieOf(res: Response): string {
   const match = /lv_session=[^;]+/.exec(header);
   if (!match) throw new Error('no session cookie');
   return match[0];
+}
+
+/** A shop venue record of a commune, as an owner's device writes it. */
+export function venueDoc(communeCode: string, venueId: string, name: string, ownerId?: string) {
+  return { _id: `venue:${venueId}`, type: 'venue', schema: 1, venueId, name, venueType: 'shop', communeCode, address: 'Khối 1', status: 'active', ...(ownerId ? { owner: ownerId } : {}) };
+}
+
+/** A station's manual entry of a visitor at `time`; `key` makes its id unique. */
+export function manualEntryDoc(communeCode: string, venueId: string, time: number, name: string, key: string) {
+  return {
+    _id: entryDocId(venueId, time, key),
+    type: 'entry',
+    schema: 1,
+    venueId,
+    communeCode,
+    time,
+    direction: 'in',
+    person: { source: 'manual', name, phone: '0987654321' },
+    deviceId: 'test-device'
+  };
 }
 
 export { PouchDB };
