@@ -6,7 +6,7 @@
 import { parseVenueToken, verifyVenueToken, type ParsedToken } from '$lib/core/venue/venue-token';
 import type { VisitSource, VisitVerification } from '$lib/core/citizen/visit';
 import { cachedKeys, cachedRevoked, refreshKeys } from './keys';
-import type { CheckinResult } from './diary';
+import type { CheckinResult } from './diary-writer';
 import { saveVenueCheckin } from './diary-save';
 
 type Parsed = Extract<ParsedToken, { ok: true }>;

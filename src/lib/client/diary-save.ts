@@ -6,9 +6,8 @@
  * visit, a new one ends the visits left open), in one transaction. Everything else in the diary goes
  * through diary.ts; where this path cannot open the database (a newer schema), it hands over to it.
  */
-import { closuresAfter, findRepeatCheckin, scannedVisit, REPEAT_CHECKIN_WINDOW, type Visit, type VisitSource, type VisitVerification } from '$lib/core/citizen/visit';
-import type { VenueClaims } from '$lib/core/venue/venue-token';
-import type { CheckinResult } from './diary';
+import { closuresAfter, findRepeatCheckin, scannedVisit, REPEAT_CHECKIN_WINDOW, type Visit } from '$lib/core/citizen/visit';
+import { loadedDexieWriter, type CheckinInput, type CheckinResult } from './diary-writer';
 
 /** diary.ts: `new Dexie('luu-vet-diary')`, `version(1).stores({ visits: 'id, checkin, venueId, verification' })`. */
 export const DIARY_DB = 'luu-vet-diary';
@@ -45,7 +44,10 @@ function openDiary(): Promise<IDBDatabase> {
   });
 }
 
-export async function saveVenueCheckin(input: { claims: VenueClaims; token: string; source: VisitSource; verification: VisitVerification; now?: number }): Promise<CheckinResult> {
+export async function saveVenueCheckin(input: CheckinInput): Promise<CheckinResult> {
+  // Dexie already holds the diary in this page (the in-app scanner, a link opened in a running app).
+  const dexie = loadedDexieWriter();
+  if (dexie) return dexie(input);
   let db: IDBDatabase;
   try {
     db = await openDiary();

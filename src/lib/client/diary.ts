@@ -3,9 +3,9 @@
  * nothing in this module talks to the network.
  */
 import Dexie, { liveQuery, type EntityTable } from 'dexie';
-import { closuresAfter, findRepeatCheckin, scannedVisit, REPEAT_CHECKIN_WINDOW, type Closure, type Visit, type VisitSource, type VisitVerification } from '$lib/core/citizen/visit';
+import { closuresAfter, findRepeatCheckin, scannedVisit, REPEAT_CHECKIN_WINDOW, type Closure, type Visit, type VisitVerification } from '$lib/core/citizen/visit';
+import { registerDexieWriter, type CheckinInput, type CheckinResult } from './diary-writer';
 import { retentionCutoff, clampRetentionDays, RETENTION_DEFAULT_DAYS } from '$lib/core/citizen/retention';
-import type { VenueClaims } from '$lib/core/venue/venue-token';
 import type { VenueType } from '$lib/core/venue/venue';
 
 class DiaryDb extends Dexie {
@@ -23,13 +23,7 @@ function newId(): string {
   return crypto.randomUUID();
 }
 
-export interface CheckinResult {
-  visit: Visit;
-  /** the same venue was opened again within a few minutes: no second visit was made */
-  repeated: boolean;
-  /** visits left open that this check-in ended (one place at a time); undo with `reopenVisits` */
-  closed: Closure[];
-}
+export type { CheckinResult } from './diary-writer';
 
 /**
  * Ends the open visits that a newly added visit follows (core closuresAfter). Runs inside the
@@ -52,13 +46,7 @@ export async function reopenVisits(closures: readonly Closure[]): Promise<void> 
   });
 }
 
-export async function recordVenueCheckin(input: {
-  claims: VenueClaims;
-  token: string;
-  source: VisitSource;
-  verification: VisitVerification;
-  now?: number;
-}): Promise<CheckinResult> {
+export async function recordVenueCheckin(input: CheckinInput): Promise<CheckinResult> {
   const now = input.now ?? Date.now();
   return diaryDb.transaction('rw', diaryDb.visits, async () => {
     const recent = await diaryDb.visits.where('checkin').above(now - REPEAT_CHECKIN_WINDOW).toArray();
@@ -162,3 +150,6 @@ export function setRetentionDays(days: number): number {
   localStorage.setItem(RETENTION_KEY, String(value));
   return value;
 }
+
+// From now on this page's check-ins go through Dexie (see diary-writer.ts).
+registerDexieWriter(recordVenueCheckin);
