@@ -1,7 +1,9 @@
-/** Message lookups that depend on data (venue types, time problems). */
+/**
+ * Message lookups that depend on data (time problems, symptoms, stages, account errors), and the
+ * date formats and venue type names, which live in modules of their own: the cold check-in page
+ * imports those two alone, without every label of the app and their messages.
+ */
 import { m } from '$lib/paraglide/messages.js';
-import { clockTime, dayKey, fromVietnamLocal } from '$lib/core/time';
-import type { VenueType } from '$lib/core/venue/venue';
 import type { TimesProblem } from '$lib/core/citizen/visit';
 import { SYMPTOMS, type Symptom } from '$lib/core/citizen/personal-qr';
 import type { FollowupStage } from '$lib/core/casework/casework';
@@ -10,27 +12,8 @@ import type { AuthError, PasswordChangeError } from '$lib/client/account.svelte'
 
 type TestResult = (typeof TEST_RESULTS)[number];
 
-type Locale = 'vi' | 'en';
-type Message = (inputs?: Record<string, never>, options?: { locale?: Locale }) => string;
-
-/** In the page's language, or in a given one (a poster printed in English from a Vietnamese screen). */
-export function venueTypeLabel(type: VenueType, locale?: Locale): string {
-  const labels: Record<VenueType, Message> = {
-    office: m.venue_type_office,
-    school: m.venue_type_school,
-    health: m.venue_type_health,
-    market: m.venue_type_market,
-    shop: m.venue_type_shop,
-    food: m.venue_type_food,
-    lodging: m.venue_type_lodging,
-    factory: m.venue_type_factory,
-    worship: m.venue_type_worship,
-    transport: m.venue_type_transport,
-    checkpoint: m.venue_type_checkpoint,
-    other: m.venue_type_other
-  };
-  return labels[type]({}, locale ? { locale } : {});
-}
+export { formatDay, formatDayKey, formatMoment, formatWindow } from './dates';
+export { venueTypeLabel } from './venue-type-label';
 
 export function timesProblemLabel(problem: TimesProblem): string {
   const labels: Record<TimesProblem, () => string> = {
@@ -39,41 +22,6 @@ export function timesProblemLabel(problem: TimesProblem): string {
     'too-long': m.problem_too_long
   };
   return labels[problem]();
-}
-
-/** Dates for people: "thứ Sáu, 20/08/2021" or "Friday, 20/08/2021", in Vietnam's time. */
-export function formatDay(ms: number, locale: string): string {
-  // One formatter per language: lists of hundreds of rows call this per row.
-  let format = dayFormats.get(locale);
-  if (!format) {
-    format = new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
-      timeZone: 'Asia/Ho_Chi_Minh',
-      weekday: 'long',
-      // dd/mm/yyyy, as Vietnamese documents write dates ("01/12", never "1/12"), in English too:
-      // the same paper is read in both languages.
-      day: '2-digit',
-      month: '2-digit',
-      year: 'numeric'
-    });
-    dayFormats.set(locale, format);
-  }
-  return format.format(new Date(ms));
-}
-const dayFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** A day given as YYYY-MM-DD (a diary day, a confirmation day), as `formatDay` writes it. */
-export function formatDayKey(day: string, locale: string): string {
-  return formatDay(fromVietnamLocal(day, '12:00') ?? 0, locale);
-}
-
-/** "08:30, thứ Sáu, 20/08/2021". */
-export function formatMoment(ms: number, locale: string): string {
-  return `${clockTime(ms)}, ${formatDay(ms, locale)}`;
-}
-
-/** "08:00 – 10:00, thứ Sáu, 20/08/2021"; both days when the window crosses midnight. */
-export function formatWindow(from: number, to: number, locale: string): string {
-  return dayKey(from) === dayKey(to) ? `${clockTime(from)} – ${clockTime(to)}, ${formatDay(from, locale)}` : `${formatMoment(from, locale)} – ${formatMoment(to, locale)}`;
 }
 
 export function symptomLabel(symptom: Symptom): string {
