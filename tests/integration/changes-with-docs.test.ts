@@ -13,7 +13,7 @@ import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { changesWithDocs } from '../../src/lib/client/changes-with-docs';
-import { localDb, login, manualEntryDoc, PouchDB, register, venueDoc } from './sync-helpers';
+import { localDb, localLeaves, login, manualEntryDoc, PouchDB, register, storeLeaves, venueDoc } from './sync-helpers';
 
 const COMMUNE = '18070';
 const DB = `lv_c_${COMMUNE}`;
@@ -61,20 +61,7 @@ async function serverDoc(id: string) {
   return (await server.store.request('GET', `${DB}/${encodeURIComponent(id)}`)).body as Record<string, unknown> & { _rev: string };
 }
 
-/** id -> sorted leaf revisions, live documents only (no design documents). */
-async function serverLeaves(): Promise<Map<string, string[]>> {
-  const res = await server.store.request('GET', `${DB}/_changes`, { query: new URLSearchParams({ style: 'all_docs' }) });
-  const rows = (res.body as { results: { id: string; deleted?: boolean; changes: { rev: string }[] }[] }).results;
-  const leaves = new Map<string, string[]>();
-  for (const row of rows) if (!row.deleted && !row.id.startsWith('_design')) leaves.set(row.id, row.changes.map((c) => c.rev).sort());
-  return leaves;
-}
-async function localLeaves(db: PouchDB.Database): Promise<Map<string, string[]>> {
-  const rows = (await db.changes({ style: 'all_docs', return_docs: true })).results;
-  const leaves = new Map<string, string[]>();
-  for (const row of rows) if (!row.deleted) leaves.set(row.id, row.changes.map((c) => c.rev).sort());
-  return leaves;
-}
+const serverLeaves = () => storeLeaves(server.store, DB);
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-cwd-'));

@@ -13,7 +13,7 @@ import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { firstLoad, mayFirstLoad, type FirstLoadProgress, type SyncStart } from '../../src/lib/client/first-load';
-import { localDb, login, manualEntryDoc, PouchDB, register, venueDoc } from './sync-helpers';
+import { localDb, localLeaves, login, manualEntryDoc, PouchDB, register, storeLeaves, venueDoc } from './sync-helpers';
 
 const COMMUNE = '18070';
 const DB = `lv_c_${COMMUNE}`;
@@ -85,20 +85,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** What the server holds of the commune (no design documents): id -> sorted leaf revisions. */
-async function serverLeaves(): Promise<Map<string, string[]>> {
-  const res = await server.store.request('GET', `${DB}/_changes`, { query: new URLSearchParams({ style: 'all_docs' }) });
-  const rows = (res.body as { results: { id: string; deleted?: boolean; changes: { rev: string }[] }[] }).results;
-  const leaves = new Map<string, string[]>();
-  for (const row of rows) if (!row.deleted && !row.id.startsWith('_design')) leaves.set(row.id, row.changes.map((c) => c.rev).sort());
-  return leaves;
-}
-async function localLeaves(db: PouchDB.Database): Promise<Map<string, string[]>> {
-  const rows = (await db.changes({ style: 'all_docs', return_docs: true })).results;
-  const leaves = new Map<string, string[]>();
-  for (const row of rows) if (!row.deleted) leaves.set(row.id, row.changes.map((c) => c.rev).sort());
-  return leaves;
-}
+const serverLeaves = () => storeLeaves(server.store, DB);
 
 async function syncOnce(db: PouchDB.Database, remote: PouchDB.Database, start: SyncStart) {
   await db.sync(remote, { batch_size: 1000, pull: { since: start.pull }, push: { since: start.push } } as PouchDB.Replication.SyncOptions);

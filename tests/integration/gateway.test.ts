@@ -15,7 +15,7 @@ import { newCase, newFollowup } from '../../src/lib/core/casework/casework';
 import { decodeKeysDocument } from '../../src/lib/core/keys';
 import { parseVenueToken, verifyVenueToken } from '../../src/lib/core/venue/venue-token';
 import { verifyExposure } from '../../src/lib/core/exposure/exposure-sign';
-import { localDb, login, register, remoteDb } from './sync-helpers';
+import { localDb, login, manualEntryDoc, register, remoteDb } from './sync-helpers';
 
 /** Hours of the day before yesterday (UTC): exposure windows recent enough to be published (over 28 days old they are not). */
 const DAY0 = Math.floor(Date.now() / 86_400_000 - 2) * 86_400_000;
@@ -49,19 +49,8 @@ function venue(venueId: string, owner: string | undefined, name: string, commune
   };
 }
 
-function entry(venueId: string, time: number, name: string, communeCode = COMMUNE) {
-  return {
-    _id: entryDocId(venueId, time, Math.random().toString(36).slice(2, 10)),
-    type: 'entry',
-    schema: 1,
-    venueId,
-    communeCode,
-    time,
-    direction: 'in',
-    person: { source: 'manual', name, phone: '0987654321' },
-    deviceId: 'test-device'
-  };
-}
+const entry = (venueId: string, time: number, name: string, communeCode = COMMUNE) =>
+  manualEntryDoc(communeCode, venueId, time, name, Math.random().toString(36).slice(2, 10));
 
 async function call(who: Who, method: string, url: string, body?: unknown) {
   const headers: Record<string, string> = {};

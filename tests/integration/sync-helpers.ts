@@ -60,4 +60,23 @@ export function manualEntryDoc(communeCode: string, venueId: string, time: numbe
   };
 }
 
+type StoreRequest = (method: 'GET', path: string, options: { query: URLSearchParams }) => Promise<{ body: unknown }>;
+
+/** What the store holds of a database (live documents, no design documents): id -> sorted leaf revisions. */
+export async function storeLeaves(store: { request: StoreRequest }, db: string): Promise<Map<string, string[]>> {
+  const res = await store.request('GET', `${db}/_changes`, { query: new URLSearchParams({ style: 'all_docs' }) });
+  const rows = (res.body as { results: { id: string; deleted?: boolean; changes: { rev: string }[] }[] }).results;
+  const leaves = new Map<string, string[]>();
+  for (const row of rows) if (!row.deleted && !row.id.startsWith('_design')) leaves.set(row.id, row.changes.map((c) => c.rev).sort());
+  return leaves;
+}
+
+/** The same of a device's database. */
+export async function localLeaves(db: PouchDB.Database): Promise<Map<string, string[]>> {
+  const rows = (await db.changes({ style: 'all_docs', return_docs: true })).results;
+  const leaves = new Map<string, string[]>();
+  for (const row of rows) if (!row.deleted) leaves.set(row.id, row.changes.map((c) => c.rev).sort());
+  return leaves;
+}
+
 export { PouchDB };
