@@ -2,7 +2,7 @@ import { sveltekit } from '@sveltejs/kit/vite';
 import { SvelteKitPWA } from '@vite-pwa/sveltekit';
 import { paraglideVitePlugin } from '@inlang/paraglide-js';
 import { defineConfig, type Plugin } from 'vite';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 /**
  * Pages left to the runtime cache: those of venue owners, commune teams and officials (a few hundred people per
@@ -45,6 +45,7 @@ function roleOnlyFiles(): Set<string> {
     const node = /client-optimized\/nodes\/\d+\.js$/.test(key) && existsSync(key) ? readFileSync(key, 'utf8') : '';
     return ROLE_ROUTES.test(node);
   };
+  const isNode = (key: string) => /client-optimized\/nodes\/\d+\.js$/.test(key);
   const closure = (roots: string[]) => {
     const seen = new Set<string>();
     const files = new Set<string>();
@@ -55,15 +56,16 @@ function roleOnlyFiles(): Set<string> {
       if (!chunk) return;
       files.add(chunk.file);
       for (const css of chunk.css ?? []) files.add(css);
-      // The app entry imports every page lazily: follow its static imports only, or every page is "citizen".
-      const lazy = isEntry(key) ? [] : (chunk.dynamicImports ?? []);
+      // The app's router imports every page lazily (from the entry, or the shell chunk that holds
+      // it): pages are classed by their own node, or every page would be "citizen".
+      const lazy = (chunk.dynamicImports ?? []).filter((next) => !isNode(next));
       for (const next of [...(chunk.imports ?? []), ...lazy]) visit(next);
     };
     roots.forEach(visit);
     return files;
   };
   const isEntry = (key: string) => key.endsWith('client-optimized/app.js') || key.endsWith('client/entry.js');
-  const roots = Object.keys(manifest).filter((k) => /client-optimized\/nodes\/\d+\.js$/.test(k) || isEntry(k));
+  const roots = Object.keys(manifest).filter((k) => isNode(k) || isEntry(k));
   const citizen = closure(roots.filter((k) => !isRoleNode(k)));
   const role = closure(roots.filter(isRoleNode));
   const out = new Set([...role].filter((f) => !citizen.has(f)));
@@ -117,9 +119,105 @@ function browserOnlyOnServer(): Plugin {
   };
 }
 
+
+/**
+ * Every page loads the app's entry and the root layout, and everything they import statically; the
+ * cold check-in link also loads its page's static imports before the visit is saved. Rollup splits
+ * that code by which pages share each module, into about fifty files, most of a few hundred bytes;
+ * on a slow link each file costs at least a packet's time of its own (Chromium's throttling counts
+ * whole 1,500-byte packets per response, as a radio link does). So two chunks instead: the shell
+ * every page loads anyway, so grouping it costs no page a byte, and the check-in page's own imports
+ * beyond it (which the scanner and the diary share). Client build only.
+ *
+ * Rollup puts into a manual chunk every static dependency of its modules that no other manual chunk
+ * holds, barrels included: Paraglide's message barrels re-export every message of the app, so every
+ * message gets a manual chunk of its own kind, grouped by the set of pages and lazy modules that use
+ * it, as Rollup's own splitting would group them. A module uses a message as `m.<key>` or by name.
+ * `LV_CHUNK_DEBUG=<file> npm run build` writes each client chunk's modules and sizes to <file>.
+ */
+function pathChunks(): Plugin {
+  let ssr = false;
+  const root = process.cwd();
+  const SHELL_ROOTS = [/\/\.svelte-kit\/generated\/client-optimized\/app\.js$/, /\/@sveltejs\/kit\/src\/runtime\/client\/entry\.js$/, /\/\.svelte-kit\/generated\/client-optimized\/nodes\/0\.js$/];
+  const CHECKIN_PAGE = `${root}/src/routes/c/+page.svelte`;
+  const MESSAGE_BARREL = /\/paraglide\/messages(\.js|\/_index\.js)$/;
+  const MESSAGE = /\/paraglide\/messages\/(\w+)\.js$/;
+  const NAMED_IMPORT = /import\s*\{([^}]*)\}\s*from\s*["'][^"']*paraglide\/messages(?:\.js|\/_index\.js)["']/g;
+  type Info = (id: string) => { importedIds: readonly string[]; dynamicImporters: readonly string[]; isEntry: boolean; code: string | null } | null;
+  const messagesUsed = (code: string) => {
+    const keys = new Set<string>();
+    for (const [, key = ''] of code.matchAll(/\bm\.(\w+)\b/g)) keys.add(key);
+    for (const [, names = ''] of code.matchAll(NAMED_IMPORT)) for (const name of names.split(',')) keys.add(name.trim().split(/\s+as\s+/)[0] ?? '');
+    return keys;
+  };
+  /** Modules loaded with `roots`, following static imports; a message barrel leads to the messages used. */
+  const closure = (roots: string[], info: Info, skip: Set<string> = new Set()) => {
+    const seen = new Set<string>();
+    const stack = [...roots];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id) || skip.has(id)) continue;
+      const module = info(id);
+      if (!module) continue;
+      seen.add(id);
+      for (const next of module.importedIds) {
+        if (!MESSAGE_BARREL.test(next)) stack.push(next);
+        else for (const key of messagesUsed(module.code ?? '')) stack.push(`${root}/src/lib/paraglide/messages/${key}.js`);
+      }
+    }
+    return seen;
+  };
+  let assigned: Map<string, string> | null = null;
+  const assign = (ids: string[], info: Info) => {
+    const shell = closure(ids.filter((m) => SHELL_ROOTS.some((re) => re.test(m))), info);
+    const checkin = closure([CHECKIN_PAGE], info, shell);
+    const chunks = new Map<string, string>();
+    for (const m of shell) chunks.set(m, 'shell');
+    for (const m of checkin) chunks.set(m, 'checkin');
+    // Every other message: grouped by the entries and lazy modules that load it.
+    const users = new Map<string, string[]>();
+    ids.forEach((entry, n) => {
+      const module = info(entry);
+      if (!module || !(module.isEntry || module.dynamicImporters.length > 0)) return;
+      for (const m of closure([entry], info)) if (MESSAGE.test(m) && !chunks.has(m)) users.set(m, [...(users.get(m) ?? []), String(n)]);
+    });
+    for (const m of ids) if (MESSAGE.test(m) && !chunks.has(m)) chunks.set(m, `messages-${users.get(m)?.join('.') ?? 'unused'}`);
+    return chunks;
+  };
+  return {
+    name: 'lv-path-chunks',
+    apply: 'build',
+    configResolved(config) {
+      ssr = Boolean(config.build.ssr);
+    },
+    outputOptions(options) {
+      if (ssr) return null;
+      return {
+        ...options,
+        manualChunks(id, { getModuleIds, getModuleInfo }) {
+          assigned ??= assign([...getModuleIds()], getModuleInfo);
+          return assigned.get(id) ?? null;
+        }
+      };
+    },
+    generateBundle(_options, bundle) {
+      if (ssr || !process.env.LV_CHUNK_DEBUG) return;
+      const lines: string[] = [];
+      for (const out of Object.values(bundle)) {
+        if (out.type !== 'chunk') continue;
+        const mods = Object.entries(out.modules).sort((x, y) => y[1].renderedLength - x[1].renderedLength);
+        const total = mods.reduce((n, [, m]) => n + m.renderedLength, 0);
+        lines.push(`${total}\t${out.fileName}\t${mods.map(([id, m]) => `${id.replace(root, '')}:${m.renderedLength}`).join(' ')}`);
+      }
+      writeFileSync(process.env.LV_CHUNK_DEBUG, lines.join('\n'));
+    }
+  };
+}
+
 export default defineConfig({
   plugins: [
     browserOnlyOnServer(),
+    pathChunks(),
     paraglideVitePlugin({
       project: './project.inlang',
       outdir: './src/lib/paraglide',

@@ -17,17 +17,18 @@
  * `--http2` serves the pages through a TLS front with HTTP/2 (bench/lib.mjs startHttp2Front), as a
  * deployment does; without it the browser talks HTTP/1.1 to the server and fetches six files at a time.
  *
- * Usage: node bench/paint.mjs [--runs 3] [--lang vi|en] [--static build] [--http2]
- *        (after `npm run build`; prints a table and a `RESULT {json}` line)
+ * Usage: node bench/paint.mjs [--runs 3] [--lang vi|en] [--static build] [--http2] [--pages /scan,/c] [--elements]
+ *        (after `npm run build`; prints a table and a `RESULT {json}` line; --pages measures those
+ *        pages only, --elements lists each LCP candidate of the prerendered page's last run)
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, failer, launchChromium, median, parseFlags, printFigures, printResult, startBenchServer, startHttp2Front, tempDirs } from './lib.mjs';
 
 const opts = parseFlags('paint', {
-  usage: 'node bench/paint.mjs [--runs 3] [--lang vi|en] [--static build] [--http2]',
-  spec: { runs: 'whole', lang: 'text', static: 'path', http2: 'switch' },
-  defaults: { runs: 3, lang: 'vi', static: path.join(ROOT, 'build'), http2: false },
+  usage: 'node bench/paint.mjs [--runs 3] [--lang vi|en] [--static build] [--http2] [--pages /scan,/c] [--elements]',
+  spec: { runs: 'whole', lang: 'text', static: 'path', http2: 'switch', pages: 'text', elements: 'switch' },
+  defaults: { runs: 3, lang: 'vi', static: path.join(ROOT, 'build'), http2: false, pages: '', elements: false },
   check: (o) => {
     if (o.runs < 1) throw new Error('--runs needs at least 1');
     if (o.lang !== 'vi' && o.lang !== 'en') throw new Error('--lang is vi or en');
@@ -61,9 +62,15 @@ async function measure(url, { shell, checkin }) {
     if (opts.lang === 'en') await context.addInitScript(() => localStorage.setItem('PARAGLIDE_LOCALE', 'en'));
     // LCP entries are buffered; the observer keeps the last one, which is the page's LCP so far.
     await context.addInitScript(() => {
+      window.__lcpElements = [];
       new PerformanceObserver((list) => {
         const entries = list.getEntries();
         window.__lcp = entries[entries.length - 1].startTime;
+        for (const e of entries) {
+          const el = e.element;
+          const what = el ? `<${el.tagName.toLowerCase()}${el.className ? ` class="${el.className}"` : ''}> ${(el.textContent ?? '').trim().slice(0, 50)}` : '(removed)';
+          window.__lcpElements.push(`${Math.round(e.startTime)} ms  ${e.size} px²  ${what}`);
+        }
       }).observe({ type: 'largest-contentful-paint', buffered: true });
     });
     const page = await context.newPage();
@@ -83,7 +90,8 @@ async function measure(url, { shell, checkin }) {
     await page.waitForTimeout(SETTLE_MS);
     return await page.evaluate(() => ({
       fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
-      lcp: window.__lcp ?? NaN
+      lcp: window.__lcp ?? NaN,
+      elements: window.__lcpElements
     }));
   } finally {
     await context.close();
@@ -93,11 +101,14 @@ async function measure(url, { shell, checkin }) {
 try {
   const venues = (await (await fetch(`${server.url}/api/demo`)).json()).venues;
   const checkinUrl = venues[0].url.replace(/^https?:\/\/[^/]+/, base);
-  const pages = [
+  const allPages = [
     ...['/', '/scan', '/diary', '/me', '/alerts', '/settings'].map((p) => ({ name: p, url: base + p, role: 'citizen' })),
     { name: '/c#<token>', url: checkinUrl, role: 'citizen', checkin: true },
     ...['/venue', '/team', '/admin'].map((p) => ({ name: p, url: base + p, role: 'other' }))
   ];
+  const chosen = opts.pages ? opts.pages.split(',') : null;
+  const pages = chosen ? allPages.filter((p) => chosen.some((c) => p.name.startsWith(c) && (c !== '/' || p.name === '/'))) : allPages;
+  if (pages.length === 0) fail(`--pages ${opts.pages}: none of ${allPages.map((p) => p.name).join(' ')}`);
   const rows = [];
   const result = {};
   for (const p of pages) {
@@ -108,6 +119,7 @@ try {
         const run = await measure(p.url, { shell: mode === 'shell', checkin: p.checkin });
         figures[mode].fcp.push(run.fcp);
         figures[mode].lcp.push(run.lcp);
+        if (opts.elements && mode === 'prerendered' && i === opts.runs - 1) console.log(`${p.name} LCP candidates:\n  ${run.elements.join('\n  ')}`);
       }
     }
     const med = (xs) => Math.round(median(xs));

@@ -3,15 +3,14 @@
  * phone's check-in path, which only reads and verifies codes, never bundles @noble/curves.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import * as v from 'valibot';
 import { bytesToDigits } from '../base10';
 import { venueTypeCode } from './venue';
-import { ClaimsTuple, KEY_ID_PATTERN, SIGNATURE_BYTES, TOKEN_FORMAT_VERSION, encodeClaims, signedMessage, type PublicKey, type SigningKey, type VenueClaims } from './venue-token';
+import { checkClaimsTuple, KEY_ID_PATTERN, SIGNATURE_BYTES, TOKEN_FORMAT_VERSION, encodeClaims, signedMessage, type PublicKey, type SigningKey, type VenueClaims } from './venue-token';
 
 export function signVenueToken(claims: VenueClaims, key: SigningKey): string {
   if (!KEY_ID_PATTERN.test(key.id)) throw new Error(`bad key id ${key.id}`);
-  const checked = v.safeParse(ClaimsTuple, [claims.venueId, claims.name, claims.communeCode, venueTypeCode(claims.venueType)]);
-  if (!checked.success) throw new Error(`venue cannot be signed: ${checked.issues[0].message}`);
+  const checked = checkClaimsTuple([claims.venueId, claims.name, claims.communeCode, venueTypeCode(claims.venueType)]);
+  if (!checked.ok) throw new Error(`venue cannot be signed: ${checked.problem}`);
   const payload = encodeClaims(claims);
   const signature = ed25519.sign(signedMessage(key.id, payload), key.secretKey);
   const body = new Uint8Array(payload.length + SIGNATURE_BYTES);
