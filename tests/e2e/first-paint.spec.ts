@@ -18,7 +18,7 @@ test('citizen pages and role entry screens paint their first screen before any J
   await withoutJavaScript(page);
   const screens: [string, string | null, RegExp][] = [
     ['/', null, /Quét mã dán ở cửa ra vào/],
-    ['/scan', 'Quét mã QR', /Quét mã QR/],
+    ['/scan', 'Quét mã QR', /ghi lượt ghé vào nhật ký trên điện thoại này/],
     ['/diary', 'Nhật ký đi lại', /Nhật ký đi lại/],
     ['/me', 'Mã QR cá nhân', /Đưa mã này cho trạm quét/],
     ['/alerts', 'Cảnh báo tiếp xúc', /Lưu Vết tải danh sách nơi có ca bệnh/],
@@ -32,6 +32,10 @@ test('citizen pages and role entry screens paint their first screen before any J
     if (heading) await expect(page.getByRole('heading', { level: 1 }), path).toHaveText(heading);
     await expect(page.getByText(text).first(), path).toBeVisible();
   }
+  // The check-in page, before its visit is saved: what it is doing and that the diary stays on the phone.
+  await page.goto('/c');
+  await expect(page.getByRole('status')).toHaveText('Đang ghi nhận…');
+  await expect(page.getByTestId('checkin-about')).toContainText('nhật ký trên chính điện thoại này');
   // The home screen's main button is there to tap (a link: it works before hydration).
   await page.goto('/');
   await expect(page.getByTestId('scan-button')).toHaveAttribute('href', '/scan');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import QRCode from 'qrcode';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { checkinUrl, extractVenueToken, parseShortLink, parseVenueToken, resolveTypedVenueId, shortLinkText, isLocalOrigin, posterOrigin, verifyVenueToken, type VenueClaims } from './venue-token';
+import { checkClaimsTuple, checkinUrl, extractVenueToken, parseShortLink, parseVenueToken, resolveTypedVenueId, shortLinkText, isLocalOrigin, posterOrigin, verifyVenueToken, type VenueClaims } from './venue-token';
 import { newSigningKey, signVenueToken } from './venue-signing';
 import { bytesToDigits, digitsToBytes } from '../base10';
 import { newVenueId, VENUE_ID_ALPHABET, VENUE_ID_PATTERN } from './venue';
@@ -101,6 +101,24 @@ describe('venue token', () => {
   it('refuses to sign a name that is empty or too long', () => {
     expect(() => signVenueToken({ ...claims, name: ' ' }, key)).toThrow();
     expect(() => signVenueToken({ ...claims, name: 'x'.repeat(81) }, key)).toThrow();
+  });
+
+  it('reads a payload\'s claims only when each has its shape, the name trimmed', () => {
+    expect(checkClaimsTuple(['abcdefghij23', '  Chợ Đức Thọ ', '18070', 3])).toEqual({ ok: true, claims: ['abcdefghij23', 'Chợ Đức Thọ', '18070', 3] });
+    const refused: unknown[] = [
+      null,
+      {},
+      ['abcdefghij23', 'Chợ', '18070'],
+      ['abcdefghij23', 'Chợ', '18070', 3, 'extra'],
+      ['ABCDEFGHIJ23', 'Chợ', '18070', 3],
+      ['abcdefghij23', '   ', '18070', 3],
+      ['abcdefghij23', 'x'.repeat(81), '18070', 3],
+      ['abcdefghij23', 7, '18070', 3],
+      ['abcdefghij23', 'Chợ', '18a70', 3],
+      ['abcdefghij23', 'Chợ', '18070', 3.5],
+      ['abcdefghij23', 'Chợ', '18070', '3']
+    ];
+    for (const json of refused) expect(checkClaimsTuple(json).ok, JSON.stringify(json)).toBe(false);
   });
 
   it('keeps a 60-character Vietnamese name within a version 10 QR at level M', () => {
