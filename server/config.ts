@@ -1,5 +1,6 @@
 /** Everything the server reads from its environment, read once, with the defaults of a newcomer's machine. */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { clampRetentionDays } from '../src/lib/core/citizen/retention';
 
@@ -34,6 +35,12 @@ export interface ServerConfig {
   diaryShare: { clientFailuresPerTenMinutes: number };
   /** Clients waiting for changes (server/sync/longpoll.ts): the longest wait, and how many at once. */
   waiting: { maxMs: number; maxOpen: number };
+  /**
+   * Which reverse proxies may say who the client is (X-Forwarded-For): false = none, the peer is the
+   * client; or the proxies' addresses. Behind a proxy without it, every client has the proxy's
+   * address and shares one allowance of every per-address limit.
+   */
+  trustProxy: false | string[];
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -66,8 +73,35 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     waiting: {
       maxMs: limit(env, 'SYNC_LONGPOLL_MS', 25_000) || 25_000,
       maxOpen: limit(env, 'SYNC_WAITING_MAX', 1000) || 1000
-    }
+    },
+    trustProxy: trustedProxies(env.TRUST_PROXY)
   };
+}
+
+/** proxy-addr's names for address ranges (Fastify's trustProxy): loopback, link-local, private. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: unset = no proxy; else the addresses or ranges (CIDR) of the proxies in front,
+ * comma-separated, or loopback / linklocal / uniquelocal. A proxy is trusted by its address only:
+ * trusting every sender, or a number of hops (which Fastify refuses to honour, since it cannot tell a
+ * proxy from a client sending the header itself), would let any client claim any address and escape
+ * its limits.
+ */
+export function trustedProxies(raw: string | undefined): false | string[] {
+  const text = raw?.trim() ?? '';
+  if (text === '' || text === 'false') return false;
+  const fix = 'set TRUST_PROXY to the address of the reverse proxy (e.g. 127.0.0.1, or 10.0.0.0/8 for a private network) or to loopback';
+  if (text === 'true' || text === '*' || /^[0-9]+$/.test(text)) throw new Error(`TRUST_PROXY=${text} would let any client claim any address and escape the per-address limits: ${fix}`);
+  const entries = text.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (PROXY_RANGES.has(entry)) continue;
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const prefixOk = prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (!family || !prefixOk || extra !== undefined) throw new Error(`TRUST_PROXY: "${entry}" is not an address, a range or one of ${[...PROXY_RANGES].join(', ')}: ${fix}`);
+  }
+  return entries;
 }
 
 function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -94,7 +94,9 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       );
     },
     bodyLimit: API_BODY_LIMIT,
-    trustProxy: false,
+    // Behind a reverse proxy (TRUST_PROXY), req.ip is the client's address from X-Forwarded-For, as
+    // the per-address limits need; without it, the peer's.
+    trustProxy: config.trustProxy,
     logger: config.log
       ? {
           level: 'info',
