@@ -125,6 +125,22 @@ describe("a replica's pull with the documents in its changes", () => {
     for (const r of reads) expect(new URL(r.url).searchParams.get('revs')).toBe('true');
   });
 
+  it('from a server that does not send leaves with their history (CouchDB itself, a gateway from before), the pull asks _bulk_get as before and misses nothing', async () => {
+    // The store's own CouchDB API: it answers include_docs with `doc` per row and ignores revs=true,
+    // as a gateway from before this read passed it through.
+    const storeUrl = String((server.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
+    const sent: string[] = [];
+    const wire = (async (url: string | Request, opts?: RequestInit) => {
+      sent.push(String(url));
+      return (PouchDB as unknown as { fetch: typeof fetch }).fetch(url, opts);
+    }) as typeof fetch;
+    const remote = new PouchDB(`${storeUrl}/${DB}`, { skip_setup: true, fetch: changesWithDocs(wire) } as PouchDB.Configuration.RemoteDatabaseConfiguration);
+    const db = localDb();
+    await db.replicate.from(remote, { batch_size: 6 } as PouchDB.Replication.ReplicateOptions);
+    expect(await localLeaves(db)).toEqual(await serverLeaves());
+    expect(sent.filter((u) => u.includes('/_bulk_get')).length).toBeGreaterThan(0);
+  });
+
   it('a live pull gets what the server writes next, from its waiting read', async () => {
     const db = localDb();
     const { sent, remote } = recordingRemote(team);
