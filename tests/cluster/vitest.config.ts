@@ -12,7 +12,7 @@ export default defineConfig({
     ...root.test,
     // Replaces the root's list (mergeConfig would add to it).
     include: ['tests/cluster/**/*.test.ts'],
-    testTimeout: 240_000,
+    testTimeout: 270_000,
     hookTimeout: 120_000,
     fileParallelism: false
   }
