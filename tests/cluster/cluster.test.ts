@@ -330,7 +330,8 @@ describe.skipIf(!cluster)('two server instances on a 3-node CouchDB cluster', ()
     const teamPull = async (): Promise<boolean> => {
       try {
         // A pull ends once it has caught up; while stations write it may go on for long: its documents are counted as they come.
-        await team.db.replicate.from(teamRemote).on('change', (info) => (team.docsPulled += info.docs_written));
+        const before = team.docsPulled;
+        await team.db.replicate.from(teamRemote).on('change', (info) => (team.docsPulled = before + info.docs_written)); // docs_written: so far in this pull
         team.pulls++;
         team.lastOkAt = Date.now();
         return true;

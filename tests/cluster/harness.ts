@@ -223,7 +223,7 @@ export class Front {
   }
 
   markDown(i: number): void {
-    this.#downUntil.set(i, Date.now() + 1000);
+    this.#downUntil.set(i, Date.now() + 5000);
   }
 
   note(client: string, status: number | string, method: string, url: string): void {
