@@ -200,7 +200,7 @@ export interface ClientMishap {
 
 /**
  * The instances as clients reach them: a client names the instance it prefers; one that stopped
- * answering (a refused or reset connection) is passed over for a second, as a load balancer's
+ * answering (a refused or reset connection) is passed over for five seconds, as a load balancer's
  * health check would. Every answer of 5xx and every network error is written down with the client
  * that met it.
  */
