@@ -10,8 +10,10 @@ const replica = process.env.REPLICA_FULL === '1' ? ['bench/replica.mjs'] : ['ben
 // The officials' statistics over a province: 1,000,000 station entries take about 10 minutes to
 // write to the embedded store before anything is measured; 200,000 unless REPORTS_FULL=1.
 const reports = process.env.REPORTS_FULL === '1' ? ['bench/reports.mjs'] : ['bench/reports.mjs', '--entries', '200000'];
+// Station ingest on a 3-node CouchDB cluster (1 and 2 instances) and a single node, from
+// ../shared/couchdb (LV_SHARED_DIR); it says it is skipped when that folder is missing.
 // The server against crowds and hostile clients: long-polls beside /api/keys, probes by class.
-for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/paint.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], ['bench/longpoll.mjs'], ['bench/probes.mjs'], replica, reports]) {
+for (const args of [['bench/decoder.mjs'], ['bench/checkin.mjs'], ['bench/paint.mjs'], ['bench/poster.mjs'], ['bench/ingest.mjs'], ['bench/cluster-ingest.mjs'], ['bench/exposure-match.mjs'], ['bench/snapshot.mjs'], ['bench/tallies.mjs'], ['bench/longpoll.mjs'], ['bench/probes.mjs'], replica, reports]) {
   console.log(`\n=== ${args.join(' ')}`);
   status ||= run(args);
 }

@@ -1,0 +1,123 @@
+// `npm run test:cluster`: the whole system on a real 3-node Apache CouchDB cluster (issue 14's test,
+// tests/cluster/): two server instances, stations, citizens and a team over both, an instance and a
+// CouchDB node killed midway. The cluster comes from the shared folder of CI extras (LV_SHARED_DIR,
+// default ../shared next to the project: couchdb/couchdb.sh); without it the test is skipped, in words.
+//
+//   npm run test:cluster                       a fresh cluster on free ports, in a temporary folder
+//   LV_CLUSTER_PORT=26400 npm run test:cluster the nodes on 26400, 26410, 26420 (and +5 each)
+//
+// The nodes are stopped afterwards, on Ctrl-C too; so is the epmd daemon their start brought up,
+// when none was running before and no other CouchDB node uses it.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const NODES = 3;
+
+const sharedDir = () => path.resolve(root, process.env.LV_SHARED_DIR || '../shared');
+const hidden = (url) => url.replace(/\/\/[^@/\s]*@/, '//');
+
+/** Whether a loopback port is free. */
+const free = (port) =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+/** A base port whose 3 nodes' ports (PORT + 10 k, each with its +5) are all free. */
+async function freeBase() {
+  for (let tries = 0; tries < 100; tries++) {
+    const base = 20000 + Math.floor(Math.random() * 40000);
+    const all = Array.from({ length: NODES }, (_, k) => [base + 10 * k, base + 10 * k + 5]).flat();
+    if ((await Promise.all(all.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no free block of ports on 127.0.0.1');
+}
+
+/** Pids of running processes whose executable is `name` (from /proc). */
+function pidsNamed(name) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+      if (comm === name && state !== 'Z') out.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
+async function main() {
+  const script = path.join(sharedDir(), 'couchdb', 'couchdb.sh');
+  if (!existsSync(script)) {
+    console.log(`Cluster test skipped: ${script} is missing (LV_SHARED_DIR names the folder that holds couchdb/couchdb.sh).`);
+    return 0;
+  }
+  const base = process.env.LV_CLUSTER_PORT ? Number(process.env.LV_CLUSTER_PORT) : await freeBase();
+  if (!Number.isInteger(base) || base < 1024 || base + 10 * (NODES - 1) + 5 > 65535) {
+    console.error(`LV_CLUSTER_PORT must be a port from 1024 to ${65535 - 10 * (NODES - 1) - 5}, not "${process.env.LV_CLUSTER_PORT}"`);
+    return 2;
+  }
+  const ports = Array.from({ length: NODES }, (_, k) => base + 10 * k);
+  const epmdBefore = pidsNamed('epmd').length > 0;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-cluster-'));
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    console.log('Stopping the CouchDB nodes.');
+    spawnSync('bash', [script, 'stop', dir], { stdio: 'inherit' });
+    // epmd outlives the nodes that started it; ours goes when no CouchDB node is left to use it.
+    if (!epmdBefore && pidsNamed('beam.smp').length === 0) for (const pid of pidsNamed('epmd')) process.kill(pid, 'SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      stop();
+      process.exit(130);
+    });
+  }
+  try {
+    const started = Date.now();
+    console.log(`Starting a ${NODES}-node Apache CouchDB cluster from ${script} on 127.0.0.1:${ports.join(', ')} (data in ${dir}).`);
+    const r = spawnSync('bash', [script, 'cluster', dir, String(NODES), String(base)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const url = r.stdout.trim().split('\n').at(-1) ?? '';
+    if (r.status !== 0 || !/^https?:\/\//.test(url)) {
+      console.error(`The cluster did not start (couchdb.sh exited with ${r.status}).`);
+      return 1;
+    }
+    console.log(`\nCluster up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${hidden(url)}.`);
+    const run = spawnSync('npx', ['vitest', 'run', '--config', 'tests/cluster/vitest.config.ts', ...process.argv.slice(2).filter((a) => a !== '--')], {
+      cwd: root,
+      stdio: 'inherit',
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'COUCHDB_URL' && k !== 'LV_TEST_COUCHDB_URL')),
+        LV_CLUSTER_URL: url,
+        LV_CLUSTER_DIR: dir,
+        LV_CLUSTER_SCRIPT: script,
+        LV_CLUSTER_PORTS: ports.join(',')
+      }
+    });
+    console.log(`\ncluster test finished in ${Math.round((Date.now() - started) / 1000)} s (cluster start included).`);
+    return run.status ?? 1;
+  } finally {
+    stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`test:cluster: ${hidden(String(err?.message ?? err))}`);
+    process.exit(1);
+  }
+);
