@@ -5,6 +5,21 @@
  * databases through the gateway, often created offline; the signer's edit replicates back to the
  * device that created them, which then prints the poster. It also publishes the commune's exposure
  * events (publisher.ts), signed with the same key.
+ *
+ * N server instances: a pass over a commune runs under a lease per commune (`signer:<code>`,
+ * server/shared/lease.ts), so one instance at a time signs and publishes a commune. Not
+ * deterministic content alone: a signature is the same from every instance, but `signedAt`, a
+ * revoked venue's `since` and an event's `publishedAt` are times of writing (the snapshot deltas
+ * count in `publishedAt`, so it must be the server's time of publication), so two instances
+ * writing at once make two different revisions, and on a cluster both can survive as a conflict.
+ * Under the lease, the writes still carry the revision read, read again by key at the read quorum
+ * just before writing, and a 409 means someone else wrote first: counted as not signed here, never
+ * retried blindly. An instance that wakes for a commune another holds tries again a second later
+ * (the holder's pass may have read before its push); a pass that fails on the store is retried with
+ * backoff; a pass whose instance died leaves its lease pending, and every instance looks each
+ * minute for such leases and runs the pass again once the lease expired. Every pass computes what
+ * should be from what is (unsigned venues, the revoked list, the published events), so a pass cut
+ * off halfway leaves nothing the next pass does not finish.
  */
 import { parseVenueToken } from '../src/lib/core/venue/venue-token';
 import { signVenueToken } from '../src/lib/core/venue/venue-signing';
