@@ -255,7 +255,8 @@ export function sharedSchedule(
   let stopped = false;
   let running: Promise<boolean> | null = null;
   const attempt = (force: boolean): Promise<boolean> => {
-    if (running) return running;
+    // A look under way may decide not to run: a forced run waits for it, then runs.
+    if (running) return force ? running.catch(() => false).then(() => attempt(true)) : running;
     running = (async () => {
       if (!force) {
         const doc = await readLease(store, name);
