@@ -204,12 +204,12 @@ export class Signer {
   async sweep(): Promise<void> {
     const dbs = (await this.store.couch.db.list()).filter((name) => /^lv_c_[0-9]{5}$/.test(name));
     for (const name of dbs) {
-      // A commune another instance is signing is tried again in a moment, not skipped.
-      const signed = await this.signCommune(name.slice(5)).catch((err: Error) => {
+      // A commune another instance is signing now is left to it: what was pushed while no server
+      // ran is older than its pass. One that failed is tried again with backoff.
+      await this.signCommune(name.slice(5)).catch((err: Error) => {
         this.log(`signer: start-up pass of a commune failed: ${err.message.split('\n')[0]}`);
-        return undefined;
+        this.wake(name.slice(5), RETRY_FIRST_MS);
       });
-      if (signed === null || signed === undefined) this.wake(name.slice(5), signed === null ? BUSY_RETRY_MS : RETRY_FIRST_MS);
     }
   }
 

@@ -39,7 +39,9 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-jobs-'));
   env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-jobs-scale-0123456789abcdef' };
   serverA = await startServer(await testServerConfig(env));
-  const storeUrl = String((serverA.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
+  // On a CouchDB cluster, LV_TEST_COUCHDB_URL_B may name another node of it for B: the two
+  // instances then talk to different coordinators, as behind a load balancer.
+  const storeUrl = process.env.LV_TEST_COUCHDB_URL_B?.trim() || String((serverA.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
   serverB = await startServer(await testServerConfig({ ...env, COUCHDB_URL: storeUrl }));
 }, 120_000);
 
@@ -92,7 +94,8 @@ function keyring() {
   return loadKeyring(readConfig(env));
 }
 
-describe('the signer and the publisher on two instances', () => {
+// A real cluster on a shared machine is slower than the embedded store: room for it.
+describe('the signer and the publisher on two instances', { timeout: 60_000 }, () => {
   it('signs each venue pushed through both instances at once exactly once', async () => {
     const owners = await Promise.all([register(serverA.url, '0912700001'), register(serverB.url, '0912700002')]);
     const ids: string[][] = [[], []];
@@ -221,7 +224,7 @@ async function entryIds(store: Store): Promise<string[]> {
   return ((await store.docsByPrefix<{ _id: string }>(`lv_c_${COMMUNE}`, 'entry:')) ?? []).map((d) => d._id).sort();
 }
 
-describe('retention on two instances', () => {
+describe('retention on two instances', { timeout: 60_000 }, () => {
   it('purges once at a time, and two purges at once leave what one leaves', async () => {
     const db = `lv_c_${COMMUNE}`;
     const old = Array.from({ length: 30 }, (_, i) => manualEntryDoc(COMMUNE, DEMO_VENUE, OLD + i * 60_000, 'Khách cũ', `ro${i}`));
@@ -295,7 +298,7 @@ async function aggDocs(store: Store): Promise<Map<string, unknown>> {
   return new Map(docs.map((d) => [d._id, [d.figures, d.children, d.active]]));
 }
 
-describe('aggregates on two instances', () => {
+describe('aggregates on two instances', { timeout: 60_000 }, () => {
   it('passes run by both at once give the figures one pass gives', async () => {
     const db = `lv_c_${COMMUNE}`;
     const day = dayKey(yesterdayAt(0));
