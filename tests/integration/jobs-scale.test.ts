@@ -7,6 +7,7 @@
  * one leaf; a second signature would be a third revision or a second leaf.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ import { purgeAll } from '../../server/retention';
 import { AggregatesJob, aggDocId, type AggDoc } from '../../server/reports/aggregates';
 import { Lease, readLease, sharedSchedule } from '../../server/shared/lease';
 import { exposureDocId } from '../../server/publisher';
-import type { Store } from '../../server/store/couch';
+import { Store } from '../../server/store/couch';
 import { dayKey, DAY } from '../../src/lib/core/time';
 import { localDb, login, manualEntryDoc, register, remoteDb, venueDoc } from './sync-helpers';
 
@@ -34,11 +35,13 @@ let serverA: RunningServer;
 /** A second instance on A's store, same data directory (same signing keys and session secret). */
 let serverB: RunningServer;
 let env: NodeJS.ProcessEnv;
+let storeUrlA: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-jobs-'));
   env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: 'test-secret-jobs-scale-0123456789abcdef' };
   serverA = await startServer(await testServerConfig(env));
+  storeUrlA = String((serverA.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
   // On a CouchDB cluster, LV_TEST_COUCHDB_URL_B may name another node of it for B: the two
   // instances then talk to different coordinators, as behind a load balancer.
   const storeUrl = process.env.LV_TEST_COUCHDB_URL_B?.trim() || String((serverA.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
@@ -223,6 +226,45 @@ const OLD = Date.now() - 40 * DAY;
 async function entryIds(store: Store): Promise<string[]> {
   return ((await store.docsByPrefix<{ _id: string }>(`lv_c_${COMMUNE}`, 'entry:')) ?? []).map((d) => d._id).sort();
 }
+
+describe('the signer after a store outage', { timeout: 60_000 }, () => {
+  it('tries a failed pass again with backoff until the store answers', async () => {
+    // A door to the store that can be shut: shut, every call fails as in an outage.
+    const target = new URL(storeUrlA);
+    let open = false;
+    const proxy = net.createServer((client) => {
+      if (!open) return void client.destroy();
+      const upstream = net.connect(Number(target.port), target.hostname);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const door = new URL(storeUrlA);
+    door.host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const db = `lv_c_${COMMUNE}`;
+    expect((await serverA.store.request('POST', `${db}/_bulk_docs`, { body: { docs: [venueDoc(COMMUNE, 'scaleoutagex', 'Quán mất điện')] } })).status).toBe(201);
+
+    const logs: string[] = [];
+    const signer = new Signer(new Store(door.href), keyring(), (msg) => logs.push(msg));
+    try {
+      signer.wake(COMMUNE, 0);
+      await until('two failed passes', async () => logs.length >= 2);
+      expect(logs[0]).toMatch(/not reachable.*trying again in 1 s$/);
+      expect(logs[1]).toMatch(/trying again in 2 s$/);
+      // Nothing identifying in what it says: no venue id.
+      expect(logs.join('\n')).not.toMatch(/scaleoutagex/);
+      open = true;
+      await until('signed once the store is back', async () => !!(await storeDoc<{ token?: string }>(serverA.store, db, 'venue:scaleoutagex'))?.token);
+    } finally {
+      signer.stop();
+      proxy.close();
+    }
+    await signersIdle();
+    const t = await tree(serverA.store, db, 'venue:scaleoutagex');
+    expect({ leaves: t!.leaves, depth: t!.depth }).toEqual({ leaves: 1, depth: 2 });
+  });
+});
 
 describe('retention on two instances', { timeout: 60_000 }, () => {
   it('purges once at a time, and two purges at once leave what one leaves', async () => {
