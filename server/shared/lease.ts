@@ -99,6 +99,8 @@ export class Lease {
   #held = false;
   #pending = false;
   #doneAt: number | null = null;
+  /** Writes of this holder, one after the other: a renewal still on its way must not undo a release. */
+  #writes: Promise<unknown> = Promise.resolve();
 
   constructor(store: Store, name: string, opts: LeaseOptions) {
     this.#store = store;
@@ -118,7 +120,11 @@ export class Lease {
    * Takes the lease when nobody holds it, its holder let it expire, or this holder has it already.
    * Returns the lease as it was before (null when it never existed), or false when another holds it.
    */
-  async acquire(): Promise<LeaseDoc | null | false> {
+  acquire(): Promise<LeaseDoc | null | false> {
+    return this.#serial(() => this.#acquire());
+  }
+
+  async #acquire(): Promise<LeaseDoc | null | false> {
     const before = await readLease(this.#store, this.name);
     const now = this.#now();
     if (before && before.holder !== null && before.holder !== this.holder && before.expiresAt + this.#skew > now) return false;
@@ -132,9 +138,8 @@ export class Lease {
   }
 
   /** Extends the lease by its time; false when it was lost (expired and taken, or the store refused). */
-  async renew(): Promise<boolean> {
-    if (!this.#held) return false;
-    return this.#write(this.#now() + this.ttlMs);
+  renew(): Promise<boolean> {
+    return this.#serial(async () => (this.#held ? this.#write(this.#now() + this.ttlMs) : false));
   }
 
   /**
@@ -142,7 +147,17 @@ export class Lease {
    * `remove`: and the document goes (leases per commune would otherwise pile up). A release that
    * meets a conflict (the lease expired and was taken) changes nothing.
    */
-  async release(opts: { done: boolean; remove?: boolean }): Promise<void> {
+  release(opts: { done: boolean; remove?: boolean }): Promise<void> {
+    return this.#serial(() => this.#release(opts));
+  }
+
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.#writes.catch(() => {}).then(op);
+    this.#writes = next;
+    return next;
+  }
+
+  async #release(opts: { done: boolean; remove?: boolean }): Promise<void> {
     if (!this.#rev) return;
     const wasHeld = this.#held;
     this.#held = false;
