@@ -66,6 +66,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   if (config.demo && config.demoActivity) await seedDemoActivity(store, keyring);
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   await signer.sweep();
+  signer.startRecovery();
   // The report jobs start after the app is built; a push before then is found by their first pass.
   let woken: ((kinds: ReadonlySet<string>) => void) | undefined;
   const app = await buildApp({ config, store, keyring, demoVenues, sessionSecret, signer, onCommunePushed: (_code, kinds) => woken?.(kinds) });
@@ -81,6 +82,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
+    signer.stop();
     stopRetention();
     submissions.stop();
     aggregates.stop();
@@ -98,6 +100,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     demoTeam,
     storePid: () => embedded?.pid() ?? null,
     async close() {
+      signer.stop();
       stopRetention();
       submissions.stop();
       aggregates.stop();

@@ -3,6 +3,11 @@
  * events in the public `lv_exposures` database, `exp:<province>:<eventId>`, one per event, at their
  * latest version. Phones fetch them per province (`/api/exposures/<province>`) and check every
  * signature; a withdrawal is published like a correction, so it reaches phones the same way.
+ *
+ * It runs inside the signer's pass of the commune, under the signer's lease per commune (see
+ * signer.ts): one instance publishes a commune at a time. What is published is read by key (the
+ * read quorum on a cluster), each write carries the revision read, and a conflict means another
+ * instance published that version first: left as it is, not published again.
  */
 import type { ExposureEvent, SignedExposure } from '../src/lib/core/exposure/exposure';
 import { signExposure } from '../src/lib/core/exposure/exposure-sign';
@@ -77,6 +82,7 @@ export class Publisher {
     if (!province) return 0; // a commune outside the directory publishes nothing
     const ids = drafts.map((d) => exposureDocId(province, d.eventId));
     const existing = await this.store.request('POST', `${DB.exposures}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids } });
+    if (existing.status !== 200) throw new Error(`reading published events answered ${existing.status}`);
     const current = new Map<string, PublishedExposureDoc>();
     for (const row of (existing.body as { rows?: { key: string; doc?: PublishedExposureDoc | null }[] }).rows ?? []) if (row.doc) current.set(row.key, row.doc);
 
@@ -100,8 +106,10 @@ export class Publisher {
         publishedAt: Date.now()
       });
     }
-    if (changes.length) await this.store.request('POST', `${DB.exposures}/_bulk_docs`, { body: { docs: changes } });
-    return changes.length;
+    if (!changes.length) return 0;
+    const res = await this.store.request('POST', `${DB.exposures}/_bulk_docs`, { body: { docs: changes } });
+    if (res.status !== 201 && res.status !== 200) throw new Error(`publishing exposure events answered ${res.status}`);
+    return (res.body as { ok?: boolean }[]).filter((r) => r.ok).length;
   }
 }
 

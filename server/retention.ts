@@ -13,6 +13,7 @@ import { DB, type Store } from './store/couch';
 import type { PublishedExposureDoc } from './publisher';
 import type { ShareCodeDoc } from './diary-share';
 import { purgeAllExpiredSessionRecords } from './sessions';
+import { sharedSchedule } from './shared/lease';
 
 const PAGE = 2000;
 /** Casework documents are read whole (the time is in the body): smaller pages. */
@@ -141,30 +142,44 @@ export async function purgeExpiredExposures(store: Store, now = Date.now()): Pro
   return expired.length;
 }
 
-/** Runs the purge now and then every few hours, for as long as the server runs. */
-export function scheduleRetention(store: Store, retentionDays: number, log: (msg: string) => void): () => void {
-  const run = () =>
-    Promise.all([
-      purgeExpiredEntries(store, retentionDays),
-      purgeExpiredExposures(store),
-      purgeExpiredCasework(store, retentionDays),
-      purgeExpiredShareCodes(store),
-      // Records of sessions past their expiry, of accounts that never signed in again to sweep their own.
-      purgeAllExpiredSessionRecords(store)
-    ]).then(
-      ([entries, exposures, casework, codes, sessions]) => {
-        if (entries) log(`retention: deleted ${entries} station entries older than ${retentionDays} days`);
-        if (exposures) log(`retention: deleted ${exposures} exposure events that ended over 28 days ago`);
-        if (casework.diaryShares || casework.followups || casework.cases) {
-          log(`retention: deleted ${casework.diaryShares} shared diaries, ${casework.followups} follow-ups and ${casework.cases} closed cases past the retention period`);
-        }
-        if (codes) log(`retention: deleted ${codes} expired diary-share codes`);
-        if (sessions) log(`retention: deleted ${sessions} expired session records`);
-      },
-      (err: Error) => log(`retention failed: ${err.message}`)
-    );
-  void run();
-  const timer = setInterval(() => void run(), 6 * 60 * 60 * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+export const RETENTION_EVERY_MS = 6 * 60 * 60 * 1000;
+/** How often each instance looks whether a purge is due or was left unfinished. */
+export const RETENTION_CHECK_MS = 10 * 60 * 1000;
+
+/** One purge of everything past its time; what it deleted, in words (counts only). */
+export async function purgeAll(store: Store, retentionDays: number, log: (msg: string) => void, now = Date.now()): Promise<void> {
+  const [entries, exposures, casework, codes, sessions] = await Promise.all([
+    purgeExpiredEntries(store, retentionDays, now),
+    purgeExpiredExposures(store, now),
+    purgeExpiredCasework(store, retentionDays, now),
+    purgeExpiredShareCodes(store, now),
+    // Records of sessions past their expiry, of accounts that never signed in again to sweep their own.
+    purgeAllExpiredSessionRecords(store)
+  ]);
+  if (entries) log(`retention: deleted ${entries} station entries older than ${retentionDays} days`);
+  if (exposures) log(`retention: deleted ${exposures} exposure events that ended over 28 days ago`);
+  if (casework.diaryShares || casework.followups || casework.cases) {
+    log(`retention: deleted ${casework.diaryShares} shared diaries, ${casework.followups} follow-ups and ${casework.cases} closed cases past the retention period`);
+  }
+  if (codes) log(`retention: deleted ${codes} expired diary-share codes`);
+  if (sessions) log(`retention: deleted ${sessions} expired session records`);
+}
+
+/**
+ * Runs the purge at start if due, then every few hours, for as long as the server runs. With N
+ * instances one purges at a time, about every six hours between them all (a lease, `retention`:
+ * server/shared/lease.ts); the purge is idempotent anyway (a document deleted twice at its revision
+ * is a conflict, and two deletions of one revision are the same revision), so a purge that outlived
+ * its lease only repeats work. One that failed or whose instance died is run again by the next
+ * instance that looks, within ten minutes and the lease's time.
+ */
+export function scheduleRetention(store: Store, retentionDays: number, log: (msg: string) => void, opts: { everyMs?: number; checkMs?: number; ttlMs?: number } = {}): () => void {
+  const schedule = sharedSchedule(store, 'retention', {
+    everyMs: opts.everyMs ?? RETENTION_EVERY_MS,
+    checkMs: opts.checkMs ?? RETENTION_CHECK_MS,
+    ttlMs: opts.ttlMs,
+    log: (msg) => log(msg.replace(/^retention: failed/, 'retention failed')),
+    run: () => purgeAll(store, retentionDays, log)
+  });
+  return () => schedule.stop();
 }

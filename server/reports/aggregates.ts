@@ -18,6 +18,16 @@
  * again on the next pass, and its aggregates are left to the instance that saved. Unchanged
  * aggregates are not rewritten.
  *
+ * N server instances: a pass runs under a lease (`aggregates`, server/shared/lease.ts), so one
+ * instance at a time passes, whatever instance's timer fires; the saves above stay the second
+ * wall for a pass that outlived its lease. An instance that takes the lease after another held it
+ * reads the ledgers again first, by key at the read quorum (on a cluster a range read may come from
+ * a copy behind the last holder's writes, and a ledger saved from a stale revision could come back
+ * as a conflict). Each instance looks every minute and passes when the last pass by any instance
+ * finished over half a minute ago, so the figures are a minute or so old whatever the number of
+ * instances; a pass cut off by a killed instance leaves its lease pending and is run again by the
+ * next instance that looks once the lease has expired (within a minute and the lease's time).
+ *
  * It runs at start (after the demo data), then every minute (not at each push: a pass reads every commune's changes); a pass never
  * overlaps another. A store that does not answer fails the pass, logged in words without ids, and
  * the next pass tries again: the job never takes the server down.
@@ -51,6 +61,7 @@ import type { TallyDoc } from '../../src/lib/core/citizen/tally';
 import type { UnitDoc } from '../../src/lib/core/units';
 import { DB, type Store } from '../store/couch';
 import { loadUnits } from '../units';
+import { Lease, newHolderId, readLease, withLease } from '../shared/lease';
 
 /** `agg:<unit>:<day>` in lv_reports. */
 export interface AggDoc extends DayAggregate {
@@ -101,6 +112,7 @@ const WRITE_BATCH = 500;
 /** Commune databases read at once. */
 const PARALLEL = 4;
 export const AGGREGATES_INTERVAL_MS = 60_000;
+export const AGGREGATES_LEASE = 'aggregates';
 
 interface Commune {
   ledger: CommuneLedger;
@@ -156,12 +168,14 @@ export class AggregatesJob {
   #pass: Promise<PassResult | null> = Promise.resolve(null);
   #timer: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
+  readonly #lease: Lease;
 
-  constructor(store: Store, opts: { retentionDays: number; log?: (msg: string) => void; now?: () => number }) {
+  constructor(store: Store, opts: { retentionDays: number; log?: (msg: string) => void; now?: () => number; holder?: string; leaseTtlMs?: number; leaseSkewMs?: number }) {
     this.#store = store;
     this.#retentionDays = opts.retentionDays;
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
+    this.#lease = new Lease(store, AGGREGATES_LEASE, { holder: opts.holder ?? newHolderId(), ttlMs: opts.leaseTtlMs, skewMs: opts.leaseSkewMs });
   }
 
   /** A pass now, then every minute until stop(). */
@@ -182,6 +196,9 @@ export class AggregatesJob {
   async #safeRun(): Promise<void> {
     if (held) return;
     try {
+      // Another instance passed a moment ago: this minute's pass is done.
+      const last = await readLease(this.#store, AGGREGATES_LEASE);
+      if (last && !last.pending && last.doneAt !== null && Date.now() - last.doneAt < AGGREGATES_INTERVAL_MS / 2) return;
       await this.run();
     } catch (err) {
       // Words only: a store error's message names no document.
@@ -189,9 +206,9 @@ export class AggregatesJob {
     }
   }
 
-  /** One incremental pass (after the one under way, if any). */
+  /** One incremental pass (after the one under way, if any); null when another instance is passing. */
   run(): Promise<PassResult | null> {
-    const next = this.#pass.catch(() => null).then(() => (this.#stopped ? null : this.#incremental(false)));
+    const next = this.#pass.catch(() => null).then(() => (this.#stopped ? null : this.#exclusive(false)));
     this.#pass = next;
     return next;
   }
@@ -202,13 +219,26 @@ export class AggregatesJob {
    * ledgers (core startRebuild).
    */
   rebuild(): Promise<PassResult | null> {
-    const next = this.#pass.catch(() => null).then(() => (this.#stopped ? null : this.#incremental(true)));
+    const next = this.#pass.catch(() => null).then(() => (this.#stopped ? null : this.#exclusive(true)));
     this.#pass = next;
     return next;
   }
 
+  /** A pass under the lease; null when another instance holds it. */
+  async #exclusive(rebuild: boolean): Promise<PassResult | null> {
+    const out = await withLease(this.#lease, (lease, before) => {
+      // The ledgers in memory are this instance's; another instance may have moved them since.
+      if (before?.lastHolder !== this.#lease.holder) this.#loaded = false;
+      return this.#incremental(rebuild, lease);
+    }).catch((err: unknown) => {
+      this.#loaded = false;
+      throw err;
+    });
+    return out.ran ? out.value : null;
+  }
+
   async #load(): Promise<void> {
-    const states = (await this.#store.docsByPrefix<StateDoc>(DB.reports, 'aggstate:')) ?? [];
+    const states = await this.#stateDocs();
     this.#communes.clear();
     for (const s of states) {
       if (s.type !== 'aggstate') continue;
@@ -219,6 +249,22 @@ export class AggregatesJob {
     this.#loaded = true;
   }
 
+  /** The ledgers: ids by range, bodies by key (the read quorum on a cluster). */
+  async #stateDocs(): Promise<StateDoc[]> {
+    const ids = await this.#store.request('GET', `${DB.reports}/_all_docs`, {
+      query: new URLSearchParams({ startkey: JSON.stringify('aggstate:'), endkey: JSON.stringify('aggstate:\ufff0') })
+    });
+    if (ids.status !== 200) throw new Error(`listing the aggregates' state answered ${ids.status}`);
+    const keys = ((ids.body as { rows?: { id: string }[] }).rows ?? []).map((r) => r.id);
+    const out: StateDoc[] = [];
+    for (let i = 0; i < keys.length; i += WRITE_BATCH) {
+      const res = await this.#store.request('POST', `${DB.reports}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: keys.slice(i, i + WRITE_BATCH) } });
+      if (res.status !== 200) throw new Error(`reading the aggregates' state answered ${res.status}`);
+      for (const row of (res.body as { rows?: { doc?: StateDoc | null }[] }).rows ?? []) if (row.doc) out.push(row.doc);
+    }
+    return out;
+  }
+
   async #get<T>(id: string): Promise<T | null> {
     const res = await this.#store.request('GET', `${DB.reports}/${encodeURIComponent(id)}`);
     if (res.status === 404) return null;
@@ -226,7 +272,7 @@ export class AggregatesJob {
     return res.body as T;
   }
 
-  async #incremental(rebuild: boolean): Promise<PassResult> {
+  async #incremental(rebuild: boolean, lease: Lease): Promise<PassResult> {
     const t0 = performance.now();
     if (!this.#loaded) await this.#load();
     const now = this.#now();
@@ -278,6 +324,7 @@ export class AggregatesJob {
     }
 
     // 4. Save the ledgers before writing what they give (see the header); conflicts drop out.
+    this.#checkLease(lease);
     await this.#saveStates();
     // A ledger went to another instance: sums made without it would be wrong. Read again next pass.
     if (!this.#loaded) return { communes: dbs.length, changes, tallies, written: 0, ms: performance.now() - t0 };
@@ -303,6 +350,7 @@ export class AggregatesJob {
       const starts = [...this.#communes.values()].map((c) => firstDay(c.ledger)).filter((d): d is string => d !== null);
       if (starts.length) for (const day of daysBetween(starts.sort()[0]!, today)) if (!dirtyDays.has(day)) dirtyDays.set(day, new Set(this.#communes.keys()));
     }
+    this.#checkLease(lease);
     let written = await this.#writeDocs(docs);
     written += await this.#writeUnits(tree, dirtyDays, byDay);
 
@@ -319,6 +367,13 @@ export class AggregatesJob {
     this.#job!.updatedAt = new Date(now).toISOString();
     await this.#saveJob();
     return { communes: dbs.length, changes, tallies, written, ms: performance.now() - t0 };
+  }
+
+  /** A pass that outlived its lease stops before writing: another instance may be passing. */
+  #checkLease(lease: Lease): void {
+    if (lease.held) return;
+    this.#loaded = false;
+    throw new Error('the aggregates lease ran out during the pass');
   }
 
   #commune(code: string): Commune {

@@ -5,6 +5,14 @@
  * `submission:<commune>:<periodId>`, with the time it counts as submitted (the device's, never
  * later than the server first saw it, never before the period). `GET /api/reports/submissions`
  * answers from those copies: a district never reads a commune database.
+ *
+ * N server instances: a pass runs under a lease (`submissions`, server/shared/lease.ts), one
+ * instance at a time. Copies are idempotent anyway (a change read twice is copied once, by the
+ * source revision), and where it got to is saved with its revision (a conflict: read it again), so
+ * a pass that outlived its lease only repeats work. An instance woken by a push while another
+ * passes tries again a second later (the other's pass may have read before the push); each
+ * instance looks every minute and passes unless another did in the last half minute; a pass whose
+ * instance died is run by the next instance that looks once its lease has expired.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Session } from '../auth';
@@ -25,10 +33,12 @@ import { READ_REFUSAL_REASONS, unitReadRefusal } from '../../src/lib/core/report
 import { directoryReader } from '../directory';
 import { DB, type Store } from '../store/couch';
 import { getUser } from '../users';
+import { Lease, newHolderId, readLease, withLease } from '../shared/lease';
 
 /** Where the job got to in each commune database, kept so that a restart does not read every change again. */
 const STATE_ID = 'jobstate:submissions';
 const CHANGES_PAGE = 1000;
+export const SUBMISSIONS_LEASE = 'submissions';
 
 interface StateDoc {
   _id: string;
@@ -44,28 +54,40 @@ type StoredSubmission = SubmissionDoc & { sourceRev?: string };
 export class SubmissionsJob {
   #since: Record<string, string | number> | null = null;
   #stateRev: string | undefined;
-  #running: Promise<number> | null = null;
+  #running: Promise<number | null> | null = null;
   #again = false;
+  readonly #lease: Lease;
 
   constructor(
     private readonly store: Store,
     private readonly log: (msg: string) => void = () => {},
-    private readonly now: () => number = Date.now
-  ) {}
+    private readonly now: () => number = Date.now,
+    opts: { holder?: string; leaseTtlMs?: number } = {}
+  ) {
+    this.#lease = new Lease(store, SUBMISSIONS_LEASE, { holder: opts.holder ?? newHolderId(), ttlMs: opts.leaseTtlMs });
+  }
 
-  /** One pass over every commune database; passes never overlap (a pass asked for meanwhile runs after). */
-  pass(): Promise<number> {
+  /**
+   * One pass over every commune database; passes never overlap, in this instance (a pass asked for
+   * meanwhile runs after) nor across instances (null: another instance is passing).
+   */
+  pass(): Promise<number | null> {
     if (this.#running) {
       this.#again = true;
       return this.#running;
     }
     const run = (async () => {
-      let copied = 0;
-      do {
-        this.#again = false;
-        copied += await this.#pass();
-      } while (this.#again);
-      return copied;
+      const out = await withLease(this.#lease, async (_lease, before) => {
+        // Where it got to moved on another instance: read again.
+        if (before?.lastHolder !== this.#lease.holder) this.#since = null;
+        let copied = 0;
+        do {
+          this.#again = false;
+          copied += await this.#pass();
+        } while (this.#again);
+        return copied;
+      });
+      return out.ran ? out.value : null;
     })();
     this.#running = run.finally(() => (this.#running = null));
     return this.#running;
@@ -173,6 +195,7 @@ export class SubmissionsJob {
 export const SUBMISSIONS_EVERY_MS = 60_000;
 /** A burst of pushes (a replication in several batches) is one pass. */
 const WAKE_DELAY_MS = 500;
+const BUSY_RETRY_MS = 1_000;
 
 /** Starts following submissions: a pass now, then on every wake and at least every `everyMs`. */
 export function followSubmissions(store: Store, log: (msg: string) => void, everyMs = SUBMISSIONS_EVERY_MS): { stop(): void; wake(): void } {
@@ -180,16 +203,25 @@ export function followSubmissions(store: Store, log: (msg: string) => void, ever
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let wakeTimer: ReturnType<typeof setTimeout> | undefined;
-  const tick = () => {
+  /** `woken`: a push came; otherwise a look, skipped when another instance passed a moment ago. */
+  const tick = (woken: boolean) => {
     clearTimeout(timer);
-    void job
-      .pass()
-      .catch((err: Error) => log(`submissions: ${err.message}`))
+    let next = everyMs;
+    void (async () => {
+      if (!woken) {
+        const last = await readLease(store, SUBMISSIONS_LEASE);
+        if (last && !last.pending && last.doneAt !== null && Date.now() - last.doneAt < everyMs / 2) return;
+      }
+      // Another instance is passing, maybe from before this push: again in a second.
+      if ((await job.pass()) === null && woken) next = BUSY_RETRY_MS;
+    })()
+      .catch((err: Error) => log(`submissions: ${err.message.split('\n')[0]}`))
       .finally(() => {
-        if (!stopped) timer = setTimeout(tick, everyMs);
+        if (stopped) return;
+        timer = setTimeout(() => tick(next === BUSY_RETRY_MS), next);
       });
   };
-  tick();
+  tick(true);
   return {
     stop() {
       stopped = true;
@@ -200,7 +232,7 @@ export function followSubmissions(store: Store, log: (msg: string) => void, ever
       if (stopped || wakeTimer) return;
       wakeTimer = setTimeout(() => {
         wakeTimer = undefined;
-        if (!stopped) tick();
+        if (!stopped) tick(true);
       }, WAKE_DELAY_MS);
     }
   };
