@@ -2,7 +2,7 @@
  * Public keys for verifying venue codes, cached on the phone so that codes verify offline.
  * Fetching the key list reveals nothing about the phone's visits: it is the same list for everyone.
  */
-import { decodeKeysDocument, decodeRevoked } from '$lib/core/keys';
+import { decodeGenuineList, decodeKeysDocument, decodeRevoked } from '$lib/core/keys';
 import type { PublicKey } from '$lib/core/venue/venue-token';
 
 const CACHE_KEY = 'lv.keys.v1';
@@ -13,9 +13,39 @@ const FETCH_TIMEOUT_MS = 10_000;
 export function cachedKeys(): PublicKey[] {
   try {
     const text = localStorage.getItem(CACHE_KEY);
-    return text ? (decodeKeysDocument(JSON.parse(text)) ?? []) : [];
+    return text ? withGenuineLists(decodeKeysDocument(JSON.parse(text)) ?? []) : [];
   } catch {
     return [];
+  }
+}
+
+/**
+ * A revoked key's codes verify against the server's list of the genuine ones of their commune
+ * (src/lib/core/keys.ts): fetched when a code needs it, one commune at a time (about 1.6 KB for
+ * a hundred venues), and kept, since the list of a revocation never changes. Which commune's list
+ * is asked for tells no more than the poster on the wall: the list is the same for everyone.
+ */
+function withGenuineLists(keys: PublicKey[]): PublicKey[] {
+  return keys.map((k) => (k.revokedFrom === undefined ? k : { ...k, genuine: (commune: string) => genuineList(k.id, k.revokedFrom!, commune) }));
+}
+
+async function genuineList(keyId: string, revokedFrom: string, communeCode: string): Promise<ReadonlySet<string> | null> {
+  const cacheKey = `lv.keys.genuine.${keyId}.${revokedFrom}.${communeCode}`;
+  try {
+    const held = decodeGenuineList(JSON.parse(localStorage.getItem(cacheKey) ?? 'null'), keyId, communeCode);
+    if (held) return held;
+  } catch {
+    // unreadable: fetched again below
+  }
+  try {
+    const res = await fetch(`/api/keys/${keyId}/genuine/${communeCode}`, { cache: 'no-cache', credentials: 'omit', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    if (!res.ok) return null;
+    const json: unknown = await res.json();
+    const list = decodeGenuineList(json, keyId, communeCode);
+    if (list) localStorage.setItem(cacheKey, JSON.stringify(json));
+    return list;
+  } catch {
+    return null;
   }
 }
 
@@ -48,7 +78,7 @@ export function refreshKeys(): Promise<PublicKey[] | null> {
       // The server's list replaces the cached one: a key withdrawn there (leaked, retired) stops being trusted here.
       localStorage.setItem(CACHE_KEY, JSON.stringify(json));
       localStorage.setItem(FETCHED_AT_KEY, String(Date.now()));
-      return keys;
+      return withGenuineLists(keys);
     } catch {
       return null;
     } finally {

@@ -18,6 +18,7 @@
  */
 import { verifyEd25519 } from '../ed25519';
 import { digitsToBytes } from '../base10';
+import { encodeBase64url } from '../base64url';
 import { VENUE_ID_PATTERN, VENUE_NAME_MAX, UNIT_CODE_PATTERN, venueTypeCode, venueTypeFromCode, type VenueType } from './venue';
 
 export const TOKEN_FORMAT_VERSION = '1';
@@ -47,6 +48,17 @@ export interface SigningKey {
 export interface PublicKey {
   id: string;
   publicKey: Uint8Array;
+  /**
+   * Set when the key was revoked (src/lib/core/keys.ts): the day from which nothing it signed is
+   * trusted by itself. Its venue codes verify only when listed among the genuine ones.
+   */
+  revokedFrom?: string;
+  /**
+   * For a revoked key: the digests (codeDigest) of the genuine codes it signed in a commune, as
+   * the server lists them; null when the list cannot be had now (offline). Given by the phone's key
+   * cache (src/lib/client/keys.ts), which fetches one commune's list when a code needs it.
+   */
+  genuine?: (communeCode: string) => Promise<ReadonlySet<string> | null>;
 }
 
 /** A token's payload as signed: venue id, name, commune code, venue type code. */
@@ -148,18 +160,49 @@ export function parseVenueToken(token: string): ParsedToken {
   };
 }
 
-export type Verification = 'verified' | 'unknown-key' | 'bad-signature' | 'revoked';
+/**
+ * `revoked`: the venue is suspended. `key-revoked`: the code's key was revoked and the code is not
+ * among the genuine ones the server listed for it: whoever holds a leaked key can sign anything,
+ * so a code under it is "chưa xác thực" unless the server says it signed that very code.
+ */
+export type Verification = 'verified' | 'unknown-key' | 'bad-signature' | 'revoked' | 'key-revoked';
+
+/** Bytes of a code's digest: enough that no one finds another code with a listed digest (see server/keys.ts). */
+export const CODE_DIGEST_BYTES = 12;
+
+/**
+ * The digest by which the server lists a revoked key's genuine codes: the first 12 bytes of SHA-256
+ * over what the signature covers and the signature, base64url (16 characters). WebCrypto's digest:
+ * every secure context has it, and the app runs in no other (null without it).
+ */
+export async function codeDigest(parsed: Extract<ParsedToken, { ok: true }>): Promise<string | null> {
+  const bytes = new Uint8Array(parsed.message.length + parsed.signature.length);
+  bytes.set(parsed.message);
+  bytes.set(parsed.signature, parsed.message.length);
+  const s = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+  if (!s) return null;
+  return encodeBase64url(new Uint8Array(await s.digest('SHA-256', bytes)).subarray(0, CODE_DIGEST_BYTES));
+}
 
 /**
  * `revoked`: venue ids whose codes no longer count (suspended venues), from the key document.
  * Asynchronous: the browser's WebCrypto checks the signature where it has Ed25519, and only a phone
  * without it downloads the JavaScript fallback (src/lib/core/ed25519.ts). Signing is in
  * venue-signing.ts, which the phone never loads.
+ * A code under a revoked key whose commune list cannot be had now is `unknown-key`: like a code
+ * of a key not yet cached, it waits (pending) for the network rather than being judged blind.
  */
 export async function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, keys: readonly PublicKey[], revoked: ReadonlySet<string> = new Set()): Promise<Verification> {
   const key = keys.find((k) => k.id === parsed.keyId);
   if (!key) return 'unknown-key';
   if (!(await verifyEd25519(parsed.signature, parsed.message, key.publicKey))) return 'bad-signature';
+  if (key.revokedFrom !== undefined) {
+    const genuine = key.genuine ? await key.genuine(parsed.claims.communeCode).catch(() => null) : null;
+    if (!genuine) return key.genuine ? 'unknown-key' : 'key-revoked';
+    const digest = await codeDigest(parsed);
+    if (digest === null) return 'unknown-key';
+    if (!genuine.has(digest)) return 'key-revoked';
+  }
   return revoked.has(parsed.claims.venueId) ? 'revoked' : 'verified';
 }
 
