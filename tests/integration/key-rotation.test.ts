@@ -15,8 +15,9 @@ import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { newKeyringFile, ringFilePath } from '../../server/keys';
 import { retireKey, revokeKey, rotateKey } from '../../server/keys-command';
-import { decodeGenuineList, decodeKeysDocument, type KeysDocument } from '../../src/lib/core/keys';
-import { codeDigest, extractVenueToken, parseVenueToken, verifyVenueToken, type PublicKey } from '../../src/lib/core/venue/venue-token';
+import { decodeKeysDocument, type KeysDocument } from '../../src/lib/core/keys';
+import { codeDigest, decodeGenuineList } from '../../src/lib/core/venue/genuine-codes';
+import { extractVenueToken, parseVenueToken, verifyVenueToken, type PublicKey } from '../../src/lib/core/venue/venue-token';
 import { signVenueToken } from '../../src/lib/core/venue/venue-signing';
 import { verifySnapshot } from '../../src/lib/core/exposure/snapshot-format';
 import type { VenueRecord } from '../../src/lib/core/documents';
@@ -164,7 +165,10 @@ describe('rotation on a running pair', () => {
     const local = localDb();
     await local.put(venueDoc(COMMUNE, 'keyrotnew234', 'Tạp hóa Khóa Mới', owner.userId));
     await local.replicate.to(remoteDb(b.url, DB_C, owner.cookie));
-    const signed = await until('the new venue was signed', async () => (await venueOf(b, 'keyrotnew234')).token && venueOf(b, 'keyrotnew234'));
+    const signed = await until('the new venue was signed', async () => {
+      const doc = await venueOf(b, 'keyrotnew234');
+      return doc.token ? doc : null;
+    });
     expect(signed.keyId).toBe(secondKey);
     await expect(verify(signed.token!, a)).resolves.toBe('verified');
 

@@ -2,7 +2,7 @@
  * Public keys for verifying venue codes, cached on the phone so that codes verify offline.
  * Fetching the key list reveals nothing about the phone's visits: it is the same list for everyone.
  */
-import { decodeGenuineList, decodeKeysDocument, decodeRevoked } from '$lib/core/keys';
+import { decodeKeysDocument, decodeRevoked } from '$lib/core/keys';
 import type { PublicKey } from '$lib/core/venue/venue-token';
 
 const CACHE_KEY = 'lv.keys.v1';
@@ -26,27 +26,7 @@ export function cachedKeys(): PublicKey[] {
  * is asked for tells no more than the poster on the wall: the list is the same for everyone.
  */
 function withGenuineLists(keys: PublicKey[]): PublicKey[] {
-  return keys.map((k) => (k.revokedFrom === undefined ? k : { ...k, genuine: (commune: string) => genuineList(k.id, k.revokedFrom!, commune) }));
-}
-
-async function genuineList(keyId: string, revokedFrom: string, communeCode: string): Promise<ReadonlySet<string> | null> {
-  const cacheKey = `lv.keys.genuine.${keyId}.${revokedFrom}.${communeCode}`;
-  try {
-    const held = decodeGenuineList(JSON.parse(localStorage.getItem(cacheKey) ?? 'null'), keyId, communeCode);
-    if (held) return held;
-  } catch {
-    // unreadable: fetched again below
-  }
-  try {
-    const res = await fetch(`/api/keys/${keyId}/genuine/${communeCode}`, { cache: 'no-cache', credentials: 'omit', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!res.ok) return null;
-    const json: unknown = await res.json();
-    const list = decodeGenuineList(json, keyId, communeCode);
-    if (list) localStorage.setItem(cacheKey, JSON.stringify(json));
-    return list;
-  } catch {
-    return null;
-  }
+  return keys.map((k) => (k.revokedFrom === undefined ? k : { ...k, genuine: (commune: string) => import('./genuine-lists').then((g) => g.genuineList(k.id, k.revokedFrom!, commune)) }));
 }
 
 /** How long ago the key list was fetched (Infinity when never). */

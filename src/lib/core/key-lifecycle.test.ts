@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeGenuineList, decodeKeysDocument, encodeKeysDocument } from './keys';
-import { codeDigest, parseVenueToken, verifyVenueToken, type PublicKey, type VenueClaims } from './venue/venue-token';
+import { decodeKeysDocument, encodeKeysDocument } from './keys';
+import { codeDigest, decodeGenuineList } from './venue/genuine-codes';
+import { parseVenueToken, verifyVenueToken, type PublicKey, type VenueClaims } from './venue/venue-token';
 import { newSigningKey, publicKeyOf, signVenueToken } from './venue/venue-signing';
 import { signExposure, signSnapshot, verifyExposure } from './exposure/exposure-sign';
 import { verifyExposures } from './exposure/exposure-verify';

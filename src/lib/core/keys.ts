@@ -7,7 +7,7 @@
  * `next` (published ahead, signs nothing yet), the `active` one (signs), `retired` (signs nothing,
  * its codes and events still verify), `revoked` with `revokedFrom` (a day, yyyy-mm-dd): its codes
  * verify only when listed among the genuine ones of their commune
- * (`/api/keys/<keyId>/genuine/<commune>`, decodeGenuineList), and its exposure events and
+ * (`/api/keys/<keyId>/genuine/<commune>`, venue/genuine-codes.ts), and its exposure events and
  * snapshots are refused. A document without states (older servers) means every key verifies.
  */
 import { decodeBase64url, encodeBase64url } from './base64url';
@@ -34,8 +34,6 @@ export interface KeyEntry {
 
 const KEY_STATES: readonly string[] = ['next', 'active', 'retired', 'revoked'];
 const DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
-/** One digest of a genuine code: 12 bytes in base64url (CODE_DIGEST_BYTES). */
-const DIGEST_TEXT = /^[A-Za-z0-9_-]{16}$/;
 
 const PUBLIC_KEY_TEXT = /^[A-Za-z0-9_-]{43}$/;
 const VENUE_ID = /^[a-z2-7]{12}$/;
@@ -92,22 +90,6 @@ export function decodeKeysDocument(json: unknown): PublicKey[] | null {
     keys.push(k.revokedFrom !== undefined ? { id: k.id, publicKey, revokedFrom: k.revokedFrom } : { id: k.id, publicKey });
   }
   return keys;
-}
-
-/**
- * The genuine codes of a revoked key in one commune (`/api/keys/<keyId>/genuine/<commune>`):
- * `{ keyId, communeCode, digests }`, the digests one string of 16-character digests end to end.
- * Null when it is not that list (a captive portal page, another key's or commune's list).
- */
-export function decodeGenuineList(json: unknown, keyId: string, communeCode: string): Set<string> | null {
-  if (!isRecord(json) || json.keyId !== keyId || json.communeCode !== communeCode || typeof json.digests !== 'string' || json.digests.length % 16 !== 0) return null;
-  const digests = new Set<string>();
-  for (let i = 0; i < json.digests.length; i += 16) {
-    const d = json.digests.slice(i, i + 16);
-    if (!DIGEST_TEXT.test(d)) return null;
-    digests.add(d);
-  }
-  return digests;
 }
 
 /** The suspended venues listed in a key document (empty when it is not a valid one). */

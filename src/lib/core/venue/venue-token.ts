@@ -18,7 +18,6 @@
  */
 import { verifyEd25519 } from '../ed25519';
 import { digitsToBytes } from '../base10';
-import { encodeBase64url } from '../base64url';
 import { VENUE_ID_PATTERN, VENUE_NAME_MAX, UNIT_CODE_PATTERN, venueTypeCode, venueTypeFromCode, type VenueType } from './venue';
 
 export const TOKEN_FORMAT_VERSION = '1';
@@ -167,23 +166,6 @@ export function parseVenueToken(token: string): ParsedToken {
  */
 export type Verification = 'verified' | 'unknown-key' | 'bad-signature' | 'revoked' | 'key-revoked';
 
-/** Bytes of a code's digest: enough that no one finds another code with a listed digest (see server/keys.ts). */
-export const CODE_DIGEST_BYTES = 12;
-
-/**
- * The digest by which the server lists a revoked key's genuine codes: the first 12 bytes of SHA-256
- * over what the signature covers and the signature, base64url (16 characters). WebCrypto's digest:
- * every secure context has it, and the app runs in no other (null without it).
- */
-export async function codeDigest(parsed: Extract<ParsedToken, { ok: true }>): Promise<string | null> {
-  const bytes = new Uint8Array(parsed.message.length + parsed.signature.length);
-  bytes.set(parsed.message);
-  bytes.set(parsed.signature, parsed.message.length);
-  const s = (globalThis as { crypto?: Crypto }).crypto?.subtle;
-  if (!s) return null;
-  return encodeBase64url(new Uint8Array(await s.digest('SHA-256', bytes)).subarray(0, CODE_DIGEST_BYTES));
-}
-
 /**
  * `revoked`: venue ids whose codes no longer count (suspended venues), from the key document.
  * Asynchronous: the browser's WebCrypto checks the signature where it has Ed25519, and only a phone
@@ -199,7 +181,8 @@ export async function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }
   if (key.revokedFrom !== undefined) {
     const genuine = key.genuine ? await key.genuine(parsed.claims.communeCode).catch(() => null) : null;
     if (!genuine) return key.genuine ? 'unknown-key' : 'key-revoked';
-    const digest = await codeDigest(parsed);
+    // Loaded only here: a code under a revoked key is rare, and the check-in path counts its bytes.
+    const digest = await (await import('./genuine-codes')).codeDigest(parsed);
     if (digest === null) return 'unknown-key';
     if (!genuine.has(digest)) return 'key-revoked';
   }
