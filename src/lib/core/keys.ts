@@ -32,7 +32,6 @@ export interface KeyEntry {
   revokedFrom?: string;
 }
 
-const KEY_STATES: readonly string[] = ['next', 'active', 'retired', 'revoked'];
 const DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 
 const PUBLIC_KEY_TEXT = /^[A-Za-z0-9_-]{43}$/;
@@ -47,17 +46,11 @@ function readKeysDocument(json: unknown): KeysDocument | null {
   const keys: KeysDocument['keys'] = [];
   for (const k of json.keys) {
     if (!isRecord(k) || !isKeyId(k.id) || typeof k.publicKey !== 'string' || !PUBLIC_KEY_TEXT.test(k.publicKey)) return null;
-    const entry: KeyEntry = { id: k.id, publicKey: k.publicKey };
-    if (k.state !== undefined) {
-      if (typeof k.state !== 'string' || !KEY_STATES.includes(k.state)) return null;
-      entry.state = k.state as KeyState;
-    }
-    if (entry.state === 'revoked') {
-      // A revocation the phone cannot read must not leave the key trusted: the document is refused.
-      if (typeof k.revokedFrom !== 'string' || !DAY.test(k.revokedFrom)) return null;
-      entry.revokedFrom = k.revokedFrom;
-    }
-    keys.push(entry);
+    // Only a revocation changes what a phone trusts; a state it does not know (a later server's) is no reason to refuse the list.
+    if (k.state !== 'revoked') keys.push({ id: k.id, publicKey: k.publicKey });
+    // A revocation the phone cannot read must not leave the key trusted: the document is refused.
+    else if (typeof k.revokedFrom !== 'string' || !DAY.test(k.revokedFrom)) return null;
+    else keys.push({ id: k.id, publicKey: k.publicKey, state: 'revoked', revokedFrom: k.revokedFrom });
   }
   const revoked = json.revoked;
   if (revoked === undefined) return { alg: 'Ed25519', active: json.active, keys };
