@@ -29,6 +29,8 @@ const USAGE = `usage: npm run keys:list | keys:rotate [-- --key ID] | keys:new |
 
 export class KeyCommandError extends Error {}
 
+const NEW_KEY_FIRST = 'with SIGNING_KEYS, first make a key with npm run keys:new, give every instance the ring it prints, then npm run keys:rotate -- --key <its id>';
+
 type KeyConfig = Pick<ServerConfig, 'signingKeys' | 'dataDir'>;
 
 /** The store's record, changed by `change` and written; read again and changed again when another writer got there first. */
@@ -56,7 +58,7 @@ function entry(doc: SharedConfigDoc, id: string): LifecycleEntry {
 export async function rotateKey(store: Store, config: KeyConfig, key?: string): Promise<{ active: string; retired: string | null }> {
   let ring = loadKeyring(config);
   if (!key) {
-    if (config.signingKeys) throw new KeyCommandError('with SIGNING_KEYS, first make a key with npm run keys:new, give every instance the ring it prints, then npm run keys:rotate -- --key <its id>');
+    if (config.signingKeys) throw new KeyCommandError(NEW_KEY_FIRST);
     const file = ringFilePath(config.dataDir);
     const current = readRingFile(file);
     const recorded = (await readSharedConfig(store))?.keys.map((k) => k.id) ?? [];
@@ -207,6 +209,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!['list', 'rotate', 'retire', 'revoke'].includes(command ?? '')) {
     console.error(USAGE);
     return 2;
+  }
+  if (command === 'rotate' && !values.key && config.signingKeys) {
+    console.error(NEW_KEY_FIRST);
+    return 1;
   }
   const { store, close } = await openStore(config);
   try {

@@ -14,7 +14,7 @@ import { base64urlnopad } from '@scure/base';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { newKeyringFile, ringFilePath } from '../../server/keys';
-import { retireKey, revokeKey, rotateKey } from '../../server/keys-command';
+import { newKeyRing, retireKey, revokeKey, rotateKey } from '../../server/keys-command';
 import { decodeKeysDocument, type KeysDocument } from '../../src/lib/core/keys';
 import { codeDigest, decodeGenuineList } from '../../src/lib/core/venue/genuine-codes';
 import { extractVenueToken, parseVenueToken, verifyVenueToken, type PublicKey } from '../../src/lib/core/venue/venue-token';
@@ -238,6 +238,48 @@ describe('rotation on a running pair', () => {
       expect(doc.keys.find((k) => k.id === firstKey)).toMatchObject({ state: 'revoked' });
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('rotation with SIGNING_KEYS (keys given to every instance)', () => {
+  it('a new key is published ahead by the instance given it, signs once rotated to, and an instance without it may not start again', async () => {
+    const own = mkdtempSync(path.join(os.tmpdir(), 'lv-keys-env-'));
+    const ring1 = JSON.stringify(newKeyringFile());
+    const envK = { PORT: '0', DATA_DIR: path.join(own, 'data'), LOG: '0', STATIC_DIR: path.join(own, 'none'), SIGNING_KEYS: ring1 };
+    const s1 = await startServer(await testServerConfig(envK));
+    let s2: RunningServer | undefined;
+    try {
+      const url = String((s1.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
+      const oldKey = (await keysDoc(s1)).active;
+      const ring2 = newKeyRing({ signingKeys: ring1, dataDir: envK.DATA_DIR });
+      const newKey = (JSON.parse(ring2) as { keys: { id: string }[] }).keys[1]!.id;
+      s2 = await startServer(await testServerConfig({ ...envK, COUCHDB_URL: url, SIGNING_KEYS: ring2 }));
+      // Published before it signs, by both (the first within its second of following the store): phones hold it by the time it does.
+      await until('the first instance publishes the new key', async () => (await keysDoc(s1)).keys.length === 2);
+      expect((await keysDoc(s1)).keys.map((k) => [k.id, k.state])).toEqual([
+        [oldKey, 'active'],
+        [newKey, 'next']
+      ]);
+      await rotateKey(s2.store, { signingKeys: ring2, dataDir: envK.DATA_DIR }, newKey);
+      const snapshotKey = async (server: RunningServer) => {
+        const bytes = new Uint8Array(await (await fetch(`${server.url}/api/exposures/42/snapshot/v2`)).arrayBuffer());
+        const check = await verifySnapshot(bytes, decodeKeysDocument(await keysDoc(server))!, '42');
+        return check.ok ? check.keyId : null;
+      };
+      await until('the instance with the new key signs with it', async () => (await snapshotKey(s2!)) === newKey);
+      await until('both publish the new key as active', async () => (await keysDoc(s1)).active === newKey);
+      // The instance started before the new ring keeps signing with the key it has (still verifying).
+      expect(await snapshotKey(s1)).toBe(oldKey);
+      const again = await startServer(await testServerConfig({ ...envK, COUCHDB_URL: url })).then(
+        async (s) => (await s.close(), null),
+        (e: Error) => e.message
+      );
+      expect(again).toMatch(new RegExp(`the database says key ${newKey} signs, but SIGNING_KEYS does not hold its secret`));
+    } finally {
+      await s2?.close();
+      await s1.close();
+      rmSync(own, { recursive: true, force: true });
     }
   });
 });
