@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { ServerConfig } from './config';
 import type { Keyring } from './keys';
-import { publicKeysDocument } from './keys';
+import { genuineList, isRevoked, publicKeysDocument } from './keys';
 import type { Store } from './store/couch';
 import type { DemoVenue } from './demo';
 import fastifyCookie from '@fastify/cookie';
@@ -168,6 +168,16 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       api.get('/keys', async (_req, reply) => {
         reply.header('Cache-Control', 'public, max-age=600');
         return { ...publicKeysDocument(keyring), revoked: await revokedVenueIds(store) };
+      });
+
+      // The genuine codes of a revoked key in one commune (server/keys.ts): phones fetch the list of
+      // a commune when they meet a code of that key from it. The same for everyone; fixed once written.
+      api.get<{ Params: { keyId: string; code: string } }>('/keys/:keyId/genuine/:code', async (req, reply) => {
+        const { keyId, code } = req.params;
+        if (!/^[0-9]{4}$/.test(keyId) || !/^[0-9]{5}$/.test(code)) return reply.status(400).send({ error: 'bad_request', reason: 'a 4-digit key id and a 5-digit commune code are expected' });
+        if (!isRevoked(keyring, keyId)) return reply.status(404).send({ error: 'not_found', reason: 'this key is not revoked: every code it signed verifies with the key list' });
+        reply.header('Cache-Control', 'public, max-age=3600');
+        return genuineList(store, keyId, code);
       });
 
       api.get('/demo', async (_req, reply) => {

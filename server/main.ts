@@ -9,11 +9,10 @@ import { startEmbeddedCouch, type EmbeddedCouch } from './store/embedded';
 import { Store } from './store/couch';
 import { removeStoreFile, writeStoreFile } from './store/store-file';
 import { StoreUnavailableError } from './store/unavailable';
-import { loadKeyring } from './keys';
+import { checkSharedConfig } from './shared-config';
 import { DEMO_DISTRICT_ADMIN_PHONE, DEMO_PROVINCE_ADMIN_PHONE, DEMO_TEAM_PHONE_2, seedDemo, seedDemoTeam, type DemoVenue } from './demo';
 import { seedDemoActivity, seedDemoSchedules } from './demo-activity';
 import { buildApp } from './http';
-import { loadSessionSecret } from './auth';
 import { Signer } from './signer';
 import { removeExampleProvince, seedDemoUnits } from './units';
 import { scheduleRetention } from './retention';
@@ -56,8 +55,8 @@ export async function startServer(config: ServerConfig = readConfig()): Promise<
 async function startOnStore(config: ServerConfig, couchUrl: string, embedded: EmbeddedCouch | null): Promise<RunningServer> {
   const store = new Store(couchUrl);
   await store.bootstrap();
-  const keyring = loadKeyring(config);
-  const sessionSecret = loadSessionSecret(config);
+  const shared = await checkSharedConfig(store, config);
+  const { keyring, sessionSecret } = shared;
   if (config.demo) await seedDemoUnits(store);
   else await removeExampleProvince(store);
   const demoVenues = config.demo ? await seedDemo(store, keyring, config.publicOrigin) : [];
@@ -83,6 +82,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     address = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     signer.stop();
+    shared.stop();
     stopRetention();
     submissions.stop();
     aggregates.stop();
@@ -101,6 +101,7 @@ async function startOnStore(config: ServerConfig, couchUrl: string, embedded: Em
     storePid: () => embedded?.pid() ?? null,
     async close() {
       signer.stop();
+      shared.stop();
       stopRetention();
       submissions.stop();
       aggregates.stop();

@@ -39,10 +39,18 @@ interface RevokedDoc {
   since: string;
 }
 
+/**
+ * A venue is signed again when its code is missing, damaged, says other claims, or is under a key
+ * that left the lifecycle or was revoked. A code under a retired key is left as it is: it still
+ * verifies, and its poster on the wall is the same code.
+ */
 export function needsSigning(venue: VenueRecord, keyring: Keyring): boolean {
   if (!venue.token) return true;
   const parsed = parseVenueToken(venue.token);
-  if (!parsed.ok || !keyring.publicKeys.some((k) => k.id === parsed.keyId)) return true;
+  if (!parsed.ok) return true;
+  const key = keyring.publicKeys.find((k) => k.id === parsed.keyId);
+  // (An instance left signing with a revoked key, for want of the new one, must not undo the others' work.)
+  if ((!key || key.revokedFrom !== undefined) && parsed.keyId !== keyring.active.id) return true;
   const c = parsed.claims;
   return c.venueId !== venue.venueId || c.name !== venue.name.normalize('NFC') || c.communeCode !== venue.communeCode || c.venueType !== venue.venueType;
 }

@@ -141,8 +141,9 @@ export function registerSnapshots(api: FastifyInstance, store: Store, keyring: K
   async function readSeq(): Promise<string> {
     const res = await store.request('GET', DB.exposures);
     if (res.status !== 200) throw new Error(`lv_exposures info answered ${res.status}`);
-    // A number on the embedded store, an opaque string on CouchDB 3: compared as text.
-    return JSON.stringify((res.body as { update_seq?: unknown }).update_seq ?? null);
+    // A number on the embedded store, an opaque string on CouchDB 3: compared as text. With the
+    // signing key: a rotation or revocation makes every list be signed again with the new key.
+    return `${keyring.active.id}:${JSON.stringify((res.body as { update_seq?: unknown }).update_seq ?? null)}`;
   }
 
   function currentSeq(): Promise<string> {

@@ -13,10 +13,20 @@ const FETCH_TIMEOUT_MS = 10_000;
 export function cachedKeys(): PublicKey[] {
   try {
     const text = localStorage.getItem(CACHE_KEY);
-    return text ? (decodeKeysDocument(JSON.parse(text)) ?? []) : [];
+    return text ? withGenuineLists(decodeKeysDocument(JSON.parse(text)) ?? []) : [];
   } catch {
     return [];
   }
+}
+
+/**
+ * A revoked key's codes verify against the server's list of the genuine ones of their commune
+ * (src/lib/core/keys.ts): fetched when a code needs it, one commune at a time (about 1.6 KB for
+ * a hundred venues), and kept, since the list of a revocation never changes. Which commune's list
+ * is asked for tells no more than the poster on the wall: the list is the same for everyone.
+ */
+function withGenuineLists(keys: PublicKey[]): PublicKey[] {
+  return keys.map((k) => (k.revokedFrom === undefined ? k : { ...k, genuine: (commune: string) => import('./genuine-lists').then((g) => g.genuineList(k.id, k.revokedFrom!, commune)) }));
 }
 
 /** How long ago the key list was fetched (Infinity when never). */
@@ -48,7 +58,7 @@ export function refreshKeys(): Promise<PublicKey[] | null> {
       // The server's list replaces the cached one: a key withdrawn there (leaked, retired) stops being trusted here.
       localStorage.setItem(CACHE_KEY, JSON.stringify(json));
       localStorage.setItem(FETCHED_AT_KEY, String(Date.now()));
-      return keys;
+      return withGenuineLists(keys);
     } catch {
       return null;
     } finally {

@@ -27,12 +27,21 @@ export function signExposure(event: ExposureEvent, key: SigningKey): SignedExpos
   return { event: checked, keyId: key.id, signature: bytesToHex(ed25519.sign(exposureSigningBytes(checked), key.secretKey)) };
 }
 
+/**
+ * The key an event names, when it may sign events: a revoked key signs none that a phone accepts,
+ * whatever date the event claims (whoever holds the key could claim any; the server publishes
+ * events afresh under its active key).
+ */
+export function eventKey(keys: readonly PublicKey[], keyId: unknown): PublicKey | undefined {
+  return keys.find((k) => k.id === keyId && k.revokedFrom === undefined);
+}
+
 /** The event if its signature holds under a known key; null for anything forged, altered or malformed. */
 export function verifyExposure(signed: unknown, keys: readonly PublicKey[]): ExposureEvent | null {
   if (typeof signed !== 'object' || signed === null) return null;
   const s = signed as Partial<SignedExposure>;
   const parsed = v.safeParse(ExposureEventSchema, s.event);
-  const key = keys.find((k) => k.id === s.keyId);
+  const key = eventKey(keys, s.keyId);
   const signature = typeof s.signature === 'string' ? fromHex(s.signature) : null;
   if (!parsed.success || !key || !signature) return null;
   try {

@@ -10,7 +10,7 @@
 import * as v from 'valibot';
 import { bytesToHex } from '@noble/curves/utils.js';
 import { ExposureEventSchema, exposureSigningBytes, type ExposureEvent, type SignedExposure } from './exposure';
-import { fromHex, verifyExposure } from './exposure-sign';
+import { eventKey, fromHex, verifyExposure } from './exposure-sign';
 import type { PublicKey } from '../venue/venue-token';
 import { ED25519, plain, subtle, webCryptoEd25519 } from '../ed25519';
 
@@ -84,7 +84,7 @@ async function verifyWithWebCrypto(s: SubtleCrypto, signed: readonly unknown[], 
     if (typeof item !== 'object' || item === null) return null;
     const candidate = item as Partial<SignedExposure>;
     const parsed = v.safeParse(ExposureEventSchema, candidate.event);
-    const key = keys.find((k) => k.id === candidate.keyId);
+    const key = eventKey(keys, candidate.keyId);
     const signature = typeof candidate.signature === 'string' ? fromHex(candidate.signature) : null;
     if (!parsed.success || !key || !signature) return null;
     const cryptoKey = await importedKey(s, key);

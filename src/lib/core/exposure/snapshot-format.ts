@@ -302,8 +302,13 @@ export function openSnapshot(bytes: Uint8Array, magic: SnapshotMagic = SNAPSHOT_
 
 export type SnapshotCheck =
   | { ok: true; content: SnapshotContent; keyId: string }
-  /** not-snapshot: not this format at all; unknown-key: a key id not in the list; forged: the signature does not hold, or what it covers is malformed or for another province */
-  | { ok: false; reason: 'not-snapshot' | 'unknown-key' | 'forged'; keyId: string | null };
+  /**
+   * not-snapshot: not this format at all; unknown-key: a key id not in the list; revoked-key: a key
+   * revoked (the server signs every snapshot afresh with its active key, so a genuine one never
+   * comes under a revoked key, and a snapshot's version is no date anyone could trust); forged: the
+   * signature does not hold, or what it covers is malformed or for another province
+   */
+  | { ok: false; reason: 'not-snapshot' | 'unknown-key' | 'revoked-key' | 'forged'; keyId: string | null };
 
 /** The check of either format: the signature over the bytes as received, then the payload with the format's own decoder. */
 export async function verifySealedSnapshot(
@@ -317,6 +322,7 @@ export async function verifySealedSnapshot(
   if (!opened) return { ok: false, reason: 'not-snapshot', keyId: null };
   const key = keys.find((k) => k.id === opened.keyId);
   if (!key) return { ok: false, reason: 'unknown-key', keyId: opened.keyId };
+  if (key.revokedFrom !== undefined) return { ok: false, reason: 'revoked-key', keyId: opened.keyId };
   if (!(await verifyEd25519(opened.signature, snapshotSigningBytes(opened.payload, magic), key.publicKey))) return { ok: false, reason: 'forged', keyId: opened.keyId };
   const content = decode(opened.payload);
   // Signed but not for this province: a genuine list served at the wrong address is still the wrong list.

@@ -47,6 +47,17 @@ export interface SigningKey {
 export interface PublicKey {
   id: string;
   publicKey: Uint8Array;
+  /**
+   * Set when the key was revoked (src/lib/core/keys.ts): the day from which nothing it signed is
+   * trusted by itself. Its venue codes verify only when listed among the genuine ones.
+   */
+  revokedFrom?: string;
+  /**
+   * For a revoked key: the digests (codeDigest) of the genuine codes it signed in a commune, as
+   * the server lists them; null when the list cannot be had now (offline). Given by the phone's key
+   * cache (src/lib/client/keys.ts), which fetches one commune's list when a code needs it.
+   */
+  genuine?: (communeCode: string) => Promise<ReadonlySet<string> | null>;
 }
 
 /** A token's payload as signed: venue id, name, commune code, venue type code. */
@@ -148,18 +159,33 @@ export function parseVenueToken(token: string): ParsedToken {
   };
 }
 
-export type Verification = 'verified' | 'unknown-key' | 'bad-signature' | 'revoked';
+/**
+ * `revoked`: the venue is suspended. `key-revoked`: the code's key was revoked and the code is not
+ * among the genuine ones the server listed for it: whoever holds a leaked key can sign anything,
+ * so a code under it is "chưa xác thực" unless the server says it signed that very code.
+ */
+export type Verification = 'verified' | 'unknown-key' | 'bad-signature' | 'revoked' | 'key-revoked';
 
 /**
  * `revoked`: venue ids whose codes no longer count (suspended venues), from the key document.
  * Asynchronous: the browser's WebCrypto checks the signature where it has Ed25519, and only a phone
  * without it downloads the JavaScript fallback (src/lib/core/ed25519.ts). Signing is in
  * venue-signing.ts, which the phone never loads.
+ * A code under a revoked key whose commune list cannot be had now is `unknown-key`: like a code
+ * of a key not yet cached, it waits (pending) for the network rather than being judged blind.
  */
 export async function verifyVenueToken(parsed: Extract<ParsedToken, { ok: true }>, keys: readonly PublicKey[], revoked: ReadonlySet<string> = new Set()): Promise<Verification> {
   const key = keys.find((k) => k.id === parsed.keyId);
   if (!key) return 'unknown-key';
   if (!(await verifyEd25519(parsed.signature, parsed.message, key.publicKey))) return 'bad-signature';
+  if (key.revokedFrom !== undefined) {
+    const genuine = key.genuine ? await key.genuine(parsed.claims.communeCode).catch(() => null) : null;
+    if (!genuine) return key.genuine ? 'unknown-key' : 'key-revoked';
+    // Loaded only here: a code under a revoked key is rare, and the check-in path counts its bytes.
+    const digest = await (await import('./genuine-codes')).codeDigest(parsed);
+    if (digest === null) return 'unknown-key';
+    if (!genuine.has(digest)) return 'key-revoked';
+  }
   return revoked.has(parsed.claims.venueId) ? 'revoked' : 'verified';
 }
 
