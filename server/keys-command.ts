@@ -152,7 +152,17 @@ async function resignVenues(store: Store, keyring: Keyring): Promise<number> {
   const signer = new Signer(store, keyring, (msg) => console.error(msg));
   const dbs = (await store.couch.db.list()).filter((name) => /^lv_c_[0-9]{5}$/.test(name));
   let signed = 0;
-  for (const name of dbs) signed += await signer.signCommune(name.slice(5));
+  for (const name of dbs) {
+    // A running server may hold the commune's lease (signing a push): wait for it, up to a minute.
+    let done: number | null = null;
+    for (let attempt = 0; done === null && attempt < 60; attempt++) {
+      done = await signer.signCommune(name.slice(5));
+      if (done === null) await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (done === null) throw new Error(`commune ${name.slice(5)} stayed held by a running server for a minute: run the command again`);
+    signed += done;
+  }
+  signer.stop();
   return signed;
 }
 
