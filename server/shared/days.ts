@@ -68,7 +68,12 @@ export class SharedDays {
         return res;
       }
       if (attempt) await pause(50 * attempt);
-      await this.store.ensureDb(db);
+      try {
+        await this.store.ensureDb(db);
+      } catch (err) {
+        // Another instance making the same day's database at the same moment: its _security write won.
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      }
       this.#known.add(db);
       void this.purge();
     }

@@ -52,6 +52,18 @@ export interface WindowState {
   previous: WindowDoc | null;
 }
 
+interface Flow {
+  db: string;
+  id: string;
+  until: number;
+  /** decided, waiting for the next write */
+  pending: number;
+  /** decided and not yet stored: pending and the write in flight */
+  unwritten: number;
+  waiters: { resolve(): void; reject(err: Error): void }[];
+  running: boolean;
+}
+
 interface Pending {
   db: string;
   id: string;
@@ -61,17 +73,49 @@ interface Pending {
 }
 
 const refId = (r: WindowRef) => `${r.spec.kind}\u0000${r.key}`;
-const ATTEMPTS = 6;
+const ATTEMPTS = 12;
+const MAX_SEEN = 100_000;
 
 export class SharedWindows {
+  /**
+   * Takes of one key in this process go one after another: parallel requests from one address (a
+   * burst of guesses) are each decided on what the one before spent, and do not conflict with each
+   * other in the store. Only other instances' writes meet as conflicts.
+   */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  /**
+   * Window documents as this process last read or wrote them (null: known absent). `read` with
+   * `cached` decides on them without asking the store; the write that follows carries their revision,
+   * so if another instance counted meanwhile the store answers conflict, the document is read again
+   * and the memory corrected. A decision on a stale copy lets one request more through per instance,
+   * at most, before the copy is fresh again.
+   */
+  readonly #seen = new Map<string, WindowDoc | null>();
+
+  /**
+   * Counts decided in this process and not yet written, per window document: `count` adds to them,
+   * and one write at a time per document carries all that gathered meanwhile (group commit), so a
+   * key many requests share (a busy venue) costs one write per round trip, not one per request.
+   */
+  readonly #flows = new Map<string, Flow>();
+
   constructor(readonly days: SharedDays) {}
+
+  #remember(path: string, doc: WindowDoc | null) {
+    if (this.#seen.size >= MAX_SEEN) this.#seen.clear();
+    this.#seen.set(path, doc);
+  }
 
   #place(spec: WindowSpec, key: string, index: number): { db: string; id: string } {
     return { db: this.days.dbAt(index * spec.windowMs), id: `w:${spec.kind}:${index}:${key}` };
   }
 
-  /** Reads the windows of several keys: one request (two at a day's edge). */
-  async read(refs: WindowRef[], now: number): Promise<Map<string, WindowState>> {
+  /**
+   * Reads the windows of several keys: one request (two at a day's edge), none for documents this
+   * process knows when `cached` (see #seen).
+   */
+  async read(refs: WindowRef[], now: number, cached = false): Promise<Map<string, WindowState>> {
     const wanted = new Map<string, { db: string; id: string; ref: WindowRef; index: number; which: 'current' | 'previous' }[]>();
     for (const ref of refs) {
       if (ref.spec.max <= 0) continue;
@@ -86,8 +130,17 @@ export class SharedWindows {
     const docs = new Map<string, WindowDoc | null>();
     await Promise.all(
       [...wanted].map(async ([db, list]) => {
-        const got = await this.days.getMany<WindowDoc>(db, [...new Set(list.map((x) => x.id))]);
-        for (const [id, doc] of got) docs.set(`${db}/${id}`, doc);
+        const ids = [...new Set(list.map((x) => x.id))].filter((id) => {
+          const path = `${db}/${id}`;
+          if (cached && this.#seen.has(path)) docs.set(path, this.#seen.get(path)!);
+          return !docs.has(path);
+        });
+        if (!ids.length) return;
+        const got = await this.days.getMany<WindowDoc>(db, ids);
+        for (const [id, doc] of got) {
+          docs.set(`${db}/${id}`, doc);
+          this.#remember(`${db}/${id}`, doc);
+        }
       })
     );
     const out = new Map<string, WindowState>();
@@ -100,7 +153,9 @@ export class SharedWindows {
       const index = Math.floor(now / spec.windowMs);
       const cur = this.#place(spec, ref.key, index);
       const prev = this.#place(spec, ref.key, index - 1);
-      const current = docs.get(`${cur.db}/${cur.id}`) ?? null;
+      let current = docs.get(`${cur.db}/${cur.id}`) ?? null;
+      const unwritten = cached ? (this.#flows.get(`${cur.db}/${cur.id}`)?.unwritten ?? 0) : 0;
+      if (unwritten) current = { ...(current ?? { _id: cur.id, type: 'window', until: (index + 1) * spec.windowMs }), count: (current?.count ?? 0) + unwritten };
       const previous = docs.get(`${prev.db}/${prev.id}`) ?? null;
       out.set(refId(ref), estimate(spec, now, current, previous));
     }
@@ -113,13 +168,14 @@ export class SharedWindows {
   }
 
   /**
-   * Adds events to keys' current windows. `known` (from `read`) spares reading before writing;
+   * Adds events to keys' current windows (a negative number gives back what a request took and
+   * turned out not to spend). `known` (from `read`) spares reading before writing;
    * conflicting documents are read again and the same amounts added again.
    */
   async add(adds: { ref: WindowRef; n: number }[], now: number, known?: Map<string, WindowState>): Promise<void> {
     let pending = new Map<string, Pending>();
     for (const { ref, n } of adds) {
-      if (ref.spec.max <= 0 || n <= 0) continue;
+      if (ref.spec.max <= 0 || n === 0) continue;
       const index = Math.floor(now / ref.spec.windowMs);
       const { db, id } = this.#place(ref.spec, ref.key, index);
       const k = `${db}/${id}`;
@@ -131,27 +187,100 @@ export class SharedWindows {
       if (attempt >= ATTEMPTS) throw new Error('a shared limit kept changing under concurrent writers');
       if (attempt) {
         // Read again what conflicted, then add onto what is there now.
-        await new Promise((r) => setTimeout(r, 5 * attempt * Math.random()));
+        await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
         const byDb = new Map<string, string[]>();
         for (const p of pending.values()) byDb.set(p.db, [...(byDb.get(p.db) ?? []), p.id]);
-        for (const [db, ids] of byDb) for (const [id, doc] of await this.days.getMany<WindowDoc>(db, ids)) pending.get(`${db}/${id}`)!.doc = doc;
+        for (const [db, ids] of byDb)
+          for (const [id, doc] of await this.days.getMany<WindowDoc>(db, ids)) {
+            pending.get(`${db}/${id}`)!.doc = doc;
+            this.#remember(`${db}/${id}`, doc);
+          }
       }
       const byDb = new Map<string, Pending[]>();
       for (const p of pending.values()) byDb.set(p.db, [...(byDb.get(p.db) ?? []), p]);
       const next = new Map<string, Pending>();
       for (const [db, list] of byDb) {
-        const docs: WindowDoc[] = list.map((p) => ({ _id: p.id, ...(p.doc?._rev ? { _rev: p.doc._rev } : {}), type: 'window', count: (p.doc?.count ?? 0) + p.n, until: p.until }));
+        const docs: WindowDoc[] = list.map((p) => ({ _id: p.id, ...(p.doc?._rev ? { _rev: p.doc._rev } : {}), type: 'window', count: Math.max(0, (p.doc?.count ?? 0) + p.n), until: p.until }));
         const res = await this.days.write('POST', db, '_bulk_docs', { docs });
         if (res.status !== 201 && res.status !== 200) throw new Error(`counting a shared limit answered ${res.status}`);
-        const rows = new Map((res.body as { id?: string; ok?: boolean; error?: string }[]).map((r) => [r.id, r]));
-        for (const p of list) {
+        const rows = new Map((res.body as { id?: string; ok?: boolean; rev?: string; error?: string }[]).map((r) => [r.id, r]));
+        for (const [i, p] of list.entries()) {
           const row = rows.get(p.id);
-          if (row?.ok) continue;
+          if (row?.ok) {
+            this.#remember(`${db}/${p.id}`, row.rev ? { ...docs[i]!, _rev: row.rev } : null);
+            continue;
+          }
+          this.#seen.delete(`${db}/${p.id}`);
           if (row && row.error !== 'conflict') throw new Error(`counting a shared limit: ${row.error ?? 'refused'}`);
           next.set(`${db}/${p.id}`, p);
         }
       }
       pending = next;
+    }
+  }
+
+  /**
+   * Adds decided counts through this process's group commit (see #flows); resolves once they are
+   * stored. For keys many requests share, with decisions made on `read(…, cached = true)`.
+   */
+  count(adds: { ref: WindowRef; n: number }[], now: number): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const { ref, n } of adds) {
+      if (ref.spec.max <= 0 || n === 0) continue;
+      const index = Math.floor(now / ref.spec.windowMs);
+      const { db, id } = this.#place(ref.spec, ref.key, index);
+      const path = `${db}/${id}`;
+      let flow = this.#flows.get(path);
+      if (!flow) this.#flows.set(path, (flow = { db, id, until: (index + 1) * ref.spec.windowMs, pending: 0, unwritten: 0, waiters: [], running: false }));
+      flow.pending += n;
+      flow.unwritten += n;
+      const f = flow;
+      waits.push(new Promise<void>((resolve, reject) => f.waiters.push({ resolve, reject })));
+      if (!flow.running) void this.#runFlow(path, flow);
+    }
+    return Promise.all(waits).then(() => {});
+  }
+
+  async #runFlow(path: string, flow: Flow): Promise<void> {
+    flow.running = true;
+    try {
+      while (flow.pending) {
+        const n = flow.pending;
+        const waiters = flow.waiters.splice(0);
+        flow.pending = 0;
+        try {
+          await this.#write(flow, n);
+          for (const w of waiters) w.resolve();
+        } catch (err) {
+          for (const w of waiters) w.reject(err as Error);
+        } finally {
+          flow.unwritten -= n;
+        }
+      }
+    } finally {
+      flow.running = false;
+      if (!flow.pending && this.#flows.get(path) === flow) this.#flows.delete(path);
+    }
+  }
+
+  /** Adds n to one window document, against the revision last seen; a conflict reads it again. */
+  async #write(flow: Flow, n: number): Promise<void> {
+    const path = `${flow.db}/${flow.id}`;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= ATTEMPTS) throw new Error('a shared limit kept changing under concurrent writers');
+      let doc = this.#seen.get(path);
+      if (doc === undefined || attempt) {
+        if (attempt) await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
+        doc = (await this.days.getMany<WindowDoc>(flow.db, [flow.id])).get(flow.id) ?? null;
+      }
+      const next: WindowDoc = { _id: flow.id, ...(doc?._rev ? { _rev: doc._rev } : {}), type: 'window', count: Math.max(0, (doc?.count ?? 0) + n), until: flow.until };
+      const res = await this.days.write('PUT', flow.db, encodeURIComponent(flow.id), next);
+      if (res.status === 201 || res.status === 202) {
+        this.#remember(path, { ...next, _rev: (res.body as { rev: string }).rev });
+        return;
+      }
+      if (res.status !== 409) throw new Error(`counting a shared limit answered ${res.status}`);
+      this.#seen.delete(path);
     }
   }
 
@@ -162,6 +291,7 @@ export class SharedWindows {
     await Promise.all(
       gone.map((d) => {
         const db = this.days.dbAt((d._id === this.#place(ref.spec, ref.key, index).id ? index : index - 1) * ref.spec.windowMs);
+        this.#seen.delete(`${db}/${d._id}`);
         // A 409 or 404: someone counted or forgot meanwhile; the next failure counts from there.
         return this.days.store.request('DELETE', `${db}/${encodeURIComponent(d._id)}`, { query: new URLSearchParams({ rev: d._rev! }) });
       })
@@ -172,10 +302,35 @@ export class SharedWindows {
    * Takes up to `want` events for each ref at once (what a request spends), reading once and writing
    * once; returns what each got.
    */
-  async take(items: { ref: WindowRef; want: number }[], now: number): Promise<number[]> {
+  take(items: { ref: WindowRef; want: number }[], now: number, cached = false): Promise<number[]> {
+    return this.exclusive(
+      items.map((i) => i.ref),
+      () => this.#take(items, now, cached)
+    );
+  }
+
+  /**
+   * Runs `work` (a read, a decision, an add) after every other piece of work of this process on any
+   * of these keys: one instance never races itself for a key, so only other instances' writes
+   * conflict in the store.
+   */
+  exclusive<T>(refs: WindowRef[], work: () => Promise<T>): Promise<T> {
+    const keys = [...new Set(refs.map(refId))];
+    const before = Promise.all(keys.map((k) => this.#queues.get(k)?.catch(() => {})));
+    const run = before.then(work);
+    for (const k of keys) this.#queues.set(k, run);
+    void run.then(
+      () => keys.forEach((k) => this.#queues.get(k) === run && this.#queues.delete(k)),
+      () => keys.forEach((k) => this.#queues.get(k) === run && this.#queues.delete(k))
+    );
+    return run;
+  }
+
+  async #take(items: { ref: WindowRef; want: number }[], now: number, cached: boolean): Promise<number[]> {
     const states = await this.read(
       items.map((i) => i.ref),
-      now
+      now,
+      cached
     );
     const left = new Map<string, number>();
     const got = items.map(({ ref, want }) => {
@@ -211,7 +366,11 @@ function estimate(spec: WindowSpec, now: number, current: WindowDoc | null, prev
   return { used, left, wait, current, previous };
 }
 
-/** A token bucket of `perMinute` with ten minutes' burst, as a window: `perMinute × 10` in ten minutes. */
+/**
+ * A token bucket of `perMinute` with ten minutes' burst, as a window: `perMinute × 10` in ten
+ * minutes. The rate is part of the kind: instances configured differently (while a change of limits
+ * rolls out) keep their own counts rather than judging one count by two limits.
+ */
 export function perMinuteSpec(kind: string, perMinute: number): WindowSpec {
-  return { kind, max: perMinute * 10, windowMs: 10 * MINUTE };
+  return { kind: `${kind}${perMinute}`, max: perMinute * 10, windowMs: 10 * MINUTE };
 }
