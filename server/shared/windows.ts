@@ -267,7 +267,7 @@ export class SharedWindows {
   async #write(flow: Flow, n: number): Promise<void> {
     const path = `${flow.db}/${flow.id}`;
     for (let attempt = 0; ; attempt++) {
-      if (attempt >= ATTEMPTS) throw new Error('a shared limit kept changing under concurrent writers');
+      if (attempt >= ATTEMPTS * 2) throw new Error('a shared limit kept changing under concurrent writers');
       let doc = this.#seen.get(path);
       if (doc === undefined || attempt) {
         if (attempt) await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
