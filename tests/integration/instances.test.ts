@@ -4,7 +4,8 @@
  * tally batch is counted once whichever instance gets it, also twice at the same moment; a session
  * ended on one is refused on the other; an owner's venue pushed through one is the owner's on the
  * other. The second instance reaches the first's store by COUCHDB_URL, with the same DATA_DIR
- * (signing keys) and SESSION_SECRET; with `npm run test:couchdb` both run on that CouchDB.
+ * (signing keys) and SESSION_SECRET; with `npm run test:couchdb` both run on that CouchDB, and with
+ * LV_TEST_COUCHDB_URL_2 set to another node of the same cluster, B runs on that node.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -33,7 +34,8 @@ beforeAll(async () => {
   const env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: SECRET };
   serverA = await startServer(await testServerConfig(env));
   const storeUrl = String((serverA.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
-  serverB = await startServer(await testServerConfig({ ...env, COUCHDB_URL: storeUrl }));
+  // On a cluster, LV_TEST_COUCHDB_URL_2 (another node of it) makes B read and write through another node.
+  serverB = await startServer(await testServerConfig({ ...env, COUCHDB_URL: process.env.LV_TEST_COUCHDB_URL_2?.trim() || storeUrl }));
   venueIds = serverA.demoVenues.map((v) => v.venueId);
   commune = '18070';
   expect(venueIds.length).toBeGreaterThanOrEqual(2);
