@@ -522,9 +522,11 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       }
       // Decided on this process's copy (read with cached = true) and written by its group commit:
       // a busy venue costs one write per round trip, whatever the number of reports.
-      // Should a busy venue's window keep changing under other instances past the retries, the
-      // report still counts: a limit short of a few counts is better than a report refused.
-      await windows.count(spent, t).catch((err: Error) => api.log.warn(`counting the tally limits: ${err.message}`));
+      // Not waited for: the decision is made, this process's copy holds it at once (see
+      // SharedWindows.count), and a busy venue's window written by several instances would otherwise
+      // make every report wait out their conflicts. Should it keep changing past the retries, the
+      // limit is short of a few counts: better than a report refused.
+      void windows.count(spent, t).catch((err: Error) => api.log.warn(`counting the tally limits: ${err.message}`));
       return out;
     })();
     const list = [...contributions.values()];
