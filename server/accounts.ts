@@ -58,19 +58,26 @@ const PasswordChange = v.object({
   newPassword: v.pipe(v.string(), v.maxLength(200))
 });
 
-/** A checked token stays good this long in this process: a sync round is several requests with the same cookie. */
+/** A token's signature, once checked, stays checked this long in this process (a CPU cost only, no store state). */
 const TOKEN_CACHE_MS = 60_000;
+/**
+ * Accounts and station pairings are cached this long. Bounded and short on purpose: with N instances
+ * another instance's change (a role, a scope) reaches this one within it. Ending sessions does not
+ * wait for it: every ending (logout, sign out everywhere, password, disabling, unpairing) deletes the
+ * session records, and the record is read at every request (below).
+ */
 const USER_CACHE_MS = 30_000;
 
 /**
  * Checks the cookie, its session record and the account behind it (disabled, logged out
- * everywhere), with a short cache. What ends sessions here (logout, sign out everywhere, password,
- * disabling) calls forgetToken / forgetUser, so this process refuses them at once; another server
- * process sharing the store does within TOKEN_CACHE_MS.
+ * everywhere). The record is read from the store at every request, never cached: a session ended on
+ * another instance is refused here at once. That is one small document read per signed-in request
+ * (a quorum read on a cluster: CouchDB's default r for a document). What ends sessions in this
+ * process also calls forgetToken / forgetUser, for the account cache.
  */
 export function sessionReader(store: Store, secret: Uint8Array, now: () => number = Date.now) {
   const users = new Map<string, { at: number; user: UserDoc | null }>();
-  const tokens = new Map<string, { at: number; check: SessionCheck & { ok: true }; record: SessionDoc | null }>();
+  const tokens = new Map<string, { at: number; check: SessionCheck & { ok: true } }>();
   // Bumped by every forget: a read that started before an ending does not cache what it saw.
   let generation = 0;
 
@@ -97,7 +104,16 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
     return station;
   }
 
-  async function read(req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid'; mustChangePassword?: boolean }> {
+  type Answer = { session: Session | null; problem?: 'expired' | 'invalid'; mustChangePassword?: boolean };
+  // Hooks and the handler of one request all ask: one store read per request, not one per asking.
+  const perRequest = new WeakMap<FastifyRequest, Promise<Answer>>();
+  function read(req: FastifyRequest): Promise<Answer> {
+    let answer = perRequest.get(req);
+    if (!answer) perRequest.set(req, (answer = readFresh(req)));
+    return answer;
+  }
+
+  async function readFresh(req: FastifyRequest): Promise<Answer> {
     const token = req.cookies[SESSION_COOKIE];
     if (!token) return { session: null };
     let known = tokens.get(token);
@@ -105,19 +121,16 @@ export function sessionReader(store: Store, secret: Uint8Array, now: () => numbe
       const started = generation;
       const check = await readSession(token, secret);
       if (!check.ok) return check.reason === 'none' ? { session: null } : { session: null, problem: check.reason };
-      const record = await getSessionRecord(store, check.session.userId, check.sessionId);
-      known = { at: now(), check, record };
+      known = { at: now(), check };
       if (started === generation) {
         if (tokens.size >= 10_000) tokens.clear();
         tokens.set(token, known);
       }
     }
-    const { check, record } = known;
+    const { check } = known;
+    const record = await getSessionRecord(store, check.session.userId, check.sessionId);
     if (!record || Date.parse(record.expiresAt) <= now()) return { session: null, problem: 'invalid' };
-    if (now() - Date.parse(record.lastSeenAt) >= SEEN_EVERY) {
-      known.record = { ...record, lastSeenAt: new Date(now()).toISOString() };
-      void touchSessionRecord(store, record, now());
-    }
+    if (now() - Date.parse(record.lastSeenAt) >= SEEN_EVERY) void touchSessionRecord(store, record, now());
     const userId = check.session.userId;
     if (check.session.role === 'station') {
       // A paired staff phone: live while its pairing stands and its owner's account is in use.
@@ -195,7 +208,7 @@ export function passwordGate(app: FastifyInstance, sessionOf: SessionOf): void {
 }
 
 export async function registerAccounts(app: FastifyInstance, { store, secret, secureCookies, sessionOf }: AccountsDeps): Promise<void> {
-  const limits = new LoginLimits();
+  const limits = new LoginLimits(store, secret);
   // Made now, not at the first login of an unknown number (which would then answer late).
   await dummyPasswordHash();
 
@@ -235,10 +248,10 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
     const input = parseCredentials(req.body, reply);
     if (!input) return reply;
     if (passwordTooShort(input.password)) return reply.status(400).send({ error: 'weak_password', reason: `at least ${PASSWORD_MIN_LENGTH} characters` });
-    const refusal = limits.registrationRefusal(req.ip);
+    const { refusal, tried } = await limits.registration(req.ip);
     if (refusal) return refuse(reply, refusal);
     // A taken number counts too: registering is also a way to learn which numbers have accounts.
-    limits.registrationTried(req.ip);
+    await tried();
     try {
       const user = await createUser(store, { phone: input.phone, password: input.password, name: input.name, role: 'owner' });
       reply.status(201);
@@ -252,16 +265,16 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
   app.post('/api/auth/login', async (req, reply) => {
     const input = parseCredentials(req.body, reply);
     if (!input) return reply;
-    const refusal = limits.passwordRefusal(req.ip, input.phone);
-    if (refusal) return refuse(reply, refusal);
+    const attempt = await limits.password(req.ip, input.phone);
+    if (attempt.refusal) return refuse(reply, attempt.refusal);
     const user = await findUserByPhone(store, input.phone);
     // An unknown number is checked against a dummy hash: the same work, the same answer.
     const good = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash()));
     if (!user || !good) {
-      limits.passwordFailed(req.ip, input.phone);
+      await attempt.failed();
       return reply.status(401).send({ error: 'wrong_credentials', reason: 'wrong phone number or password' });
     }
-    limits.passwordSucceeded(input.phone);
+    await attempt.succeeded();
     // A disabled account gets the answer of a wrong password: it is no way in.
     if (user.disabled) return reply.status(401).send({ error: 'wrong_credentials', reason: 'wrong phone number or password' });
     // The admins' list shows when each account last signed in.
@@ -298,13 +311,13 @@ export async function registerAccounts(app: FastifyInstance, { store, secret, se
     const user = await getUser(store, session.userId);
     if (!user) return reply.status(401).send({ error: 'not_logged_in', reason: 'account gone' });
     // A stolen cookie must not turn into a way of guessing the password.
-    const refusal = limits.passwordRefusal(req.ip, user.phone);
-    if (refusal) return refuse(reply, refusal);
+    const attempt = await limits.password(req.ip, user.phone);
+    if (attempt.refusal) return refuse(reply, attempt.refusal);
     if (!(await verifyPassword(currentPassword, user.passwordHash))) {
-      limits.passwordFailed(req.ip, user.phone);
+      await attempt.failed();
       return reply.status(403).send({ error: 'wrong_password', reason: 'the current password is wrong' });
     }
-    limits.passwordSucceeded(user.phone);
+    await attempt.succeeded();
     if (user.mustChangePassword && newPassword === currentPassword) {
       return reply.status(400).send({ error: 'same_password', reason: 'choose a password of your own, not the one-time password' });
     }

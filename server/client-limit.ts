@@ -1,12 +1,15 @@
 /**
- * Per-client limits of the anonymous APIs (tallies, diary sharing), without keeping addresses.
+ * Per-client limits of the anonymous APIs (tallies, diary sharing, logins), without keeping addresses.
  *
- * A client is an IPv4 address or the /64 of an IPv6 address. It is used only as an HMAC under a
- * random salt that lives in memory and is replaced every Vietnamese day: never stored, logged, or
- * kept past that day, and it cannot be turned back into the address.
+ * A client is an IPv4 address or the /64 of an IPv6 address. Limits shared by every server instance
+ * (tallies, diary sharing, logins) use it only as an HMAC under a key derived from the server secret
+ * and the Vietnamese day (`sharedClientKey`), in a day's database of shared state that is dropped after
+ * a few days (server/shared/days.ts). Limits still kept in one process's memory (the staff pairing
+ * codes) use `ClientKeys`: an HMAC under a random salt replaced every day, never stored.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { DAY, HOUR, MINUTE } from '../src/lib/core/time';
+import { DAY, dayKey, HOUR, MINUTE } from '../src/lib/core/time';
+import { hashed, secretKey } from './shared/days';
 
 /** Vietnam keeps UTC+7 all year (core/time.ts): a day there starts at 17:00 UTC. */
 const VN_OFFSET = 7 * HOUR;
@@ -94,4 +97,12 @@ export class ClientKeys {
     }
     return { key: createHmac('sha256', this.#salt).update(clientOf(ip)).digest('base64url').slice(0, 22), rotated };
   }
+}
+
+/**
+ * The key of a client for limits shared by all instances: the same on every instance (derived from
+ * the server secret), another every Vietnamese day, so that a day's keys say nothing of another's.
+ */
+export function sharedClientKey(secret: Uint8Array, ip: string, now: number): string {
+  return hashed(secretKey(secret, `client:${dayKey(now)}`), clientOf(ip));
 }

@@ -19,8 +19,11 @@
  * with its `_rev` before the share is written (CouchDB answers 409 to all writers but one); if
  * writing the share then fails, the mark is taken back so the citizen can send again.
  *
- * Guessing: failed look-ups (an unknown code) are limited per client address, as HMAC under a daily
- * salt (client-limit.ts). Nothing about the code, the case, the visits or the sender is logged.
+ * Guessing: failed look-ups (an unknown code) are limited per client address, as an HMAC under a key
+ * derived from the server secret and the day (client-limit.ts), counted in CouchDB so that every
+ * instance spends the same allowance (server/shared/windows.ts): a look-up costs two store round
+ * trips more (the take: a read and a write) and one after answering when it was no miss (the give
+ * back). Nothing about the code, the case, the visits or the sender is logged.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -35,7 +38,9 @@ import {
   SHARE_CODE_TTL
 } from '../src/lib/core/citizen/share-code';
 import type { Session } from './auth';
-import { Buckets, ClientKeys } from './client-limit';
+import { sharedClientKey } from './client-limit';
+import { SharedDays } from './shared/days';
+import { perMinuteSpec, SharedWindows, type WindowRef } from './shared/windows';
 import { communeDbName, DB, type Store } from './store/couch';
 
 export interface DiaryShareLimits {
@@ -102,10 +107,10 @@ type CodeState = { state: 'unknown' } | { state: 'used' | 'expired' | 'valid'; d
 export function registerDiaryShare(api: FastifyInstance, { store, secret, sessionOf, limits }: DiaryShareDeps): void {
   const now = limits.now ?? Date.now;
   const key = shareCodeKey(secret);
-  const clientKeys = new ClientKeys();
-  const failures = new Buckets(limits.clientFailuresPerTenMinutes / 10);
-  /** The limit key of a request that holds a token of its address's failure budget. */
-  const holding = new WeakMap<FastifyRequest, string>();
+  const windows = new SharedWindows(new SharedDays(store, now, (message) => api.log.warn(message)));
+  const failures = perMinuteSpec('sc', limits.clientFailuresPerTenMinutes / 10);
+  /** The limit of a request that holds one of its address's allowed failures. */
+  const holding = new WeakMap<FastifyRequest, WindowRef>();
   const communeDbs = new Set<string>();
 
   async function ensureCommune(communeCode: string): Promise<string> {
@@ -144,21 +149,33 @@ export function registerDiaryShare(api: FastifyInstance, { store, secret, sessio
   // Guessing is limited by failures: each request holds one token of its address's budget while it
   // runs (so a burst of parallel guesses is held too) and gives it back unless it was a miss.
   async function holdFailureToken(req: FastifyRequest, reply: FastifyReply) {
-    const { key: client, rotated } = clientKeys.keyOf(req.ip, now());
-    if (rotated) failures.clear();
-    if (failures.take(client, 1, now()) === 0) {
-      const wait = failures.waitSeconds(client);
-      return reply
-        .status(429)
-        .header('Retry-After', String(wait))
-        .header('Cache-Control', 'no-store')
-        .send({ error: 'too_many_attempts', reason: `too many wrong codes from this network: try again in ${wait} s` });
+    if (failures.max <= 0) return;
+    const t = now();
+    const ref: WindowRef = { spec: failures, key: sharedClientKey(secret, req.ip, t) };
+    try {
+      const [got] = await windows.take([{ ref, want: 1 }], t);
+      if (!got) {
+        const wait = SharedWindows.of(await windows.read([ref], t), ref).wait || 1;
+        return reply
+          .status(429)
+          .header('Retry-After', String(wait))
+          .header('Cache-Control', 'no-store')
+          .send({ error: 'too_many_attempts', reason: `too many wrong codes from this network: try again in ${wait} s` });
+      }
+    } catch (err) {
+      return storeDown(reply, err);
     }
-    holding.set(req, client);
+    holding.set(req, ref);
   }
   async function settleFailureToken(req: FastifyRequest, reply: FastifyReply) {
-    const client = holding.get(req);
-    if (client !== undefined && reply.statusCode !== 404) failures.giveBack(client, 1);
+    const ref = holding.get(req);
+    if (ref === undefined || reply.statusCode === 404) return;
+    try {
+      await windows.add([{ ref, n: -1 }], now());
+    } catch (err) {
+      // The answer is sent: a token not given back costs this address one try of its allowance.
+      api.log.warn(`diary sharing: giving back a try failed: ${(err as Error).message}`);
+    }
   }
 
   api.post('/share-codes', { bodyLimit: 4096 }, async (req, reply) => {

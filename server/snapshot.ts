@@ -56,7 +56,13 @@ const brotliAsync = promisify(brotliCompress);
  */
 export const SNAPSHOT_CACHE_CONTROL = 'public, max-age=60, stale-while-revalidate=60, stale-if-error=86400';
 
-/** How often the store is asked whether lv_exposures changed (a cheap database info call). */
+/**
+ * How often the store is asked whether lv_exposures changed (a cheap database info call). This is
+ * what keeps the cache right with N instances: whichever instance publishes, the database's
+ * update_seq moves, and every instance's cached list is rebuilt within this second (a version
+ * marker, not a lifetime). The bodies are signed and carry their version, so one second of an older
+ * list on one instance is only one second later news.
+ */
 const SEQ_CHECK_MS = 1000;
 /** How old a publication stamp must be before a version may cover it (see the head of this file). */
 export const SETTLE_MS = 60_000;

@@ -12,6 +12,10 @@
  *
  * Admins (of a district or province) never pull a commune database, not even one in their unit:
  * they read the aggregates and accounts of their unit through /api (server/admin, server/reports).
+ *
+ * The rules are pure: what they need of the store (which venues an owner has, in
+ * server/shared/owned-venues.ts; the session and its account, in server/accounts.ts) is read so that
+ * a change made through any instance holds on every other at once.
  */
 import type { Session } from '../auth';
 import { DB } from '../store/couch';

@@ -12,6 +12,7 @@ import type { Session } from '../auth';
 import { acceptsGzip } from '../http-cache';
 import type { Store } from '../store/couch';
 import { classifyDb, pullAccess, pushAccess, type Access, type DbKind } from './access';
+import { OwnedVenues } from '../shared/owned-venues';
 import { WaitingClients } from './longpoll';
 import { deadline } from '../deadline';
 import { ChangeWatch } from './change-watch';
@@ -149,29 +150,9 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     return gzipAsync(payload, { level: GZIP_LEVEL });
   });
 
-  // Venues owned, per database: its venue documents read by id range (a commune has hundreds at
-  // most), cached briefly and dropped when a push adds venues. No view: a view would index every
-  // entry too, and the embedded store runs each map call in a fresh node:vm context.
-  const ownersCache = new Map<string, { at: number; byOwner: Promise<Map<string, Set<string>>> }>();
-  async function ownedVenues(dbName: string, userId: string): Promise<Set<string>> {
-    let hit = ownersCache.get(dbName);
-    if (!hit || Date.now() - hit.at >= 10_000) {
-      const byOwner = (async () => {
-        const map = new Map<string, Set<string>>();
-        for (const doc of (await store.docsByPrefix<{ type?: string; owner?: string; venueId?: string }>(dbName, 'venue:')) ?? []) {
-          if (doc?.type !== 'venue' || !doc.owner || !doc.venueId) continue;
-          let set = map.get(doc.owner);
-          if (!set) map.set(doc.owner, (set = new Set()));
-          set.add(doc.venueId);
-        }
-        return map;
-      })();
-      hit = { at: Date.now(), byOwner };
-      ownersCache.set(dbName, hit);
-      byOwner.catch(() => ownersCache.delete(dbName));
-    }
-    return (await hit.byOwner).get(userId) ?? new Set();
-  }
+  // Venues owned, per database, current with what any instance wrote (server/shared/owned-venues.ts).
+  const owners = new OwnedVenues(store);
+  const ownedVenues = (dbName: string, userId: string) => owners.of(dbName, userId);
 
   // Commune databases are made when first needed, for communes of the directory only (a made-up
   // code must not create a database).
@@ -709,7 +690,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       stored = res.body as typeof stored;
       onCommunePushed?.(communeCode, new Set(accepted.map((d) => (typeof d.type === 'string' ? d.type : 'deleted'))));
       if (accepted.some((d) => d.type === 'venue' || d.type === 'exposure' || d._deleted)) {
-        ownersCache.delete(ctx.db.name);
+        owners.changed(ctx.db.name);
         onVenuesPushed(communeCode);
         if (ctx.push === 'own-venues') await onOwnerVenue(ctx.session!.userId, communeCode);
       }

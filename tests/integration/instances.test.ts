@@ -1,0 +1,198 @@
+/**
+ * Two server instances on one store, as behind a load balancer (DESIGN §8): what one instance
+ * learns, the other must act on at once. Login failures spread over both are limited as one; a
+ * tally batch is counted once whichever instance gets it, also twice at the same moment; a session
+ * ended on one is refused on the other; an owner's venue pushed through one is the owner's on the
+ * other. The second instance reaches the first's store by COUCHDB_URL, with the same DATA_DIR
+ * (signing keys) and SESSION_SECRET; with `npm run test:couchdb` both run on that CouchDB, and with
+ * LV_TEST_COUCHDB_URL_2 set to another node of the same cluster, B runs on that node.
+ */
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testServerConfig } from './test-server';
+import { startServer, type RunningServer } from '../../server/main';
+import { DAY, dayKey } from '../../src/lib/core/time';
+import { tallyDocId, type TallyDoc } from '../../src/lib/core/citizen/tally';
+import { newVenueId } from '../../src/lib/core/venue/venue';
+import { venueDoc } from './sync-helpers';
+
+const SECRET = 'Zq7-instances-test-secret-4hG2pLx9Wc3vN8rT';
+const PASSWORD = 'mat-khau-dai';
+
+let dataDir: string;
+let serverA: RunningServer;
+let serverB: RunningServer;
+let commune: string;
+let venueIds: string[];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'lv-instances-'));
+  const env = { PORT: '0', DATA_DIR: path.join(dataDir, 'data'), LOG: '0', STATIC_DIR: path.join(dataDir, 'none'), SESSION_SECRET: SECRET };
+  serverA = await startServer(await testServerConfig(env));
+  const storeUrl = String((serverA.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
+  // On a cluster, LV_TEST_COUCHDB_URL_2 (another node of it) makes B read and write through another node.
+  serverB = await startServer(await testServerConfig({ ...env, COUCHDB_URL: process.env.LV_TEST_COUCHDB_URL_2?.trim() || storeUrl }));
+  venueIds = serverA.demoVenues.map((v) => v.venueId);
+  commune = '18070';
+  expect(venueIds.length).toBeGreaterThanOrEqual(2);
+}, 120_000);
+
+afterAll(async () => {
+  await serverB?.close();
+  await serverA?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+interface Answer {
+  status: number;
+  json: Record<string, unknown>;
+  cookie: string;
+}
+
+/** A request from a chosen loopback address (the limits are per client address). */
+function call(base: string, method: string, url: string, opts: { body?: unknown; cookie?: string; from?: string } = {}): Promise<Answer> {
+  const { hostname, port } = new URL(base);
+  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  const headers: Record<string, string | number> = {};
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = Buffer.byteLength(payload);
+  }
+  if (opts.cookie) headers.cookie = opts.cookie;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path: url, method, localAddress: opts.from ?? '127.0.0.1', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        const cookie = /lv_session=[^;]*/.exec(String(res.headers['set-cookie'] ?? ''))?.[0] ?? '';
+        resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : {}, cookie });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function tallyCounts(): Promise<Map<string, TallyDoc>> {
+  const docs = (await serverA.store.docsByPrefix<TallyDoc>('lv_reports', 'tally:')) ?? [];
+  return new Map(docs.map((d) => [d._id, d]));
+}
+
+let batchCounter = 0;
+const newBatch = () => `inst${Date.now().toString(36)}${(++batchCounter).toString(36)}`.padEnd(20, '0');
+
+function report(batch: string, day: string, venueId: string, count: number) {
+  return { format: 'luu-vet-tally', version: 1, batch, days: [{ day, venues: [{ communeCode: commune, venueId, count }] }] };
+}
+
+describe('two instances on one store', () => {
+  it('limits wrong passwords spread over both instances as one', async () => {
+    const phone = '0987 111 201';
+    expect((await call(serverA.url, 'POST', '/api/auth/register', { body: { phone, password: PASSWORD }, from: '127.0.20.1' })).status).toBe(201);
+    // Ten wrong passwords for the number, alternately on A and B, from different addresses: each
+    // instance alone has seen five, fewer than its limit of ten.
+    for (let i = 0; i < 10; i++) {
+      const res = await call(i % 2 ? serverB.url : serverA.url, 'POST', '/api/auth/login', { body: { phone, password: `sai-${i}-mat-khau` }, from: `127.0.21.${i + 1}` });
+      expect(res.status).toBe(401);
+    }
+    for (const base of [serverA.url, serverB.url]) {
+      const held = await call(base, 'POST', '/api/auth/login', { body: { phone, password: PASSWORD }, from: '127.0.21.99' });
+      expect(held.status).toBe(429);
+      expect(held.json).toMatchObject({ error: 'too_many_attempts', reason: expect.stringMatching(/this number/) });
+    }
+    // Another number is not held back.
+    const other = await call(serverB.url, 'POST', '/api/auth/register', { body: { phone: '0987 111 202', password: PASSWORD }, from: '127.0.20.2' });
+    expect(other.status).toBe(201);
+    expect((await call(serverA.url, 'POST', '/api/auth/login', { body: { phone: '0987 111 202', password: PASSWORD }, from: '127.0.20.2' })).status).toBe(200);
+  });
+
+  it('limits wrong passwords from one address over both instances as one', async () => {
+    const from = '127.0.22.1';
+    // Twenty wrong logins from one address, for twenty numbers, half on each instance.
+    for (let i = 0; i < 20; i++) {
+      const res = await call(i % 2 ? serverB.url : serverA.url, 'POST', '/api/auth/login', { body: { phone: `0987 222 ${String(300 + i)}`, password: 'khong-dung-dau' }, from });
+      expect(res.status).toBe(401);
+    }
+    const held = await call(serverA.url, 'POST', '/api/auth/login', { body: { phone: '0987 222 399', password: 'khong-dung-dau' }, from });
+    expect(held.status).toBe(429);
+    expect(held.json).toMatchObject({ reason: expect.stringMatching(/this network/) });
+  });
+
+  it('counts a tally batch sent to A and retried on B once', async () => {
+    const day = dayKey(Date.now() - 3 * DAY);
+    const docId = tallyDocId(commune, day);
+    const before = (await tallyCounts()).get(docId)?.venues[venueIds[0]!] ?? 0;
+    const body = report(newBatch(), day, venueIds[0]!, 4);
+    const first = await call(serverA.url, 'POST', '/api/tallies', { body, from: '127.0.23.1' });
+    expect(first.status, JSON.stringify(first.json)).toBe(200);
+    expect(first.json).toMatchObject({ ok: true, duplicate: false, accepted: 4 });
+    const retried = await call(serverB.url, 'POST', '/api/tallies', { body, from: '127.0.23.1' });
+    expect(retried.status).toBe(200);
+    expect(retried.json).toMatchObject({ ok: true, duplicate: true, accepted: 4 });
+    expect((await tallyCounts()).get(docId)!.venues[venueIds[0]!]).toBe(before + 4);
+  });
+
+  it('counts a batch that reaches both instances at the same moment once', async () => {
+    const day = dayKey(Date.now() - 4 * DAY);
+    const docId = tallyDocId(commune, day);
+    for (let round = 0; round < 5; round++) {
+      const before = (await tallyCounts()).get(docId)?.venues[venueIds[1]!] ?? 0;
+      const body = report(newBatch(), day, venueIds[1]!, 3);
+      const answers = await Promise.all([serverA.url, serverB.url, serverA.url, serverB.url].map((base, i) => call(base, 'POST', '/api/tallies', { body, from: `127.0.24.${i + 1}` })));
+      // Each answer is "counted" (once: the others say duplicate) or "being stored, send again".
+      expect(answers.filter((a) => a.status === 200 && a.json.duplicate === false).length).toBeLessThanOrEqual(1);
+      for (const a of answers) expect([200, 503]).toContain(a.status);
+      // The phone sends again until it gets its answer.
+      let last = answers.find((a) => a.status === 200);
+      for (let i = 0; !last && i < 20; i++) {
+        const again = await call(i % 2 ? serverB.url : serverA.url, 'POST', '/api/tallies', { body, from: '127.0.24.9' });
+        if (again.status === 200) last = again;
+        else await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(last?.json).toMatchObject({ ok: true, accepted: 3 });
+      expect((await tallyCounts()).get(docId)!.venues[venueIds[1]!]).toBe(before + 3);
+    }
+  });
+
+  it('refuses on B at once a session ended on A', async () => {
+    const phone = '0987 111 301';
+    const made = await call(serverA.url, 'POST', '/api/auth/register', { body: { phone, password: PASSWORD }, from: '127.0.25.1' });
+    expect(made.status).toBe(201);
+    const onA = await call(serverA.url, 'POST', '/api/auth/login', { body: { phone, password: PASSWORD }, from: '127.0.25.1' });
+    const cookie = onA.cookie;
+    // B has seen the session (and would have kept it in its caches).
+    expect((await call(serverB.url, 'GET', '/api/auth/me', { cookie })).status).toBe(200);
+    expect((await call(serverB.url, 'GET', '/api/auth/me', { cookie: made.cookie })).status).toBe(200);
+    expect((await call(serverA.url, 'POST', '/api/auth/logout', { cookie })).status).toBe(200);
+    expect((await call(serverB.url, 'GET', '/api/auth/me', { cookie })).status).toBe(401);
+    // Sign out everywhere on B ends the first session (of registration) on A too.
+    expect((await call(serverA.url, 'GET', '/api/auth/me', { cookie: made.cookie })).status).toBe(200);
+    const again = await call(serverB.url, 'POST', '/api/auth/login', { body: { phone, password: PASSWORD }, from: '127.0.25.1' });
+    expect((await call(serverB.url, 'POST', '/api/auth/logout-all', { cookie: again.cookie })).status).toBe(200);
+    expect((await call(serverA.url, 'GET', '/api/auth/me', { cookie: made.cookie })).status).toBe(401);
+  });
+
+  it("makes an owner's new venue, pushed through A, the owner's on B at once", async () => {
+    const owner = await call(serverA.url, 'POST', '/api/auth/register', { body: { phone: '0987 111 401', password: PASSWORD }, from: '127.0.26.1' });
+    expect(owner.status).toBe(201);
+    const userId = owner.json.userId as string;
+    const db = `lv_c_${commune}`;
+    const venueId = newVenueId((n) => new Uint8Array(randomBytes(n)));
+    // B reads the owner's venues first (none), so that a cache would hold the old answer.
+    expect((await call(serverB.url, 'GET', `/sync/${db}/venue:${venueId}`, { cookie: owner.cookie })).status).toBe(404);
+    const pushed = await call(serverA.url, 'POST', `/sync/${db}/_bulk_docs`, { cookie: owner.cookie, body: { docs: [venueDoc(commune, venueId, 'Quán Hai Máy', userId)] } });
+    expect(pushed.status, JSON.stringify(pushed.json)).toBe(201);
+    expect(pushed.json).toEqual([expect.objectContaining({ ok: true, id: `venue:${venueId}` })]);
+    const read = await call(serverB.url, 'GET', `/sync/${db}/venue:${venueId}`, { cookie: owner.cookie });
+    expect(read.status).toBe(200);
+    expect(read.json).toMatchObject({ venueId, owner: userId });
+    // Another owner still does not see it on either.
+    const other = await call(serverB.url, 'POST', '/api/auth/register', { body: { phone: '0987 111 402', password: PASSWORD }, from: '127.0.26.2' });
+    expect((await call(serverB.url, 'GET', `/sync/${db}/venue:${venueId}`, { cookie: other.cookie })).status).toBe(404);
+  });
+});
