@@ -64,3 +64,12 @@ test('a phone set to English shows nothing in Vietnamese while it waits for the 
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   await expect(page.getByTestId('scan-button')).toBeHidden();
 });
+
+test('the language switch works when tapped before the app has run', async ({ page }) => {
+  await withoutJavaScript(page);
+  await page.goto('/');
+  await page.getByTestId('lang-switch').click();
+  // The page reloads with English chosen; it waits (hidden) for the app to render it in English.
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  expect(await page.evaluate(() => localStorage.getItem('PARAGLIDE_LOCALE'))).toBe('en');
+});
