@@ -4,7 +4,7 @@
  * bodies and queries that got a 5xx, dot segments that reached the store's root, publishing
  * anywhere. Every answer must be a 4xx with a reason, and the server must still serve afterwards.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -360,12 +360,22 @@ describe("a team's suspension", () => {
   });
 });
 
+
+/**
+ * Another server beside the file's own: on a shared CouchDB (npm run test:couchdb) it must carry the
+ * same session secret and signing keys, or it refuses to start (server/shared-config.ts).
+ */
+function sameSecrets(): Record<string, string> {
+  const dir = path.join(dataDir, 'data');
+  return { SESSION_SECRET: readFileSync(path.join(dir, 'session-secret'), 'utf8').trim(), SIGNING_KEYS: readFileSync(path.join(dir, 'signing-keys.json'), 'utf8') };
+}
+
 describe('clients waiting for changes', () => {
   let small: RunningServer;
   let smallDir: string;
   beforeAll(async () => {
     smallDir = mkdtempSync(path.join(os.tmpdir(), 'lv-wait-'));
-    small = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40' }));
+    small = await startServer(await testServerConfig({ PORT: '0', ...sameSecrets(), DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40' }));
   });
   afterAll(async () => {
     await small?.close();
@@ -438,7 +448,7 @@ describe('clients waiting for changes', () => {
 
   it('closing the server answers its waiting clients instead of waiting them out', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-close-'));
-    const closing = await startServer(await testServerConfig({ PORT: '0', DATA_DIR: dir, LOG: '0', STATIC_DIR: dir, SYNC_LONGPOLL_MS: '120000' }));
+    const closing = await startServer(await testServerConfig({ PORT: '0', ...sameSecrets(), DATA_DIR: dir, LOG: '0', STATIC_DIR: dir, SYNC_LONGPOLL_MS: '120000' }));
     try {
       const poll = fetch(`${closing.url}/sync/lv_directory/_changes?feed=longpoll&since=now`).then(async (r) => ({ status: r.status, body: (await r.json()) as { results: unknown[] } }));
       await new Promise((r) => setTimeout(r, 300));
