@@ -28,13 +28,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { freeNodePorts, pidsNamed } from '../scripts/couchdb-nodes.mjs';
 import { ROOT, exitWith, httpRequest, parseFlags, percentile, printFigures, printResult, procCpuMs, round, serverBundle, sessionCookie, spawnBenchServer, tempDirs, workerChannel } from './lib.mjs';
 
 const NAME = 'cluster-ingest';
@@ -55,36 +55,6 @@ const OPTIONS = {
 // ---------------------------------------------------------------------------------------------
 // CouchDB nodes
 // ---------------------------------------------------------------------------------------------
-
-const free = (port) =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-async function freeBlock(count) {
-  for (let tries = 0; tries < 100; tries++) {
-    const base = 20000 + Math.floor(Math.random() * 40000);
-    const ports = Array.from({ length: count }, (_, k) => [base + 10 * k, base + 10 * k + 5]).flat();
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
-  }
-  throw new Error('no free block of ports on 127.0.0.1');
-}
-
-function pidsNamed(name) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
 
 /** Nodes started with couchdb.sh in a folder of their own: `start` (one) or `cluster` (three). */
 function startCouch(script, kind, base) {
@@ -279,10 +249,10 @@ async function main() {
   }
   try {
     const t0 = performance.now();
-    const clusterPort = opts.port || (await freeBlock(3));
+    const clusterPort = opts.port || (await freeNodePorts(3));
     const cluster = startCouch(script, 'cluster', clusterPort);
     stores.push(cluster);
-    const singlePort = opts.singlePort || (await freeBlock(1));
+    const singlePort = opts.singlePort || (await freeNodePorts(1));
     const single = startCouch(script, 'single', singlePort);
     stores.push(single);
     console.log(`Lưu Vết station ingest on Apache CouchDB 3.5.0: ${opts.devices} station devices, ${opts.batch} entries per push, ${opts.warmup} s warm-up + ${opts.seconds} s timed per configuration`);

@@ -9,11 +9,11 @@
 // The nodes are stopped afterwards, on Ctrl-C too; so is the epmd daemon their start brought up,
 // when none was running before and no other CouchDB node uses it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeNodePorts, pidsNamed } from './couchdb-nodes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODES = 3;
@@ -21,48 +21,13 @@ const NODES = 3;
 const sharedDir = () => path.resolve(root, process.env.LV_SHARED_DIR || '../shared');
 const hidden = (url) => url.replace(/\/\/[^@/\s]*@/, '//');
 
-/** Whether a loopback port is free. */
-const free = (port) =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-/** A base port whose 3 nodes' ports (PORT + 10 k, each with its +5) are all free. */
-async function freeBase() {
-  for (let tries = 0; tries < 100; tries++) {
-    const base = 20000 + Math.floor(Math.random() * 40000);
-    const all = Array.from({ length: NODES }, (_, k) => [base + 10 * k, base + 10 * k + 5]).flat();
-    if ((await Promise.all(all.map(free))).every(Boolean)) return base;
-  }
-  throw new Error('no free block of ports on 127.0.0.1');
-}
-
-/** Pids of running processes whose executable is `name` (from /proc). */
-function pidsNamed(name) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
-      if (comm === name && state !== 'Z') out.push(Number(entry));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
-
 async function main() {
   const script = path.join(sharedDir(), 'couchdb', 'couchdb.sh');
   if (!existsSync(script)) {
     console.log(`Cluster test skipped: ${script} is missing (LV_SHARED_DIR names the folder that holds couchdb/couchdb.sh).`);
     return 0;
   }
-  const base = process.env.LV_CLUSTER_PORT ? Number(process.env.LV_CLUSTER_PORT) : await freeBase();
+  const base = process.env.LV_CLUSTER_PORT ? Number(process.env.LV_CLUSTER_PORT) : await freeNodePorts(NODES);
   if (!Number.isInteger(base) || base < 1024 || base + 10 * (NODES - 1) + 5 > 65535) {
     console.error(`LV_CLUSTER_PORT must be a port from 1024 to ${65535 - 10 * (NODES - 1) - 5}, not "${process.env.LV_CLUSTER_PORT}"`);
     return 2;

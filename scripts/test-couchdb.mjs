@@ -12,10 +12,10 @@
 // files cannot share one CouchDB at the same moment.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeNodePorts } from './couchdb-nodes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -52,23 +52,6 @@ async function deleteProjectDatabases(url) {
 }
 
 /** A free loopback port whose +5 is free too (a node's Erlang distribution port). */
-async function freePortPair() {
-  const listen = (port) =>
-    new Promise((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(null));
-      server.listen(port, '127.0.0.1', () => {
-        const { port: got } = server.address();
-        server.close(() => resolve(got));
-      });
-    });
-  for (let tries = 0; tries < 50; tries++) {
-    const port = await listen(0);
-    if (port && port + 5 < 65536 && (await listen(port + 5))) return port;
-  }
-  throw new Error('no free pair of ports on 127.0.0.1');
-}
-
 function runVitest(couchdbUrl) {
   const results = path.join(root, 'tmp', 'results');
   mkdirSync(results, { recursive: true });
@@ -114,7 +97,7 @@ async function main() {
     return 2;
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lv-couchdb-'));
-  const port = await freePortPair();
+  const port = await freeNodePorts(1);
   console.log(`No COUCHDB_URL: starting a fresh single Apache CouchDB node from ${script} on 127.0.0.1:${port} (data in ${dir}).`);
   const stop = () => {
     spawnSync('bash', [script, 'stop', dir], { stdio: 'inherit' });
