@@ -6,7 +6,6 @@
  * address. Also the retention of casework and of codes. Requests come from distinct loopback
  * addresses (127.0.x.y) where the per-address limit matters.
  */
-import http from 'node:http';
 import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -24,7 +23,7 @@ import { checkCommuneDoc, entryDocId, type DiaryShareRecord, type StationEntryRe
 import { newCase, newFollowup } from '../../src/lib/core/casework/casework';
 import { normalizeShareCode } from '../../src/lib/core/citizen/share-code';
 import { DAY, HOUR } from '../../src/lib/core/time';
-import { localDb, login, register, remoteDb } from './sync-helpers';
+import { callFrom, localDb, login, register, remoteDb } from './sync-helpers';
 
 const COMMUNE = '18070';
 const OTHER_COMMUNE = '18073';
@@ -51,33 +50,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-  headers: http.IncomingHttpHeaders;
-}
-
-/** A request from a chosen loopback address (node's fetch cannot choose its source address). */
-function call(method: string, url: string, opts: { body?: unknown; raw?: string; contentType?: string; cookie?: string; from?: string } = {}): Promise<Answer> {
-  const { hostname, port } = new URL(server.url);
-  const payload = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
-  const headers: Record<string, string | number> = {};
-  if (payload !== undefined) {
-    headers['content-type'] = opts.contentType ?? 'application/json';
-    headers['content-length'] = Buffer.byteLength(payload);
-  }
-  if (opts.cookie) headers.cookie = opts.cookie;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: url, method, localAddress: opts.from ?? '127.0.0.1', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : {}, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+/** A request to the server from a chosen loopback address. */
+const call = (method: string, url: string, opts: Parameters<typeof callFrom>[3] = {}) => callFrom(server.url, method, url, opts);
 
 let caseCounter = 0;
 const newCaseId = () => `case${Date.now().toString(36)}${(++caseCounter).toString(36)}`.padEnd(16, '0').slice(0, 16);

@@ -6,7 +6,6 @@
  * (signing keys) and SESSION_SECRET; with `npm run test:couchdb` both run on that CouchDB, and with
  * LV_TEST_COUCHDB_URL_2 set to another node of the same cluster, B runs on that node.
  */
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { newVenueId } from '../../src/lib/core/venue/venue';
-import { venueDoc } from './sync-helpers';
+import { callFrom, venueDoc } from './sync-helpers';
 
 const SECRET = 'Zq7-instances-test-secret-4hG2pLx9Wc3vN8rT';
 const PASSWORD = 'mat-khau-dai';
@@ -44,36 +43,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-  cookie: string;
-}
-
-/** A request from a chosen loopback address (the limits are per client address). */
-function call(base: string, method: string, url: string, opts: { body?: unknown; cookie?: string; from?: string } = {}): Promise<Answer> {
-  const { hostname, port } = new URL(base);
-  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  const headers: Record<string, string | number> = {};
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = Buffer.byteLength(payload);
-  }
-  if (opts.cookie) headers.cookie = opts.cookie;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: url, method, localAddress: opts.from ?? '127.0.0.1', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        const cookie = /lv_session=[^;]*/.exec(String(res.headers['set-cookie'] ?? ''))?.[0] ?? '';
-        resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : {}, cookie });
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const call = callFrom;
 
 describe('two instances on one store', () => {
   it('limits wrong passwords spread over both instances as one', async () => {

@@ -4,13 +4,13 @@
  * and one guesser locks out a whole province. A sender that is not a trusted proxy cannot name
  * itself another address with that header.
  */
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
+import { callFrom } from './sync-helpers';
 
 /** The reverse proxy's address; other loopback addresses are clients reaching the server directly. */
 const PROXY = '127.0.0.2';
@@ -31,17 +31,9 @@ afterAll(async () => {
 });
 
 /** A wrong share code guessed from `from`, saying `forwardedFor` in X-Forwarded-For: 404 until the address's budget is spent, then 429. */
-function guess(from: string, forwardedFor: string | null, n: number): Promise<number> {
-  const { hostname, port } = new URL(server.url);
+async function guess(from: string, forwardedFor: string | null, n: number): Promise<number> {
   const headers: Record<string, string> = forwardedFor ? { 'x-forwarded-for': forwardedFor } : {};
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: `/api/share-codes/WRNG-${String(n).padStart(4, '0')}`, localAddress: from, headers }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return (await callFrom(server.url, 'GET', `/api/share-codes/WRNG-${String(n).padStart(4, '0')}`, { from, headers })).status;
 }
 
 async function spend(from: string, forwardedFor: string | null, start: number): Promise<number[]> {

@@ -1,4 +1,5 @@
 /** Real PouchDB clients for the gateway tests: in-memory local databases, remote ones through /sync with a session cookie. */
+import http from 'node:http';
 import PouchDB from 'pouchdb-node';
 import memoryAdapter from 'pouchdb-adapter-memory';
 import { entryDocId } from '../../src/lib/core/documents';
@@ -80,3 +81,51 @@ export async function localLeaves(db: PouchDB.Database): Promise<Map<string, str
 }
 
 export { PouchDB };
+
+export interface AddressedAnswer {
+  status: number;
+  json: Record<string, unknown>;
+  headers: import('node:http').IncomingHttpHeaders;
+  /** The session cookie it set (`lv_session=…`), or '' (also for a cookie being cleared). */
+  cookie: string;
+}
+
+/**
+ * A request from a chosen loopback address (node's fetch cannot choose its source address): the
+ * per-address limits see each `from` as another client; `headers` adds any (X-Forwarded-For…).
+ */
+export function callFrom(
+  baseUrl: string,
+  method: string,
+  url: string,
+  opts: { body?: unknown; raw?: string; contentType?: string; cookie?: string; from?: string; headers?: Record<string, string> } = {}
+): Promise<AddressedAnswer> {
+  const { hostname, port } = new URL(baseUrl);
+  const payload = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  const headers: Record<string, string | number> = { ...opts.headers };
+  if (payload !== undefined) {
+    headers['content-type'] = opts.contentType ?? 'application/json';
+    headers['content-length'] = Buffer.byteLength(payload);
+  }
+  if (opts.cookie) headers.cookie = opts.cookie;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path: url, method, localAddress: opts.from ?? '127.0.0.1', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        const set = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+        const cookie = set.map((c) => /^lv_session=[^;]+/.exec(c)?.[0]).find((c) => c && c !== 'lv_session=') ?? '';
+        let json: Record<string, unknown> = {};
+        try {
+          json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+        } catch {
+          // not JSON (a static file): status and headers still tell
+        }
+        resolve({ status: res.statusCode ?? 0, json, headers: res.headers, cookie });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
