@@ -12,6 +12,7 @@
  */
 import { decodeBase64url, encodeBase64url } from './base64url';
 import { KEY_ID_PATTERN, type PublicKey } from './venue/venue-token';
+import { VENUE_ID_PATTERN } from './venue/venue';
 
 export interface KeysDocument {
   alg: 'Ed25519';
@@ -35,7 +36,6 @@ export interface KeyEntry {
 const DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 
 const PUBLIC_KEY_TEXT = /^[A-Za-z0-9_-]{43}$/;
-const VENUE_ID = /^[a-z2-7]{12}$/;
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isKeyId = (x: unknown): x is string => typeof x === 'string' && KEY_ID_PATTERN.test(x);
@@ -54,7 +54,7 @@ function readKeysDocument(json: unknown): KeysDocument | null {
   }
   const revoked = json.revoked;
   if (revoked === undefined) return { alg: 'Ed25519', active: json.active, keys };
-  if (!Array.isArray(revoked) || !revoked.every((id): id is string => typeof id === 'string' && VENUE_ID.test(id))) return null;
+  if (!Array.isArray(revoked) || !revoked.every((id): id is string => typeof id === 'string' && VENUE_ID_PATTERN.test(id))) return null;
   return { alg: 'Ed25519', active: json.active, keys, revoked };
 }
 
