@@ -34,7 +34,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { freeNodePorts, pidsNamed } from '../scripts/couchdb-nodes.mjs';
+import { freeNodePorts, pidsNamed, stopOnInterrupt } from '../scripts/couchdb-nodes.mjs';
 import { ROOT, exitWith, httpRequest, parseFlags, percentile, printFigures, printResult, procCpuMs, round, serverBundle, sessionCookie, spawnBenchServer, tempDirs, workerChannel } from './lib.mjs';
 
 const NAME = 'cluster-ingest';
@@ -241,12 +241,7 @@ async function main() {
     for (const s of stores.splice(0)) s.stop();
     if (!epmdBefore && pidsNamed('beam.smp').length === 0) for (const pid of pidsNamed('epmd')) process.kill(pid, 'SIGTERM');
   };
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      cleanup();
-      process.exit(130);
-    });
-  }
+  stopOnInterrupt(cleanup);
   try {
     const t0 = performance.now();
     const clusterPort = opts.port || (await freeNodePorts(3));

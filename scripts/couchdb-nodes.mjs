@@ -41,3 +41,13 @@ export function pidsNamed(name) {
   }
   return out;
 }
+
+/** Runs `stop` (stopping the nodes, removing their folder) when the script is interrupted, then exits. */
+export function stopOnInterrupt(stop) {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      stop();
+      process.exit(130);
+    });
+  }
+}

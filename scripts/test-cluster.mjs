@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeNodePorts, pidsNamed } from './couchdb-nodes.mjs';
+import { freeNodePorts, pidsNamed, stopOnInterrupt } from './couchdb-nodes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODES = 3;
@@ -45,12 +45,7 @@ async function main() {
     if (!epmdBefore && pidsNamed('beam.smp').length === 0) for (const pid of pidsNamed('epmd')) process.kill(pid, 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      stop();
-      process.exit(130);
-    });
-  }
+  stopOnInterrupt(stop);
   try {
     const started = Date.now();
     console.log(`Starting a ${NODES}-node Apache CouchDB cluster from ${script} on 127.0.0.1:${ports.join(', ')} (data in ${dir}).`);

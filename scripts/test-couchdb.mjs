@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeNodePorts } from './couchdb-nodes.mjs';
+import { freeNodePorts, stopOnInterrupt } from './couchdb-nodes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -103,12 +103,7 @@ async function main() {
     spawnSync('bash', [script, 'stop', dir], { stdio: 'inherit' });
     rmSync(dir, { recursive: true, force: true });
   };
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      stop();
-      process.exit(130);
-    });
-  }
+  stopOnInterrupt(stop);
   try {
     const started = Date.now();
     const start = spawnSync('bash', [script, 'start', dir, String(port)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

@@ -4,7 +4,7 @@
  * server (logout, logout everywhere, password change, an admin's disabling), and old tokens.
  * Requests come from distinct loopback addresses (127.0.x.y) where the per-address limit matters.
  */
-import http from 'node:http';
+import { callFrom, type AddressedAnswer as Answer } from './sync-helpers';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,45 +34,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-  headers: http.IncomingHttpHeaders;
-  /** `lv_session=…` when the answer set a session cookie */
-  cookie: string;
-}
-
-/** A request from a chosen loopback address (node's fetch cannot choose its source address). */
-function call(method: string, url: string, opts: { body?: unknown; cookie?: string; from?: string } = {}): Promise<Answer> {
-  const { hostname, port } = new URL(server.url);
-  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  const headers: Record<string, string | number> = {};
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = Buffer.byteLength(payload);
-  }
-  if (opts.cookie) headers.cookie = opts.cookie;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: url, method, localAddress: opts.from ?? '127.0.0.1', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        const set = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-        const cookie = set.map((c) => /^lv_session=[^;]+/.exec(c)?.[0]).find((c) => c && c !== 'lv_session=') ?? '';
-        let json: Record<string, unknown> = {};
-        try {
-          json = text ? JSON.parse(text) : {};
-        } catch {
-          json = { text };
-        }
-        resolve({ status: res.statusCode ?? 0, json, headers: res.headers, cookie });
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+/** A request to the server from a chosen loopback address. */
+const call = (method: string, url: string, opts: Parameters<typeof callFrom>[3] = {}) => callFrom(server.url, method, url, opts);
 
 const login = (phone: string, password: string, from = '127.0.0.1') => call('POST', '/api/auth/login', { body: { phone, password }, from });
 

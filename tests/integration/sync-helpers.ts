@@ -120,7 +120,7 @@ export function callFrom(
         try {
           json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
         } catch {
-          // not JSON (a static file): status and headers still tell
+          json = { text };
         }
         resolve({ status: res.statusCode ?? 0, json, headers: res.headers, cookie });
       });
