@@ -167,15 +167,21 @@ export function registerDiaryShare(api: FastifyInstance, { store, secret, sessio
     }
     holding.set(req, ref);
   }
-  async function settleFailureToken(req: FastifyRequest, reply: FastifyReply) {
+  // Given back before the answer leaves: a client that sends its next try as soon as it has the
+  // answer must find its budget already whole (on a CouchDB cluster the write takes long enough for
+  // that next try to overtake a give-back made after the answer). In the key's queue, so this
+  // instance's other requests for the address see it.
+  async function settleFailureToken(req: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const ref = holding.get(req);
-    if (ref === undefined || reply.statusCode === 404) return;
+    if (ref === undefined || reply.statusCode === 404) return payload;
+    holding.delete(req);
     try {
-      await windows.add([{ ref, n: -1 }], now());
+      await windows.exclusive([ref], () => windows.add([{ ref, n: -1 }], now()));
     } catch (err) {
-      // The answer is sent: a token not given back costs this address one try of its allowance.
+      // A token not given back costs this address one try of its allowance, not the answer.
       api.log.warn(`diary sharing: giving back a try failed: ${(err as Error).message}`);
     }
+    return payload;
   }
 
   api.post('/share-codes', { bodyLimit: 4096 }, async (req, reply) => {
@@ -226,7 +232,7 @@ export function registerDiaryShare(api: FastifyInstance, { store, secret, sessio
     throw new Error('no free share code after 5 draws');
   }
 
-  api.get<{ Params: { code: string } }>('/share-codes/:code', { onRequest: holdFailureToken, onResponse: settleFailureToken }, async (req, reply) => {
+  api.get<{ Params: { code: string } }>('/share-codes/:code', { onRequest: holdFailureToken, onSend: settleFailureToken }, async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
     const code = normalizeShareCode(req.params.code);
     if (!code) return reply.status(400).send({ error: 'bad_code', reason: 'a code has 8 letters and digits, like 7K3M-Q9TX' });
@@ -242,7 +248,7 @@ export function registerDiaryShare(api: FastifyInstance, { store, secret, sessio
     }
   });
 
-  api.post('/diary-share', { bodyLimit: DIARY_SHARE_BODY_LIMIT, onRequest: holdFailureToken, onResponse: settleFailureToken }, async (req, reply) => {
+  api.post('/diary-share', { bodyLimit: DIARY_SHARE_BODY_LIMIT, onRequest: holdFailureToken, onSend: settleFailureToken }, async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
     if (typeof req.body === 'string') return reply.status(415).send({ error: 'bad_request', reason: 'send the visits as application/json' });
     const check = checkDiaryShareRequest(req.body, now());
