@@ -198,7 +198,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
         return { venues: venues.filter((v) => v.token && v.status === 'active').map((v) => ({ venueId: v.venueId, token: v.token })) };
       });
 
-      registerTallies(api, store, config.tallies);
+      registerTallies(api, store, { ...config.tallies, secret: sessionSecret });
       registerDiaryShare(api, { store, secret: sessionSecret, sessionOf, limits: config.diaryShare });
       registerVenueActivity(api, store, sessionOf);
       registerSubmissions(api, { store, sessionOf });

@@ -13,12 +13,14 @@
  * read again and retried alone. Each request is answered only once the flush that holds its counts
  * has committed, so a 200 means the counts are stored.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  addTallyCounts,
+  addContribution,
   checkTallyReport,
   emptyTallyDoc,
+  mergeTallyRevisions,
+  seenIds,
   TALLY_BODY_LIMIT,
   tallyDocId,
   type TallyDoc,
@@ -28,6 +30,7 @@ import { HOUR, MINUTE } from '../src/lib/core/time';
 import type { VenueRecord } from '../src/lib/core/documents';
 import { communeDbName, DB, type Store } from './store/couch';
 import { Buckets, ClientKeys } from './client-limit';
+import { secretKey } from './shared/days';
 
 export { clientOf } from './client-limit';
 
@@ -59,6 +62,8 @@ export interface TallyLimits {
    * whole burst (12,000) to a venue-day in seconds. Default CLIENT_VENUE_DAY_MAX; 0 = no limit.
    */
   clientVenueDayMax?: number;
+  /** The secret every server shares (SESSION_SECRET): contribution ids are HMACs under a key derived from it. */
+  secret?: Uint8Array;
   now?: () => number;
 }
 
@@ -91,11 +96,8 @@ const MAX_REPORTS_PER_FLUSH = 500;
  * with the back-off below, 30 rounds span several seconds, which a background report can wait.
  */
 const MAX_ATTEMPTS = 30;
-/**
- * Ids of the last writes kept in each tally document. After a write whose answer was lost, the
- * re-read shows whether it landed; that works while fewer than this many writes followed it.
- */
-const WRITES_KEPT = 64;
+/** After a write refused as a conflict or not confirmed: when to look for a forked revision. */
+const RECHECK_AFTER_MS = [3_000, 30_000];
 /** Tally documents whose last written state a writer keeps (a few MB at most). */
 const MAX_KNOWN_DOCS = 20_000;
 const VENUE_CACHE_MS = 5 * MINUTE;
@@ -107,38 +109,80 @@ const MAX_CACHED_COMMUNES = 20_000;
 
 /** One report's counts for one commune-day document. */
 export interface Contribution {
+  /**
+   * Derived from the report's batch id and the document id under a server key (contributionId): the
+   * same for every try of the report, on every server, so the document itself tells whether it holds it.
+   */
+  id: string;
   docId: string;
   communeCode: string;
   day: string;
   counts: Map<string, number>;
-  /** What adding gave, in the write that stored it (or may have: see `maybeIn`). */
+  /** What adding gave, in the write that stored it. */
   result?: { accepted: number; overCap: number };
-  /** The id of a write that may hold this contribution, whose answer was lost. */
-  maybeIn?: string;
+  /** The document held it already: an earlier try of the same report stored it. */
+  duplicate?: boolean;
   committed?: boolean;
 }
 
 interface Queued {
   contributions: Contribution[];
+  /** documents to read for conflicting revisions and merge, with or without counts to add */
+  check?: string[];
   resolve(reason: string | null): void;
 }
 
 export class StoreUnavailableError extends Error {}
 
+/** A contribution's id: 8 bytes of an HMAC, 11 characters (CONTRIBUTION_ID_LENGTH). */
+export function contributionId(key: Uint8Array, batch: string, docId: string): string {
+  return createHmac('sha256', key).update(`${batch}|${docId}`).digest().subarray(0, 8).toString('base64url');
+}
+
+/** A tally document as read, with the bodies of the revisions that lost a conflict against it. */
+interface ReadTally {
+  doc: TallyDoc | null;
+  losers: TallyDoc[];
+}
+
 /**
- * The single serialized flusher. `add` resolves when every contribution was committed, or with the
- * contributions marked: those with `committed` are stored, the rest are not, except those with a
- * `maybeIn` (a write whose outcome is unknown), which a later `add` of the same contribution checks.
+ * Reads tally documents with their conflicting revisions (a CouchDB cluster keeps both sides of two
+ * writes made from the same revision that reached different nodes first).
+ */
+export async function readTallies(store: Store, ids: string[]): Promise<Map<string, ReadTally>> {
+  const res = await store.request('POST', `${DB.reports}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true', conflicts: 'true' }), body: { keys: ids } });
+  if (res.status !== 200) throw new Error(`_all_docs answered ${res.status}`);
+  const out = new Map<string, ReadTally>();
+  for (const row of (res.body as { rows?: { key: string; doc?: TallyDoc | null }[] }).rows ?? []) {
+    const doc = row.doc?.type === 'tally' ? row.doc : null;
+    out.set(row.key, { doc, losers: doc?._conflicts?.length ? await readRevisions(store, doc._id, doc._conflicts) : [] });
+  }
+  return out;
+}
+
+async function readRevisions(store: Store, id: string, revs: string[]): Promise<TallyDoc[]> {
+  const res = await store.request('GET', `${DB.reports}/${encodeURIComponent(id)}`, { query: new URLSearchParams({ open_revs: JSON.stringify(revs) }) });
+  if (res.status !== 200 || !Array.isArray(res.body)) throw new Error(`reading the conflicting revisions of ${id} answered ${res.status}`);
+  return (res.body as { ok?: TallyDoc }[]).flatMap((r) => (r.ok?.type === 'tally' && !(r.ok as { _deleted?: boolean })._deleted ? [r.ok] : []));
+}
+
+/**
+ * The single serialized flusher. `add` resolves when every contribution was committed (stored by
+ * this write, or found stored already), or with the reason some were not.
  */
 export class TallyWriter {
   readonly #queue: Queued[] = [];
   #running = false;
   /**
    * The documents as this writer last wrote them (with their new _rev): the next flush adds onto
-   * them without reading first. If another instance wrote in between, the store answers conflict,
-   * and only then is the document read. Spares a read per flush on a lone instance; never wrong.
+   * them without reading first. If another server wrote in between, the store answers conflict,
+   * and only then is the document read. Spares a read per flush on a lone server; never wrong.
    */
   readonly #lastWritten = new Map<string, TallyDoc>();
+  /** Documents whose last write had an unknown outcome: read afresh (with conflicts) next time. */
+  readonly #mustRead = new Set<string>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
 
   /**
    * @param onStoreError told the store's own error messages (for the server log); answers to phones
@@ -148,7 +192,8 @@ export class TallyWriter {
     readonly store: Store,
     readonly venueDayMax = VENUE_DAY_MAX,
     readonly onStoreError: (message: string) => void = () => {},
-    readonly maxAttempts = MAX_ATTEMPTS
+    readonly maxAttempts = MAX_ATTEMPTS,
+    readonly now: () => number = Date.now
   ) {}
 
   get queued(): number {
@@ -157,87 +202,151 @@ export class TallyWriter {
 
   /** Resolves with null once all are committed, or with the reason some were not. */
   add(contributions: Contribution[]): Promise<string | null> {
+    return this.#enqueue({ contributions });
+  }
+
+  /**
+   * Reads the documents with their conflicting revisions and folds the losers into the winner
+   * (mergeTallyRevisions), then deletes them. Nothing to do on a single node, where writes never fork.
+   */
+  check(docIds: string[]): Promise<string | null> {
+    return docIds.length ? this.#enqueue({ contributions: [], check: docIds }) : Promise.resolve(null);
+  }
+
+  /** Stops the later checks this writer scheduled (server shutdown). */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #enqueue(item: Omit<Queued, 'resolve'>): Promise<string | null> {
     return new Promise((resolve) => {
-      this.#queue.push({ contributions, resolve });
+      this.#queue.push({ ...item, resolve });
       if (!this.#running) void this.#run();
     });
+  }
+
+  /**
+   * A write refused as a conflict, or whose answer was lost or partial, may have left a second
+   * revision on some node that reaches the others only later: looked at again after a while.
+   */
+  #checkLater(docIds: Iterable<string>) {
+    const ids = [...docIds];
+    if (!ids.length || this.#closed) return;
+    for (const delay of RECHECK_AFTER_MS) {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        void this.check(ids);
+      }, delay);
+      timer.unref?.();
+      this.#timers.add(timer);
+    }
   }
 
   async #run() {
     this.#running = true;
     try {
       while (this.#queue.length) {
-        const reports = this.#queue.splice(0, MAX_REPORTS_PER_FLUSH);
+        const items = this.#queue.splice(0, MAX_REPORTS_PER_FLUSH);
         let problem: string | null = null;
         try {
-          problem = await this.#flush(reports.flatMap((r) => r.contributions));
+          problem = await this.#flush(
+            items.flatMap((r) => r.contributions),
+            items.flatMap((r) => r.check ?? [])
+          );
         } catch (err) {
           this.onStoreError(`tally flush failed: ${(err as Error).message}`);
           problem = 'the report store failed';
         }
-        for (const r of reports) r.resolve(r.contributions.every((c) => c.committed) ? null : (problem ?? 'the report store did not take the counts'));
+        for (const r of items) r.resolve(r.contributions.every((c) => c.committed) && (!r.check || !problem) ? null : (problem ?? 'the report store did not take the counts'));
       }
     } finally {
       this.#running = false;
     }
   }
 
-  async #flush(all: Contribution[]): Promise<string | null> {
-    const byDoc = new Map<string, Contribution[]>();
+  async #flush(all: Contribution[], check: string[]): Promise<string | null> {
+    const byDoc = new Map<string, { communeCode?: string; day?: string; open: Contribution[] }>();
+    for (const id of check) {
+      if (!byDoc.has(id)) byDoc.set(id, { open: [] });
+      this.#mustRead.add(id);
+    }
     for (const c of all) {
       if (c.committed) continue;
-      let list = byDoc.get(c.docId);
-      if (!list) byDoc.set(c.docId, (list = []));
-      list.push(c);
+      let entry = byDoc.get(c.docId);
+      if (!entry) byDoc.set(c.docId, (entry = { open: [] }));
+      entry.communeCode = c.communeCode;
+      entry.day = c.day;
+      entry.open.push(c);
     }
     let problem: string | null = null;
+    const suspects = new Set<string>();
     for (let attempt = 0; attempt < this.maxAttempts && byDoc.size; attempt++) {
       // Another writer got there first: step aside a little, differently each time.
       if (attempt) await new Promise((r) => setTimeout(r, Math.min(1000, 5 * 2 ** attempt) * (0.25 + Math.random())));
-      let current: Map<string, TallyDoc | null>;
+      let current: Map<string, ReadTally>;
       try {
-        // A document that may hold a write whose answer was lost is always read afresh.
-        const toRead = [...byDoc.keys()].filter((id) => !this.#lastWritten.has(id) || byDoc.get(id)!.some((c) => c.maybeIn));
-        current = toRead.length ? await this.#read(toRead) : new Map();
-        for (const id of byDoc.keys()) if (!current.has(id) && this.#lastWritten.has(id)) current.set(id, this.#lastWritten.get(id)!);
+        const toRead = [...byDoc.keys()].filter((id) => !this.#lastWritten.has(id) || this.#mustRead.has(id));
+        current = toRead.length ? await readTallies(this.store, toRead) : new Map();
+        for (const id of toRead) this.#mustRead.delete(id);
       } catch (err) {
         this.onStoreError(`reading tallies failed: ${(err as Error).message}`);
         problem = 'reading the report store failed';
         continue;
       }
-      const writes: { doc: TallyDoc; contributions: Contribution[]; writeId: string }[] = [];
-      for (const [docId, contributions] of byDoc) {
-        const stored = current.get(docId) ?? null;
-        // A write whose answer was lost shows in the document's recent writes if it landed.
-        for (const c of contributions) {
-          if (c.maybeIn && stored?.writes.includes(c.maybeIn)) c.committed = true;
-          delete c.maybeIn;
+      const at = this.now();
+      const writes: { doc: TallyDoc; contributions: Contribution[]; losers: TallyDoc[] }[] = [];
+      for (const [docId, entry] of byDoc) {
+        const read = current.get(docId);
+        const stored = read ? read.doc : (this.#lastWritten.get(docId) ?? null);
+        const losers = read?.losers ?? [];
+        const base = stored ?? (entry.communeCode && entry.day ? emptyTallyDoc(entry.communeCode, entry.day) : null);
+        if (!base) {
+          byDoc.delete(docId); // a check of a document that does not exist
+          continue;
         }
-        const open = contributions.filter((c) => !c.committed);
-        if (!open.length) {
+        const doc: TallyDoc = { ...base, venues: { ...base.venues }, recent: { ...(base.recent ?? {}) } };
+        delete doc._conflicts;
+        const merged = losers.length ? mergeTallyRevisions(doc, losers, { venueDayMax: this.venueDayMax, at }) : 0;
+        const seen = seenIds(doc);
+        const added: Contribution[] = [];
+        for (const c of entry.open) {
+          const result = addContribution(doc, c.id, c.counts, { venueDayMax: this.venueDayMax, at, seen });
+          if (result) {
+            c.result = result;
+            added.push(c);
+          } else {
+            // Stored already, by an earlier try of the same report (here or on another server).
+            c.duplicate = true;
+            c.committed = true;
+          }
+        }
+        if (!added.length && !merged) {
+          if (losers.length) void this.#deleteLosers(losers); // folded in already: only their deletion was left
           byDoc.delete(docId);
           continue;
         }
-        byDoc.set(docId, open);
-        const first = open[0]!;
-        const doc: TallyDoc = stored ? { ...stored, venues: { ...stored.venues }, writes: [...(stored.writes ?? [])] } : emptyTallyDoc(first.communeCode, first.day);
-        for (const c of open) c.result = addTallyCounts(doc, c.counts, this.venueDayMax);
-        const writeId = randomBytes(9).toString('base64url');
-        doc.writes = [...doc.writes, writeId].slice(-WRITES_KEPT);
-        writes.push({ doc, contributions: open, writeId });
+        writes.push({ doc, contributions: added, losers });
       }
       if (!writes.length) break;
       // Until the answer says otherwise, what this writer knew of these documents is stale.
       for (const w of writes) this.#lastWritten.delete(w.doc._id);
       let rows: { id?: string; ok?: boolean; rev?: string; error?: string; reason?: string }[];
+      let quorum: boolean;
       try {
         const res = await this.store.request('POST', `${DB.reports}/_bulk_docs`, { body: { docs: writes.map((w) => w.doc) } });
-        if (res.status !== 201 && res.status !== 200) throw new Error(`_bulk_docs answered ${res.status}`);
+        // 202: stored on fewer nodes than the write quorum; they may still be refused or forked.
+        if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw new Error(`_bulk_docs answered ${res.status}`);
+        quorum = res.status !== 202;
         rows = res.body as typeof rows;
         if (!Array.isArray(rows)) throw new Error('_bulk_docs answered something unexpected');
       } catch (err) {
-        // Maybe stored, maybe not: the next read tells.
-        for (const w of writes) for (const c of w.contributions) c.maybeIn = w.writeId;
+        // Maybe stored, maybe not: the next read tells, by the contributions' ids.
+        for (const w of writes) {
+          this.#mustRead.add(w.doc._id);
+          suspects.add(w.doc._id);
+        }
         this.onStoreError(`writing tallies failed: ${(err as Error).message}`);
         problem = 'writing to the report store failed';
         continue;
@@ -246,9 +355,10 @@ export class TallyWriter {
       const rowOf = new Map(rows.map((r) => [r.id, r]));
       for (const w of writes) {
         const row = rowOf.get(w.doc._id);
-        if (!row) {
-          for (const c of w.contributions) c.maybeIn = w.writeId;
-          problem = `the report store did not say what became of ${w.doc._id}`;
+        if (!row || (row.ok && !quorum)) {
+          this.#mustRead.add(w.doc._id);
+          suspects.add(w.doc._id);
+          problem = `the report store did not confirm ${w.doc._id}`;
         } else if (row.ok) {
           for (const c of w.contributions) c.committed = true;
           byDoc.delete(w.doc._id);
@@ -256,20 +366,29 @@ export class TallyWriter {
             if (this.#lastWritten.size >= MAX_KNOWN_DOCS) this.#lastWritten.clear();
             this.#lastWritten.set(w.doc._id, { ...w.doc, _rev: row.rev });
           }
+          // Only once the merged revision is stored may the ones folded into it go.
+          if (w.losers.length) await this.#deleteLosers(w.losers);
         } else if (row.error !== 'conflict') {
           problem = `the report store refused ${w.doc._id}: ${row.error ?? ''} ${row.reason ?? ''}`.trim();
-        } else problem = `${w.doc._id} kept changing under concurrent writers`;
+        } else {
+          this.#mustRead.add(w.doc._id);
+          suspects.add(w.doc._id);
+          problem = `${w.doc._id} kept changing under concurrent writers`;
+        }
       }
     }
+    this.#checkLater([...suspects].filter((id) => !check.includes(id)));
     return byDoc.size ? problem : null;
   }
 
-  async #read(ids: string[]): Promise<Map<string, TallyDoc | null>> {
-    const res = await this.store.request('POST', `${DB.reports}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids } });
-    if (res.status !== 200) throw new Error(`_all_docs answered ${res.status}`);
-    const out = new Map<string, TallyDoc | null>();
-    for (const row of (res.body as { rows?: { key: string; doc?: TallyDoc | null }[] }).rows ?? []) out.set(row.key, row.doc ?? null);
-    return out;
+  async #deleteLosers(losers: TallyDoc[]) {
+    try {
+      const res = await this.store.request('POST', `${DB.reports}/_bulk_docs`, { body: { docs: losers.map((l) => ({ _id: l._id, _rev: l._rev, _deleted: true })) } });
+      if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw new Error(`_bulk_docs answered ${res.status}`);
+    } catch (err) {
+      // Harmless: the next read folds them in again, adding nothing (their ids are seen), and retries.
+      this.onStoreError(`deleting merged tally revisions failed: ${(err as Error).message}`);
+    }
   }
 }
 
@@ -299,13 +418,18 @@ interface BatchMemory {
   /** the answer, once every count is stored */
   done?: { accepted: number; ignored: number };
   /** a failed attempt: what is stored already, what may be */
-  partial?: { accepted: number; ignored: Ignored; committedDocs: Set<string>; maybe: Map<string, Contribution> };
+  partial?: { accepted: number; ignored: Ignored; committedDocs: Set<string> };
 }
 
 export function registerTallies(api: FastifyInstance, store: Store, limits: TallyLimits): TallyWriter {
   const now = limits.now ?? Date.now;
   // The server log gets the store's errors; never anything about the sender.
-  const writer = new TallyWriter(store, limits.venueDayMax ?? VENUE_DAY_MAX, (message) => api.log.warn(message), limits.flushAttempts);
+  const writer = new TallyWriter(store, limits.venueDayMax ?? VENUE_DAY_MAX, (message) => api.log.warn(message), limits.flushAttempts, now);
+  api.addHook('onClose', async () => writer.close());
+  // Shared by every server (derived from the session secret): a report's contributions carry the
+  // same ids whichever server counts it. Without the secret (the route run alone in tests), this
+  // process's own.
+  const contributionKey = limits.secret ? secretKey(limits.secret, 'tally-contribution') : new Uint8Array(randomBytes(32));
   const clientKeys = new ClientKeys();
   const clients = new Buckets(limits.clientReportsPerMinute);
   const venueRate = new Buckets(limits.venueCountsPerMinute);
@@ -329,8 +453,8 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     return active;
   }
 
-  // In memory only: after a restart a retried batch is counted again. That needs a lost answer and
-  // a restart within the phone's retry, and costs one phone's counts of a few days, once.
+  // A fast answer to a retry that comes back here. Not what prevents counting twice: the documents'
+  // contribution ids do that, for retries to any server, after restarts, forever.
   const batches = new Map<string, BatchMemory>();
   const inflight = new Map<string, Promise<Outcome>>();
   function remember(batch: string, memory: BatchMemory) {
@@ -371,13 +495,6 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       for (const { venueId, communeCode, count: n } of venues) {
         const docId = tallyDocId(communeCode, day);
         if (memory?.committedDocs.has(docId)) continue;
-        // A contribution that may already be stored (its write's answer was lost) is retried exactly
-        // as it was, so that the re-read can recognise it.
-        const maybe = memory?.maybe.get(docId);
-        if (maybe?.maybeIn) {
-          contributions.set(docId, maybe);
-          continue;
-        }
         let ignored = ignoredByDoc.get(docId);
         if (!ignored) ignoredByDoc.set(docId, (ignored = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 }));
         if (!active.get(communeCode)?.has(venueId)) {
@@ -392,7 +509,7 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
         ignored.venueLimit += plausible - granted;
         if (!granted) continue;
         let c = contributions.get(docId);
-        if (!c) contributions.set(docId, (c = { docId, communeCode, day, counts: new Map() }));
+        if (!c) contributions.set(docId, (c = { id: contributionId(contributionKey, report.batch, docId), docId, communeCode, day, counts: new Map() }));
         c.counts.set(venueId, granted);
       }
     }
@@ -414,15 +531,19 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       ignored.venueDayFull += i.venueDayFull;
       ignored.clientVenueDay += i.clientVenueDay;
     }
-    const accepted = (memory?.accepted ?? 0) + list.reduce((a, c) => a + (c.committed && c.result ? c.result.accepted : 0), 0);
+    // A contribution found stored already (an earlier try on another server, or before a restart)
+    // is answered with what this try would have added: what it added then is not kept per report.
+    const sum = (c: Contribution) => (c.result ? c.result.accepted : [...c.counts.values()].reduce((a, n) => a + n, 0));
+    const accepted = (memory?.accepted ?? 0) + list.reduce((a, c) => a + (c.committed ? sum(c) : 0), 0);
+    // Every count of this report was stored by an earlier try: the same report, said as such.
+    const duplicate = !memory && list.length > 0 && list.every((c) => c.duplicate);
     if (problem) {
       remember(report.batch, {
         at: now(),
         partial: {
           accepted,
           ignored,
-          committedDocs: new Set([...(memory?.committedDocs ?? []), ...settled]),
-          maybe: new Map(list.filter((c) => !c.committed && c.maybeIn).map((c) => [c.docId, c]))
+          committedDocs: new Set([...(memory?.committedDocs ?? []), ...settled])
         }
       });
       return { status: 503, body: { error: 'store_unavailable', reason: `${problem}; send the same report again later` } };
@@ -431,7 +552,7 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     remember(report.batch, { at: now(), done: { accepted, ignored: ignoredTotal } });
     return {
       status: 200,
-      body: { ok: true, duplicate: false, accepted, ignored: ignoredTotal, ignoredBy: ignored, ...(unknownVenues.size ? { unknownVenues: [...unknownVenues].slice(0, 100) } : {}) }
+      body: { ok: true, duplicate, accepted, ignored: ignoredTotal, ignoredBy: ignored, ...(unknownVenues.size ? { unknownVenues: [...unknownVenues].slice(0, 100) } : {}) }
     };
   }
 

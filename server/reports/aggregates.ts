@@ -62,6 +62,7 @@ import type { UnitDoc } from '../../src/lib/core/units';
 import { DB, type Store } from '../store/couch';
 import { loadUnits } from '../units';
 import { Lease, newHolderId, readLease, withLease } from '../shared/lease';
+import { TallyWriter, VENUE_DAY_MAX } from '../tallies';
 
 /** `agg:<unit>:<day>` in lv_reports. */
 export interface AggDoc extends DayAggregate {
@@ -169,6 +170,8 @@ export class AggregatesJob {
   #timer: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
   readonly #lease: Lease;
+  /** Folds tallies forked on a cluster that no new report happens to touch (server/tallies.ts). */
+  readonly #tallyMerger: TallyWriter;
 
   constructor(store: Store, opts: { retentionDays: number; log?: (msg: string) => void; now?: () => number; holder?: string; leaseTtlMs?: number; leaseSkewMs?: number }) {
     this.#store = store;
@@ -176,6 +179,7 @@ export class AggregatesJob {
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#lease = new Lease(store, AGGREGATES_LEASE, { holder: opts.holder ?? newHolderId(), ttlMs: opts.leaseTtlMs, skewMs: opts.leaseSkewMs });
+    this.#tallyMerger = new TallyWriter(store, VENUE_DAY_MAX, this.#log, undefined, this.#now);
   }
 
   /** A pass now, then every minute until stop(). */
@@ -191,6 +195,7 @@ export class AggregatesJob {
     this.#stopped = true;
     running.delete(this);
     if (this.#timer) clearInterval(this.#timer);
+    this.#tallyMerger.close();
   }
 
   async #safeRun(): Promise<void> {
@@ -426,14 +431,22 @@ export class AggregatesJob {
       const body = res.body as { results?: { id: string; deleted?: boolean }[]; last_seq?: string | number };
       const ids = [...new Set((body.results ?? []).filter((r) => r.id.startsWith('tally:') && !r.deleted).map((r) => r.id))];
       for (let i = 0; i < ids.length; i += WRITE_BATCH) {
-        const found = await this.#store.request('POST', `${DB.reports}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids.slice(i, i + WRITE_BATCH) } });
+        const found = await this.#store.request('POST', `${DB.reports}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true', conflicts: 'true' }), body: { keys: ids.slice(i, i + WRITE_BATCH) } });
         if (found.status !== 200) throw new Error(`reading tallies answered ${found.status}`);
+        const forked: string[] = [];
         for (const row of (found.body as { rows?: { doc?: TallyDoc | null }[] }).rows ?? []) {
           const doc = row.doc;
           if (doc?.type !== 'tally' || !/^[0-9]{5}$/.test(doc.communeCode) || typeof doc.venues !== 'object') continue;
+          // A tally whose servers forked it on a cluster: folded into one revision, which this pass
+          // reads as a new change next time. Until then the winner's counts stand.
+          if (doc._conflicts?.length) forked.push(doc._id);
           const c = this.#commune(doc.communeCode);
           this.#markDirty(c, applyTally(c.ledger, doc));
           count++;
+        }
+        if (forked.length) {
+          const problem = await this.#tallyMerger.check(forked);
+          if (problem) this.#log(`folding forked tallies: ${problem}`);
         }
       }
       if (body.last_seq !== undefined) this.#job!.tallySince = body.last_seq;

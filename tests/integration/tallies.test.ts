@@ -78,8 +78,12 @@ function prng(seed: number) {
 }
 
 let batchCounter = 0;
+/** Every batch id sent, to look for in the store. */
+const batchesMade = new Set<string>();
 function batchId(): string {
-  return `t${Date.now().toString(36)}${(++batchCounter).toString(36).padStart(6, '0')}`.padEnd(16, '0');
+  const batch = `t${Date.now().toString(36)}${(++batchCounter).toString(36).padStart(6, '0')}`.padEnd(16, '0');
+  batchesMade.add(batch);
+  return batch;
 }
 
 /** A complete day `k` days ago (1 = yesterday) in Vietnam. */
@@ -170,6 +174,77 @@ describe('anonymous tallies', () => {
         [`${tallyDocId(COMMUNE, daysAgo(10))}|${venueIds[1]}`, 2]
       ])
     );
+  });
+
+  it('counts a report once when it is sent again to another server, or after a restart', async () => {
+    const before = await allTallyDocs();
+    const report = tally([
+      { day: daysAgo(11), venues: [{ venueId: venueIds[0]!, count: 2 }] },
+      { day: daysAgo(12), venues: [{ venueId: venueIds[1]!, count: 5 }] }
+    ]);
+    expect((await send(serverA.url, report, '127.0.3.5')).json).toMatchObject({ ok: true, accepted: 7, duplicate: false });
+    // The answer was lost; the phone's retry reaches B, which never saw this batch.
+    expect((await send(serverB.url, report, '127.0.3.5')).json).toMatchObject({ ok: true, accepted: 7, duplicate: true });
+    // (B has no memory of A's batches, as A itself has none after a restart: the document decides.)
+    // Without the shared secret the ids differ, and a report is counted twice: what this test catches.
+    const stranger = Fastify();
+    await stranger.register(async (api) => void registerTallies(api, new Store(storeUrl), { clientReportsPerMinute: 60, venueCountsPerMinute: 1200, secret: new Uint8Array(32) }), { prefix: '/api' });
+    const other = tally([{ day: daysAgo(11), venues: [{ venueId: venueIds[2]!, count: 1 }] }]);
+    await stranger.inject({ method: 'POST', url: '/api/tallies', payload: other });
+    expect((await stranger.inject({ method: 'POST', url: '/api/tallies', payload: other })).json()).toMatchObject({ duplicate: true }); // its own memory
+    expect((await send(serverA.url, other, '127.0.3.6')).json).toMatchObject({ duplicate: false }); // counted twice
+    await stranger.close();
+    expect(delta(before, await allTallyDocs())).toEqual(
+      new Map([
+        [`${tallyDocId(COMMUNE, daysAgo(11))}|${venueIds[0]}`, 2],
+        [`${tallyDocId(COMMUNE, daysAgo(12))}|${venueIds[1]}`, 5],
+        [`${tallyDocId(COMMUNE, daysAgo(11))}|${venueIds[2]}`, 2]
+      ])
+    );
+  });
+
+  it('folds revisions left in conflict (two servers writing through different cluster nodes) into one, and deletes them', async () => {
+    const day = daysAgo(18);
+    const docId = tallyDocId(COMMUNE, day);
+    const writer = new TallyWriter(new Store(storeUrl), 100_000);
+    const c = (id: string, venue: string, n: number): Contribution => ({ id, docId, communeCode: COMMUNE, day, counts: new Map([[venue, n]]) });
+    expect(await writer.add([c('parent00001', venueIds[0]!, 1)])).toBeNull();
+    const parent = (await allTallyDocs()).get(docId)!;
+    // Two revisions made from the same parent, as a cluster keeps them when two writes reach
+    // different nodes first: written with new_edits=false, the way nodes replicate to each other.
+    const sibling = (suffix: string, id: string, venue: string, n: number): TallyDoc => ({
+      ...parent,
+      _rev: `2-${suffix.repeat(32)}`,
+      venues: { ...parent.venues, [venue]: (parent.venues[venue] ?? 0) + n },
+      reports: parent.reports + 1,
+      seen: (parent.seen ?? '') + id,
+      recent: { ...parent.recent, [id]: { at: Date.now(), venues: { [venue]: n } } }
+    });
+    const a = sibling('a', 'branchA0001', venueIds[1]!, 4);
+    const b = sibling('b', 'branchB0001', venueIds[2]!, 6);
+    const withHistory = (d: TallyDoc) => ({ ...d, _revisions: { start: 2, ids: [d._rev!.slice(2), parent._rev!.split('-')[1]] } });
+    const forked = await serverA.store.request('POST', 'lv_reports/_bulk_docs', { body: { new_edits: false, docs: [withHistory(a), withHistory(b)] } });
+    expect(forked.status).toBe(201);
+    const read = await serverA.store.request('GET', `lv_reports/${encodeURIComponent(docId)}`, { query: new URLSearchParams({ conflicts: 'true' }) });
+    expect((read.body as TallyDoc)._conflicts).toHaveLength(1);
+
+    // A new report on the document: the writer folds the loser in, adds the report, deletes the loser.
+    expect(await writer.add([c('afterfork01', venueIds[0]!, 2)])).toBeNull();
+    const merged = (await serverA.store.request('GET', `lv_reports/${encodeURIComponent(docId)}`, { query: new URLSearchParams({ conflicts: 'true' }) })).body as TallyDoc;
+    expect(merged._conflicts ?? []).toEqual([]);
+    expect(merged.venues).toEqual({ [venueIds[0]!]: 3, [venueIds[1]!]: 4, [venueIds[2]!]: 6 });
+    expect(merged.reports).toBe(4);
+
+    // A conflict on a document no report touches any more is folded by a check (the aggregates'
+    // pass asks for one when it meets a conflict).
+    const again = sibling('c', 'branchC0001', venueIds[3]!, 5);
+    await serverA.store.request('POST', 'lv_reports/_bulk_docs', { body: { new_edits: false, docs: [withHistory(again)] } });
+    expect(await writer.check([docId])).toBeNull();
+    const after = (await serverA.store.request('GET', `lv_reports/${encodeURIComponent(docId)}`, { query: new URLSearchParams({ conflicts: 'true' }) })).body as TallyDoc;
+    expect(after._conflicts ?? []).toEqual([]);
+    // branchC's parent is the first revision: what it shares with the winner (parent00001) counts once.
+    expect(after.venues).toEqual({ [venueIds[0]!]: 3, [venueIds[1]!]: 4, [venueIds[2]!]: 6, [venueIds[3]!]: 5 });
+    writer.close();
   });
 
   it('answers malformed JSON, schema violations and oversized bodies with clear 4xx', async () => {
@@ -270,11 +345,18 @@ describe('anonymous tallies', () => {
     const rows = (res.body as { rows: { id: string; doc: Record<string, unknown> }[] }).rows;
     expect(rows.length).toBeGreaterThan(0);
     const text = JSON.stringify(rows);
-    expect(text).not.toMatch(/127\.0\.|::1|batch|\bt[0-9a-z]{15}/);
+    expect(text).not.toMatch(/127\.0\.|::1|batch/);
+    expect(batchesMade.size).toBeGreaterThan(100);
+    for (const batch of batchesMade) expect(text).not.toContain(batch);
     for (const { id, doc } of rows) {
       if (!id.startsWith('tally:')) continue;
-      expect(Object.keys(doc).sort()).toEqual(['_id', '_rev', 'communeCode', 'day', 'reports', 'schema', 'type', 'venues', 'writes']);
-      for (const w of doc.writes as string[]) expect(w).toMatch(/^[A-Za-z0-9_-]{12}$/);
+      expect(Object.keys(doc).sort()).toEqual(['_id', '_rev', 'communeCode', 'day', 'recent', 'reports', 'schema', 'seen', 'type', 'venues']);
+      // Contribution ids: HMACs of 11 characters, unlinkable across documents.
+      expect(doc.seen).toMatch(/^([A-Za-z0-9_-]{11})+$/);
+      for (const [cid, entry] of Object.entries(doc.recent as Record<string, unknown>)) {
+        expect(cid).toMatch(/^[A-Za-z0-9_-]{11}$/);
+        expect(Object.keys(entry as object).sort()).toEqual(['at', 'venues']);
+      }
     }
   });
 
@@ -315,11 +397,11 @@ describe('tally writes when the store fails', () => {
       const writer = new TallyWriter(new Store(`http://${target.username}:${target.password}@127.0.0.1:${port}`), 20);
       const day = daysAgo(14);
       const before = await allTallyDocs();
-      const c: Contribution = { docId: tallyDocId(COMMUNE, day), communeCode: COMMUNE, day, counts: new Map([[venueIds[0]!, 15]]) };
+      const c: Contribution = { id: 'lostanswer1', docId: tallyDocId(COMMUNE, day), communeCode: COMMUNE, day, counts: new Map([[venueIds[0]!, 15]]) };
       expect(await writer.add([c])).toBeNull();
       expect(dropped).toBe(1);
       // A second report passes the venue-day ceiling of 20 given to this writer.
-      const d: Contribution = { docId: tallyDocId(COMMUNE, day), communeCode: COMMUNE, day, counts: new Map([[venueIds[0]!, 15]]) };
+      const d: Contribution = { id: 'lostanswer2', docId: tallyDocId(COMMUNE, day), communeCode: COMMUNE, day, counts: new Map([[venueIds[0]!, 15]]) };
       expect(await writer.add([d])).toBeNull();
       expect(d.result).toEqual({ accepted: 5, overCap: 10 });
       expect(delta(before, await allTallyDocs())).toEqual(new Map([[`${tallyDocId(COMMUNE, day)}|${venueIds[0]}`, 20]]));

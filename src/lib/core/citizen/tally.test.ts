@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  addContribution,
   addTallyCounts,
+  CONTRIBUTION_ID_LENGTH,
+  mergeTallyRevisions,
+  seenIds,
+  TALLY_RECENT_MS,
+  type TallyDoc,
   buildTallyReport,
   checkTallyReport,
   completeDays,
@@ -210,10 +216,78 @@ describe('tally documents', () => {
   it('adds counts and never lets a venue-day pass its ceiling', () => {
     const doc = emptyTallyDoc('18070', '2021-08-19');
     expect(doc._id).toBe(tallyDocId('18070', '2021-08-19'));
-    expect(addTallyCounts(doc, new Map([['demochoducth', 3], ['demotramyte2', 2]]), 10)).toEqual({ accepted: 5, overCap: 0 });
-    expect(addTallyCounts(doc, new Map([['demochoducth', 9]]), 10)).toEqual({ accepted: 7, overCap: 2 });
-    expect(addTallyCounts(doc, new Map([['demochoducth', 1]]), 10)).toEqual({ accepted: 0, overCap: 1 });
+    expect(addTallyCounts(doc, new Map([['demochoducth', 3], ['demotramyte2', 2]]), 10)).toMatchObject({ accepted: 5, overCap: 0 });
+    expect(addTallyCounts(doc, new Map([['demochoducth', 9]]), 10)).toMatchObject({ accepted: 7, overCap: 2 });
+    expect(addTallyCounts(doc, new Map([['demochoducth', 1]]), 10)).toMatchObject({ accepted: 0, overCap: 1 });
     expect(doc.venues).toEqual({ demochoducth: 10, demotramyte2: 2 });
     expect(doc.reports).toBe(3);
+  });
+
+  const id = (c: string) => c.repeat(CONTRIBUTION_ID_LENGTH);
+  const opts = { venueDayMax: 100, at: 1_000_000 };
+
+  it('adds a contribution once under its id, and keeps its counts for the last minutes only', () => {
+    const doc = emptyTallyDoc('18070', '2021-08-19');
+    expect(addContribution(doc, id('a'), new Map([['demochoducth', 3]]), opts)).toEqual({ accepted: 3, overCap: 0 });
+    // The same report again (a retry, maybe to another server): nothing changes.
+    const before = structuredClone(doc);
+    expect(addContribution(doc, id('a'), new Map([['demochoducth', 3]]), opts)).toBeNull();
+    expect(doc).toEqual(before);
+    expect(addContribution(doc, id('b'), new Map([['demochoducth', 1]]), { ...opts, at: opts.at + TALLY_RECENT_MS })).toEqual({ accepted: 1, overCap: 0 });
+    expect(doc.venues).toEqual({ demochoducth: 4 });
+    expect(doc.reports).toBe(2);
+    expect(seenIds(doc)).toEqual(new Set([id('a'), id('b')]));
+    expect(Object.keys(doc.recent!)).toEqual([id('b')]);
+    expect(() => addContribution(doc, 'short', new Map(), opts)).toThrow(/11 characters/);
+  });
+
+  it('records in `recent` what was added, not what was asked, at the ceiling', () => {
+    const doc = emptyTallyDoc('18070', '2021-08-19');
+    addContribution(doc, id('a'), new Map([['demochoducth', 8]]), { ...opts, venueDayMax: 10 });
+    expect(addContribution(doc, id('b'), new Map([['demochoducth', 5], ['demotramyte2', 1]]), { ...opts, venueDayMax: 10 })).toEqual({ accepted: 3, overCap: 3 });
+    expect(doc.recent![id('b')]!.venues).toEqual({ demochoducth: 2, demotramyte2: 1 });
+  });
+
+  it("folds a losing revision's own contributions into the winner, and what both hold once", () => {
+    // The common parent: contribution a. Then two servers wrote from it at once.
+    const parent = emptyTallyDoc('18070', '2021-08-19');
+    addContribution(parent, id('a'), new Map([['demochoducth', 2]]), opts);
+    const winner = structuredClone(parent);
+    addContribution(winner, id('b'), new Map([['demochoducth', 1]]), opts);
+    addContribution(winner, id('c'), new Map([['demotramyte2', 4]]), opts);
+    const loser = structuredClone(parent);
+    addContribution(loser, id('c'), new Map([['demotramyte2', 4]]), opts); // the same report, retried on the other side
+    addContribution(loser, id('d'), new Map([['demochoducth', 5], ['demoxekhach3', 1]]), opts);
+    const loser2 = structuredClone(parent);
+    addContribution(loser2, id('e'), new Map([['demoxekhach3', 2]]), opts);
+
+    expect(mergeTallyRevisions(winner, [loser, loser2], { ...opts, at: opts.at + 1000 })).toBe(2);
+    expect(winner.venues).toEqual({ demochoducth: 2 + 1 + 5, demotramyte2: 4, demoxekhach3: 1 + 2 });
+    expect(winner.reports).toBe(5);
+    expect(seenIds(winner)).toEqual(new Set(['a', 'b', 'c', 'd', 'e'].map(id)));
+    // Merging again adds nothing: a merge whose losers were not deleted yet can be repeated.
+    expect(mergeTallyRevisions(winner, [loser, loser2], { ...opts, at: opts.at + 2000 })).toBe(0);
+    expect(winner.venues).toEqual({ demochoducth: 8, demotramyte2: 4, demoxekhach3: 3 });
+  });
+
+  it('keeps merged contributions in `recent`, so a merged revision that loses in turn still carries them', () => {
+    const parent = emptyTallyDoc('18070', '2021-08-19');
+    const a = structuredClone(parent);
+    addContribution(a, id('a'), new Map([['demochoducth', 1]]), opts);
+    const b = structuredClone(parent);
+    addContribution(b, id('b'), new Map([['demochoducth', 2]]), opts);
+    mergeTallyRevisions(a, [b], opts); // a now holds a and b
+    const c = structuredClone(parent);
+    addContribution(c, id('c'), new Map([['demochoducth', 4]]), opts);
+    mergeTallyRevisions(c, [a], { ...opts, at: opts.at + 5000 });
+    expect(c.venues).toEqual({ demochoducth: 7 });
+  });
+
+  it('ignores malformed entries of a loser (a document edited by hand)', () => {
+    const winner = emptyTallyDoc('18070', '2021-08-19');
+    const loser = emptyTallyDoc('18070', '2021-08-19');
+    loser.recent = { short: { at: opts.at, venues: { demochoducth: 1 } }, [id('x')]: { at: opts.at, venues: { demochoducth: -3, demotramyte2: 1.5 } } } as TallyDoc['recent'];
+    expect(mergeTallyRevisions(winner, [loser], opts)).toBe(1);
+    expect(winner.venues).toEqual({});
   });
 });

@@ -189,12 +189,26 @@ export function buildTallyReport(visits: readonly Visit[], opts: { now: number; 
 
 /**
  * `lv_reports` document of one commune's tallies for one day. Counts only: no address, no batch id.
- * `writes` holds the random ids of the last writes (made by the server per write), so that a write
- * whose answer was lost can be recognised on re-reading and is never applied twice.
+ *
+ * Exactly once with any number of servers on a CouchDB cluster:
+ * - Each report's share of the document (a contribution) has an id the server derives from the
+ *   report's random batch id and the document id under a server key (11 characters, unlinkable
+ *   across documents). `seen` holds the id of every contribution added, in the same write as its
+ *   counts, so a report sent again, to any server, finds its id and is not counted twice.
+ * - A cluster can still keep two revisions made from the same parent (two servers' writes that
+ *   reached different nodes first). `recent` keeps the last minutes' contributions with their counts,
+ *   so that the losing revision's own contributions (those whose ids the winner has not seen) can be
+ *   added into the winner before the loser is deleted (`mergeTallyRevisions`). A revision stops
+ *   changing seconds after it loses, so minutes of `recent` always reach back to the fork.
+ *
+ * Size: 11 bytes per report of the commune-day in `seen` (a commune of 1,000 reporting phones: 11
+ * KB); `recent` only the last TALLY_RECENT_MS.
  */
 export interface TallyDoc {
   _id: string;
   _rev?: string;
+  /** revisions that lost against this one (asked for with `conflicts=true`) */
+  _conflicts?: string[];
   type: 'tally';
   schema: 1;
   communeCode: string;
@@ -203,8 +217,21 @@ export interface TallyDoc {
   venues: Record<string, number>;
   /** how many reports added to this commune-day */
   reports: number;
-  writes: string[];
+  /** ids of every contribution added, concatenated (CONTRIBUTION_ID_LENGTH characters each) */
+  seen?: string;
+  /** contribution id -> when it was added and what it added, for the last TALLY_RECENT_MS */
+  recent?: Record<string, { at: number; venues: Record<string, number> }>;
+  /** documents written before contribution ids: random ids of their last writes (no longer used) */
+  writes?: string[];
 }
+
+export const CONTRIBUTION_ID_LENGTH = 11;
+/**
+ * How long a contribution's counts stay in `recent`. A revision that lost stops being written to
+ * within seconds (its writer's next write is refused by the other nodes); minutes are a wide margin,
+ * also for servers' clocks that disagree.
+ */
+export const TALLY_RECENT_MS = 10 * 60 * 1000;
 
 /** The tally document id of a commune-day: ids sort by commune, then day. */
 export function tallyDocId(communeCode: string, day: string): string {
@@ -212,23 +239,84 @@ export function tallyDocId(communeCode: string, day: string): string {
 }
 
 export function emptyTallyDoc(communeCode: string, day: string): TallyDoc {
-  return { _id: tallyDocId(communeCode, day), type: 'tally', schema: 1, communeCode, day, venues: {}, reports: 0, writes: [] };
+  return { _id: tallyDocId(communeCode, day), type: 'tally', schema: 1, communeCode, day, venues: {}, reports: 0, seen: '', recent: {} };
+}
+
+/** The contribution ids a document holds. */
+export function seenIds(doc: Pick<TallyDoc, 'seen'>): Set<string> {
+  const out = new Set<string>();
+  const seen = typeof doc.seen === 'string' ? doc.seen : '';
+  for (let i = 0; i + CONTRIBUTION_ID_LENGTH <= seen.length; i += CONTRIBUTION_ID_LENGTH) out.add(seen.slice(i, i + CONTRIBUTION_ID_LENGTH));
+  return out;
 }
 
 /**
  * Adds one report's counts of a commune-day into the document (mutates it). No venue-day grows past
  * `venueDayMax`: what would overflow is ignored and returned as such.
  */
-export function addTallyCounts(doc: TallyDoc, counts: ReadonlyMap<string, number>, venueDayMax: number): { accepted: number; overCap: number } {
+export function addTallyCounts(doc: TallyDoc, counts: ReadonlyMap<string, number>, venueDayMax: number): { accepted: number; overCap: number; added: Record<string, number> } {
   let accepted = 0;
   let overCap = 0;
+  const added: Record<string, number> = {};
   for (const [venueId, count] of counts) {
     const current = doc.venues[venueId] ?? 0;
     const add = Math.max(0, Math.min(count, venueDayMax - current));
-    if (add > 0) doc.venues[venueId] = current + add;
+    if (add > 0) {
+      doc.venues[venueId] = current + add;
+      added[venueId] = add;
+    }
     accepted += add;
     overCap += count - add;
   }
   doc.reports += 1;
+  return { accepted, overCap, added };
+}
+
+/**
+ * Adds a contribution under its id (mutates the document): its counts, its id in `seen`, its counts
+ * in `recent` (older entries dropped). Null when the document holds it already: nothing changes.
+ */
+export function addContribution(
+  doc: TallyDoc,
+  id: string,
+  counts: ReadonlyMap<string, number>,
+  opts: { venueDayMax: number; at: number; seen?: Set<string> }
+): { accepted: number; overCap: number } | null {
+  if (id.length !== CONTRIBUTION_ID_LENGTH) throw new Error(`a contribution id has ${CONTRIBUTION_ID_LENGTH} characters`);
+  const seen = opts.seen ?? seenIds(doc);
+  if (seen.has(id)) return null;
+  const { accepted, overCap, added } = addTallyCounts(doc, counts, opts.venueDayMax);
+  seen.add(id);
+  doc.seen = (typeof doc.seen === 'string' ? doc.seen : '') + id;
+  doc.recent = { ...pruneRecent(doc.recent, opts.at), [id]: { at: opts.at, venues: added } };
+  delete doc.writes;
   return { accepted, overCap };
+}
+
+function pruneRecent(recent: TallyDoc['recent'], at: number): NonNullable<TallyDoc['recent']> {
+  const out: NonNullable<TallyDoc['recent']> = {};
+  for (const [id, entry] of Object.entries(recent ?? {})) if (entry && typeof entry.at === 'number' && at - entry.at < TALLY_RECENT_MS) out[id] = entry;
+  return out;
+}
+
+/**
+ * Folds revisions that lost a conflict into the winning one (mutates `winner`): every contribution
+ * of a loser whose id the winner has not seen is added, with the counts the loser recorded for it.
+ * Contributions both hold (made before the fork, or sent again and stored on both sides) count once.
+ * Returns how many contributions were added. The losers can then be deleted.
+ */
+export function mergeTallyRevisions(winner: TallyDoc, losers: readonly TallyDoc[], opts: { venueDayMax: number; at: number }): number {
+  const seen = seenIds(winner);
+  let merged = 0;
+  for (const loser of losers) {
+    for (const [id, entry] of Object.entries(loser.recent ?? {})) {
+      if (id.length !== CONTRIBUTION_ID_LENGTH || seen.has(id) || !entry || typeof entry.venues !== 'object') continue;
+      const counts = new Map(Object.entries(entry.venues).filter(([, n]) => Number.isSafeInteger(n) && n > 0));
+      // Stamped with the merge's time: should this revision lose a conflict in turn, its `recent`
+      // must still carry what it took in here.
+      addContribution(winner, id, counts, { venueDayMax: opts.venueDayMax, at: opts.at, seen });
+      merged++;
+    }
+  }
+  return merged;
 }
