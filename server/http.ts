@@ -127,8 +127,10 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       reply.header('Retry-After', '5');
       return reply.status(503).send({ error: 'store_unavailable', reason: err.reason ?? err.message });
     }
-    // A client that went away (an aborted long-poll) is not a server error.
-    if (err.name === 'AbortError' || req.raw.destroyed) return reply.status(499).send({ error: 'client_gone', reason: 'the client closed the request' });
+    // A client that went away (an aborted long-poll) is not a server error. Its socket tells, not
+    // the request stream: that one is destroyed as soon as a body has been read, which would turn
+    // every failure of a POST into "the client closed the request".
+    if (err.name === 'AbortError' || req.raw.socket?.destroyed) return reply.status(499).send({ error: 'client_gone', reason: 'the client closed the request' });
     if (err.code === 'LV_BAD_JSON') return reply.status(400).send({ error: 'bad_request', reason: err.message });
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) app.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
