@@ -16,8 +16,10 @@
  * ~10,000 communes × 28 days).
  *
  * The per-client and per-venue limits are turned off for the run (TALLY_CLIENT_PER_MINUTE=0,
- * TALLY_VENUE_PER_MINUTE=0): 20 senders from one address at hundreds of reports a second is exactly
- * what those limits refuse. What is measured is the path a report takes when it is admitted.
+ * TALLY_VENUE_PER_MINUTE=0, TALLY_CLIENT_VENUE_DAY_MAX=0): 20 senders from one address at hundreds
+ * of reports a second is exactly what those limits refuse. What is measured is the path a report
+ * takes when it is admitted. The demo district's made-up activity is off (DEMO_ACTIVITY=0): it adds
+ * tallies of its own to the same days while the bench runs.
  *
  * After a short warm-up (same loop, not timed) and the timed loop, every accepted count (warm-up
  * included) is checked against `lv_reports`: lost = counts acknowledged but not stored, extra =
@@ -200,7 +202,7 @@ async function main() {
   watchdog.unref();
 
   try {
-    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static, TALLY_CLIENT_PER_MINUTE: '0', TALLY_VENUE_PER_MINUTE: '0' });
+    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static, TALLY_CLIENT_PER_MINUTE: '0', TALLY_VENUE_PER_MINUTE: '0', TALLY_CLIENT_VENUE_DAY_MAX: '0', DEMO_ACTIVITY: '0' });
     const venueIds = server.demoVenues.map((v) => v.venueId);
     if (venueIds.length < 5) throw new Error(`expected the demo venues, found ${venueIds.length}`);
     console.log(`Lưu Vết anonymous tallies: ${opts.senders} concurrent senders, closed loop, ${opts.warmup} s warm-up + ${opts.seconds} s`);

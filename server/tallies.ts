@@ -20,6 +20,7 @@ import {
   checkTallyReport,
   emptyTallyDoc,
   mergeTallyRevisions,
+  pruneTallyRecent,
   seenIds,
   TALLY_BODY_LIMIT,
   tallyDocId,
@@ -181,6 +182,7 @@ export class TallyWriter {
   readonly #lastWritten = new Map<string, TallyDoc>();
   /** Documents whose last write had an unknown outcome: read afresh (with conflicts) next time. */
   readonly #mustRead = new Set<string>();
+  readonly #seenSets = new Map<string, { text: string; set: Set<string> }>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
 
@@ -256,6 +258,7 @@ export class TallyWriter {
             items.flatMap((r) => r.check ?? [])
           );
         } catch (err) {
+          this.#seenSets.clear(); // some may hold ids of a write that never happened
           this.onStoreError(`tally flush failed: ${(err as Error).message}`);
           problem = 'the report store failed';
         }
@@ -306,10 +309,11 @@ export class TallyWriter {
           byDoc.delete(docId); // a check of a document that does not exist
           continue;
         }
-        const doc: TallyDoc = { ...base, venues: { ...base.venues }, recent: { ...(base.recent ?? {}) } };
+        const doc: TallyDoc = { ...base, venues: { ...base.venues } };
+        pruneTallyRecent(doc, at); // a fresh object: what this writer keeps of the base is not touched
         delete doc._conflicts;
         const merged = losers.length ? mergeTallyRevisions(doc, losers, { venueDayMax: this.venueDayMax, at }) : 0;
-        const seen = seenIds(doc);
+        const seen = this.#seenOf(doc);
         const added: Contribution[] = [];
         for (const c of entry.open) {
           const result = addContribution(doc, c.id, c.counts, { venueDayMax: this.venueDayMax, at, seen });
@@ -344,6 +348,7 @@ export class TallyWriter {
       } catch (err) {
         // Maybe stored, maybe not: the next read tells, by the contributions' ids.
         for (const w of writes) {
+          this.#settleSeen(w.doc, false);
           this.#mustRead.add(w.doc._id);
           suspects.add(w.doc._id);
         }
@@ -355,6 +360,7 @@ export class TallyWriter {
       const rowOf = new Map(rows.map((r) => [r.id, r]));
       for (const w of writes) {
         const row = rowOf.get(w.doc._id);
+        this.#settleSeen(w.doc, !!row?.ok && quorum);
         if (!row || (row.ok && !quorum)) {
           this.#mustRead.add(w.doc._id);
           suspects.add(w.doc._id);
@@ -379,6 +385,33 @@ export class TallyWriter {
     }
     this.#checkLater([...suspects].filter((id) => !check.includes(id)));
     return byDoc.size ? problem : null;
+  }
+
+  /**
+   * The contribution ids of a document, as a set. Kept per document between flushes and extended
+   * by what was appended since: a busy document's `seen` grows by a few ids a write, and splitting
+   * all of it every time cost more than the write itself.
+   */
+  #seenOf(doc: TallyDoc): Set<string> {
+    const text = typeof doc.seen === 'string' ? doc.seen : '';
+    const known = this.#seenSets.get(doc._id);
+    let set: Set<string>;
+    if (known && text.startsWith(known.text)) {
+      set = known.set;
+      for (const id of seenIds({ seen: text.slice(known.text.length) })) set.add(id);
+    } else set = seenIds(doc);
+    if (this.#seenSets.size >= MAX_KNOWN_DOCS) this.#seenSets.clear();
+    // The set gains this flush's ids as they are added: it matches `text` again only once the write
+    // is stored (then `text` becomes the written one), else it is dropped (#settleSeen).
+    this.#seenSets.set(doc._id, { text, set });
+    return set;
+  }
+
+  #settleSeen(doc: TallyDoc, stored: boolean) {
+    const known = this.#seenSets.get(doc._id);
+    if (!known) return;
+    if (stored && typeof doc.seen === 'string') known.text = doc.seen;
+    else this.#seenSets.delete(doc._id);
   }
 
   async #deleteLosers(losers: TallyDoc[]) {

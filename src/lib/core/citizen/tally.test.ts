@@ -5,6 +5,7 @@ import {
   addTallyCounts,
   CONTRIBUTION_ID_LENGTH,
   mergeTallyRevisions,
+  pruneTallyRecent,
   seenIds,
   TALLY_RECENT_MS,
   type TallyDoc,
@@ -237,7 +238,9 @@ describe('tally documents', () => {
     expect(doc.venues).toEqual({ demochoducth: 4 });
     expect(doc.reports).toBe(2);
     expect(seenIds(doc)).toEqual(new Set([id('a'), id('b')]));
+    pruneTallyRecent(doc, opts.at + TALLY_RECENT_MS);
     expect(Object.keys(doc.recent!)).toEqual([id('b')]);
+    expect(seenIds(doc)).toEqual(new Set([id('a'), id('b')])); // ids stay for good
     expect(() => addContribution(doc, 'short', new Map(), opts)).toThrow(/11 characters/);
   });
 

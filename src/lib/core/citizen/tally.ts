@@ -202,7 +202,7 @@ export function buildTallyReport(visits: readonly Visit[], opts: { now: number; 
  *   changing seconds after it loses, so minutes of `recent` always reach back to the fork.
  *
  * Size: 11 bytes per report of the commune-day in `seen` (a commune of 1,000 reporting phones: 11
- * KB); `recent` only the last TALLY_RECENT_MS.
+ * KB); `recent` only the last TALLY_RECENT_MS (a few dozen reports for most commune-days).
  */
 export interface TallyDoc {
   _id: string;
@@ -227,11 +227,15 @@ export interface TallyDoc {
 
 export const CONTRIBUTION_ID_LENGTH = 11;
 /**
- * How long a contribution's counts stay in `recent`. A revision that lost stops being written to
- * within seconds (its writer's next write is refused by the other nodes); minutes are a wide margin,
- * also for servers' clocks that disagree.
+ * How long a contribution's counts stay in `recent`: how long a fork may go on being written on
+ * both sides and still be folded back whole. Two servers racing through healthy nodes fork for one
+ * write (the next is refused by the other nodes). A cluster split by the network is the long case:
+ * servers writing through the cut-off node extend a branch of their own until the split heals, and
+ * whichever side then loses must still list what it took in since the split. Half an hour covers
+ * an outage someone is paged for; a longer one, with servers writing through the isolated node all
+ * along, can lose that side's counts older than this (docs/deploy.md §3).
  */
-export const TALLY_RECENT_MS = 10 * 60 * 1000;
+export const TALLY_RECENT_MS = 30 * 60 * 1000;
 
 /** The tally document id of a commune-day: ids sort by commune, then day. */
 export function tallyDocId(communeCode: string, day: string): string {
@@ -274,7 +278,9 @@ export function addTallyCounts(doc: TallyDoc, counts: ReadonlyMap<string, number
 
 /**
  * Adds a contribution under its id (mutates the document): its counts, its id in `seen`, its counts
- * in `recent` (older entries dropped). Null when the document holds it already: nothing changes.
+ * in `recent`. Null when the document holds it already: nothing changes. Entries past
+ * TALLY_RECENT_MS are dropped by `pruneTallyRecent`, once per write: doing it at every addition
+ * copied a busy document's `recent` once per report.
  */
 export function addContribution(
   doc: TallyDoc,
@@ -288,15 +294,16 @@ export function addContribution(
   const { accepted, overCap, added } = addTallyCounts(doc, counts, opts.venueDayMax);
   seen.add(id);
   doc.seen = (typeof doc.seen === 'string' ? doc.seen : '') + id;
-  doc.recent = { ...pruneRecent(doc.recent, opts.at), [id]: { at: opts.at, venues: added } };
+  (doc.recent ??= {})[id] = { at: opts.at, venues: added };
   delete doc.writes;
   return { accepted, overCap };
 }
 
-function pruneRecent(recent: TallyDoc['recent'], at: number): NonNullable<TallyDoc['recent']> {
+/** Drops the entries of `recent` older than TALLY_RECENT_MS at `at` (mutates the document). */
+export function pruneTallyRecent(doc: TallyDoc, at: number): void {
   const out: NonNullable<TallyDoc['recent']> = {};
-  for (const [id, entry] of Object.entries(recent ?? {})) if (entry && typeof entry.at === 'number' && at - entry.at < TALLY_RECENT_MS) out[id] = entry;
-  return out;
+  for (const [id, entry] of Object.entries(doc.recent ?? {})) if (entry && typeof entry.at === 'number' && at - entry.at < TALLY_RECENT_MS) out[id] = entry;
+  doc.recent = out;
 }
 
 /**
