@@ -21,7 +21,9 @@ import { cleanStationLabel, newPairingCode, normalizePairingCode, STATION_LABEL_
 import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN } from '../../src/lib/core/venue/venue';
 import { issueSession, newSessionId, SESSION_COOKIE, SESSION_DAYS, type Session } from '../auth';
 import type { SessionOf } from '../accounts';
-import { Buckets, ClientKeys } from '../client-limit';
+import { Buckets, sharedClientKey } from '../client-limit';
+import { SharedDays } from '../shared/days';
+import { perMinuteSpec, SharedWindows, type WindowRef } from '../shared/windows';
 import { createSessionRecord, endAllSessionRecords } from '../sessions';
 import { getUser } from '../users';
 import type { Store } from '../store/couch';
@@ -51,9 +53,12 @@ function publicStation(s: StationDoc, lastSeenAt: string | null) {
 }
 
 export function registerStaff(app: FastifyInstance, { store, secret, secureCookies, sessionOf, limits }: StaffDeps): void {
-  const clientKeys = new ClientKeys();
-  const clientWrong = new Buckets(limits?.clientWrongPerMinute ?? 1);
-  const allWrong = new Buckets(limits?.allWrongPerMinute ?? 60);
+  // Wrong pairing codes are counted in the store, so every instance spends the same allowance (a
+  // guesser spread over N instances by the proxy gets no more tries). An owner's own code requests
+  // stay this process's count: they only pace a legitimate owner.
+  const windows = new SharedWindows(new SharedDays(store, Date.now, (message) => app.log.warn(message)));
+  const clientWrong = perMinuteSpec('pc', limits?.clientWrongPerMinute ?? 1);
+  const allWrong = perMinuteSpec('pa', limits?.allWrongPerMinute ?? 60);
   const ownerCodes = new Buckets(OWNER_CODES_PER_MINUTE);
 
   async function owner(req: FastifyRequest, reply: FastifyReply): Promise<Session | null> {
@@ -133,10 +138,21 @@ export function registerStaff(app: FastifyInstance, { store, secret, secureCooki
     const input = v.safeParse(Pair, req.body);
     if (!input.success) return reply.status(400).send({ error: 'bad_request', reason: 'code is required' });
     const now = Date.now();
-    const { key } = clientKeys.keyOf(req.ip, now);
+    const refs: WindowRef[] = [
+      { spec: clientWrong, key: sharedClientKey(secret, req.ip, now) },
+      { spec: allWrong, key: 'all' }
+    ];
     // A token is taken for each try and given back when the code was right: only wrong codes count.
-    if (clientWrong.take(key, 1, now) < 1 || allWrong.take('all', 1, now) < 1) {
-      reply.header('Retry-After', String(Math.max(clientWrong.waitSeconds(key), 1)));
+    const got = await windows.take(
+      refs.map((ref) => ({ ref, want: 1 })),
+      now
+    );
+    if (got.some((n) => n < 1)) {
+      // What one window granted goes back when the other refused: a refused try costs nothing.
+      const granted = refs.filter((_, i) => got[i]! >= 1);
+      if (granted.length) await windows.exclusive(granted, () => windows.add(granted.map((ref) => ({ ref, n: -1 })), Date.now()));
+      const wait = Math.max(SharedWindows.of(await windows.read(refs.slice(0, 1), now), refs[0]!).wait, 1);
+      reply.header('Retry-After', String(wait));
       return reply.status(429).send({ error: 'too_many_attempts', reason: 'too many wrong codes: wait a minute, then type the code again' });
     }
     const code = normalizePairingCode(input.output.code);
@@ -146,8 +162,7 @@ export function registerStaff(app: FastifyInstance, { store, secret, secureCooki
     if (!pairing || !venue || !ownerAccount || ownerAccount.disabled) {
       return reply.status(404).send({ error: 'wrong_code', reason: 'this code is wrong, used already, or more than 10 minutes old: ask the owner for a new one' });
     }
-    clientWrong.giveBack(key, 1);
-    allWrong.giveBack('all', 1);
+    await windows.exclusive(refs, () => windows.add(refs.map((ref) => ({ ref, n: -1 })), Date.now()));
     const deviceId = newDeviceId();
     const created = await createStation(store, pairing, deviceId, now);
     const sessionId = newSessionId();

@@ -78,6 +78,23 @@ describe('two instances on one store', () => {
     expect(held.json).toMatchObject({ reason: expect.stringMatching(/this network/) });
   });
 
+  it('limits wrong pairing codes from one address over both instances as one', async () => {
+    const from = '127.0.23.1';
+    // A budget of ten wrong codes per address (one a minute, ten saved up), alternately on A and B:
+    // each instance alone has seen five. The eleventh is refused on either.
+    for (let i = 0; i < 10; i++) {
+      const res = await call(i % 2 ? serverB.url : serverA.url, 'POST', '/api/staff/pair', { body: { code: 'ZZZZ-ZZZZ' }, from });
+      expect(res.status, JSON.stringify(res.json)).toBe(404);
+    }
+    for (const base of [serverA.url, serverB.url]) {
+      const held = await call(base, 'POST', '/api/staff/pair', { body: { code: 'ZZZZ-ZZZZ' }, from });
+      expect(held.status).toBe(429);
+      expect(Number(held.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+    // Another address still may try.
+    expect((await call(serverB.url, 'POST', '/api/staff/pair', { body: { code: 'ZZZZ-ZZZZ' }, from: '127.0.23.2' })).status).toBe(404);
+  });
+
   it('refuses on B at once a session ended on A', async () => {
     const phone = '0987 111 301';
     const made = await call(serverA.url, 'POST', '/api/auth/register', { body: { phone, password: PASSWORD }, from: '127.0.25.1' });
