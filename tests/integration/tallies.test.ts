@@ -15,6 +15,7 @@ import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { Store } from '../../server/store/couch';
 import { clientOf, registerTallies, TallyWriter, type Contribution } from '../../server/tallies';
+import { runAggregatesNow } from '../../server/reports/aggregates';
 import { TALLY_BODY_LIMIT, tallyDocId, type TallyDoc, type TallyReport } from '../../src/lib/core/citizen/tally';
 import { DAY, dayKey } from '../../src/lib/core/time';
 
@@ -245,6 +246,15 @@ describe('anonymous tallies', () => {
     // branchC's parent is the first revision: what it shares with the winner (parent00001) counts once.
     expect(after.venues).toEqual({ [venueIds[0]!]: 3, [venueIds[1]!]: 4, [venueIds[2]!]: 6, [venueIds[3]!]: 5 });
     writer.close();
+
+    // With no writer around at all (the server that forked it died), the aggregates' pass over the
+    // tallies' changes meets the fork and folds it.
+    const late = sibling('d', 'branchD0001', venueIds[4]!, 2);
+    await serverA.store.request('POST', 'lv_reports/_bulk_docs', { body: { new_edits: false, docs: [withHistory(late)] } });
+    await runAggregatesNow();
+    const folded = (await serverA.store.request('GET', `lv_reports/${encodeURIComponent(docId)}`, { query: new URLSearchParams({ conflicts: 'true' }) })).body as TallyDoc;
+    expect(folded._conflicts ?? []).toEqual([]);
+    expect(folded.venues).toEqual({ [venueIds[0]!]: 3, [venueIds[1]!]: 4, [venueIds[2]!]: 6, [venueIds[3]!]: 5, [venueIds[4]!]: 2 });
   });
 
   it('answers malformed JSON, schema violations and oversized bodies with clear 4xx', async () => {
