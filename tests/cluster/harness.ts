@@ -407,11 +407,11 @@ export interface SeqPart {
  */
 export function decodeClusterSeq(seq: unknown): SeqPart[] | null {
   if (typeof seq !== 'string' || !/^[0-9]+-/.test(seq)) return null;
-  let buf = Buffer.from(seq.slice(seq.indexOf('-') + 1).replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  let buf: Buffer = Buffer.from(seq.slice(seq.indexOf('-') + 1).replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   let p = 0;
   if (buf[p++] !== 131) return null;
   if (buf[p] === 80) {
-    buf = inflateSync(buf.subarray(p + 5));
+    buf = inflateSync(Uint8Array.from(buf.subarray(p + 5)));
     p = 0;
   }
   type Term = number | string | Term[] | { tuple: Term[] };
