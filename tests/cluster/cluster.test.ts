@@ -34,7 +34,8 @@ import { newTallyBatchId, tallyDocId, type TallyReport } from '../../src/lib/cor
 import { DAY, dayKey } from '../../src/lib/core/time';
 import { newKeyringFile } from '../../server/keys';
 import { killServers, removeServerBundle, until } from '../integration/server-process';
-import { localDb, replicateOnce } from '../integration/sync-helpers';
+import { localDb } from '../integration/sync-helpers';
+import { guardPullSource } from '../../src/lib/client/pull-guard';
 import { ClusterNodes, Front, Instance, clusterEnv, cookieOf, couch, pause, postFrom, revisionsOf, signings, startCouchFront, decodeClusterSeq, type ClusterEnv, type RequestTrace } from './harness';
 
 const cluster = clusterEnv();
@@ -229,7 +230,8 @@ describe.skipIf(!cluster)('two server instances on a 3-node CouchDB cluster', ()
     const team = { preferred: 0, pulls: 0, docsPulled: 0, errors: [] as { at: number; what: string }[], lastOkAt: 0, db: localDb() };
     const teamTrace: RequestTrace[] = [];
     const teamPulls: { start: number; end: number; preferred: number; ok: boolean; docsWritten?: number; lastSeq?: unknown; error?: string }[] = [];
-    const teamRemote = front.remote('team', DB_C, teamCookie!, () => team.preferred, (t) => teamTrace.push(t));
+    // Guarded as the app guards its pulls: a pull whose read of changes failed goes no further (pull-guard.ts).
+    const teamRemote = guardPullSource(front.remote('team', DB_C, teamCookie!, () => team.preferred, (t) => teamTrace.push(t)));
     /** The port of the node whose copies the team's last read of changes came from (most ranges), if any. */
     const teamReadsFrom = (): number | null => {
       for (const t of [...teamTrace].reverse()) {
@@ -358,8 +360,7 @@ describe.skipIf(!cluster)('two server instances on a 3-node CouchDB cluster', ()
         const start = Date.now();
         const preferred = team.preferred;
         try {
-          // Cancelled when it fails (replicateOnce): else it goes on past the changes it had read ahead.
-          const res = await replicateOnce(team.db.replicate.from(teamRemote).on('change', (info) => (team.docsPulled = before + info.docs_written))); // docs_written: so far in this pull
+          const res = await team.db.replicate.from(teamRemote).on('change', (info) => (team.docsPulled = before + info.docs_written)); // docs_written: so far in this pull
           teamPulls.push({ start, end: Date.now(), preferred, ok: true, docsWritten: res.docs_written, lastSeq: res.last_seq });
         } catch (err) {
           teamPulls.push({ start, end: Date.now(), preferred, ok: false, error: String((err as Error)?.message ?? err) });

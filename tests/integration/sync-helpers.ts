@@ -130,19 +130,3 @@ export function callFrom(
   });
 }
 
-/**
- * A one-off replication that, when it fails, is cancelled before the failure is reported. PouchDB's
- * replicator (9.0) does not stop a replication whose read of `_changes` failed: it drops the
- * batches it had read ahead, but the batch in flight goes on, reads changes again from past the
- * dropped ones and writes checkpoints over them (under the failed session, after the promise
- * rejected). The next replication trusts that checkpoint and never fetches the dropped changes.
- * Cancelled at once, the failed replication writes no checkpoint beyond the batch it was writing.
- */
-export async function replicateOnce(rep: PouchDB.Replication.Replication<object>): Promise<PouchDB.Replication.ReplicationResultComplete<object>> {
-  try {
-    return await rep;
-  } catch (err) {
-    rep.cancel();
-    throw err;
-  }
-}
