@@ -353,10 +353,8 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       return store.request('POST', `${ctx.db.name}/_changes`, { query: filtered, body: { doc_ids: [...docIds] } });
     };
     // A connection to the store that broke (a CouchDB node gone, behind the balancer) is tried once
-    // more, on a new connection: a failed read of changes costs a device more than a retry here.
-    // PouchDB's replicator (9.0), when a read of changes fails, drops the batches it had read ahead
-    // while the batch in flight goes on past them, and with `retry` starts over beside it: that one
-    // writes checkpoints over changes never fetched (tests/integration/sync-pull-failure.test.ts).
+    // more, on a new connection: a failed read of changes ends a device's replication, and a
+    // replicator without src/lib/client/pull-guard.ts then skips the changes it had read ahead.
     // Not after a read that timed out: that one already took its time.
     const read = async (query: URLSearchParams) => {
       try {
