@@ -11,6 +11,7 @@ import { checkCommuneDoc, isCommuneDocId, isOwnerDocId, ownerKeepsTeamSuspension
 import type { Session } from '../auth';
 import { acceptsGzip } from '../http-cache';
 import type { Store } from '../store/couch';
+import { StoreUnavailableError } from '../store/unavailable';
 import { classifyDb, pullAccess, pushAccess, type Access, type DbKind } from './access';
 import { OwnedVenues } from '../shared/owned-venues';
 import { WaitingClients } from './longpoll';
@@ -345,11 +346,23 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * past the first batch of the commune's changes).
    */
   async function readChanges(ctx: Ctx, given: URLSearchParams, docIds: Set<string> | null) {
-    const read = (query: URLSearchParams) => {
+    const readOnce = (query: URLSearchParams) => {
       if (!docIds) return store.request('GET', `${ctx.db.name}/_changes`, { query });
       const filtered = new URLSearchParams(query);
       filtered.set('filter', '_doc_ids');
       return store.request('POST', `${ctx.db.name}/_changes`, { query: filtered, body: { doc_ids: [...docIds] } });
+    };
+    // A connection to the store that broke (a CouchDB node gone, behind the balancer) is tried once
+    // more, on a new connection: a failed read of changes ends a device's replication, and a
+    // replicator without src/lib/client/pull-guard.ts then skips the changes it had read ahead.
+    // Not after a read that timed out: that one already took its time.
+    const read = async (query: URLSearchParams) => {
+      try {
+        return await readOnce(query);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || (err.cause as Error | undefined)?.message === 'no answer in time') throw err;
+        return readOnce(query);
+      }
     };
     let query = given;
     const asked = given.get('since');

@@ -35,7 +35,8 @@ import { DAY, dayKey } from '../../src/lib/core/time';
 import { newKeyringFile } from '../../server/keys';
 import { killServers, removeServerBundle, until } from '../integration/server-process';
 import { localDb } from '../integration/sync-helpers';
-import { ClusterNodes, Front, Instance, clusterEnv, cookieOf, couch, pause, postFrom, revisionsOf, signings, startCouchFront, type ClusterEnv } from './harness';
+import { guardPullSource } from '../../src/lib/client/pull-guard';
+import { ClusterNodes, Front, Instance, clusterEnv, cookieOf, couch, pause, postFrom, revisionsOf, signings, startCouchFront, decodeClusterSeq, type ClusterEnv, type RequestTrace } from './harness';
 
 const cluster = clusterEnv();
 if (!cluster) console.log('tests/cluster: no cluster given (LV_CLUSTER_URL…): run it with `npm run test:cluster`, which starts one. Skipped.');
@@ -227,7 +228,32 @@ describe.skipIf(!cluster)('two server instances on a 3-node CouchDB cluster', ()
     const teamCookie = cookieOf(teamLogin.headers['set-cookie']);
     expect(teamLogin.status, JSON.stringify(teamLogin.json)).toBe(200);
     const team = { preferred: 0, pulls: 0, docsPulled: 0, errors: [] as { at: number; what: string }[], lastOkAt: 0, db: localDb() };
-    const teamRemote = front.remote('team', DB_C, teamCookie!, () => team.preferred);
+    const teamTrace: RequestTrace[] = [];
+    const teamPulls: { start: number; end: number; preferred: number; ok: boolean; docsWritten?: number; lastSeq?: unknown; error?: string }[] = [];
+    // Guarded as the app guards its pulls: a pull whose read of changes failed goes no further (pull-guard.ts).
+    const teamRemote = guardPullSource(front.remote('team', DB_C, teamCookie!, () => team.preferred, (t) => teamTrace.push(t)));
+    /** The port of the node whose copies the team's last read of changes came from (most ranges), if any. */
+    const teamReadsFrom = (): number | null => {
+      for (const t of [...teamTrace].reverse()) {
+        if (!t.url.includes('/_changes') || t.status !== 200) continue;
+        let body: { results?: { seq?: unknown }[]; last_seq?: unknown };
+        try {
+          body = JSON.parse(t.resBody) as typeof body;
+        } catch {
+          continue;
+        }
+        const parts = decodeClusterSeq(body.results?.at(-1)?.seq ?? body.last_seq);
+        if (!parts) continue;
+        const count = new Map<number, number>();
+        for (const part of parts) {
+          const port = Number(/^n([0-9]+)@/.exec(part.node)?.[1]);
+          if (cluster!.ports.includes(port)) count.set(port, (count.get(port) ?? 0) + 1);
+        }
+        const best = [...count].sort((a, b) => b[1] - a[1])[0];
+        return best ? best[0] : null;
+      }
+      return null;
+    };
     console.log(`cluster test: ${OWNERS} owners registered at ${since()}`);
 
     // --- A station: its venue first (with its first entries), then a few scans and a push, again.
@@ -331,7 +357,15 @@ describe.skipIf(!cluster)('two server instances on a 3-node CouchDB cluster', ()
       try {
         // A pull ends once it has caught up; while stations write it may go on for long: its documents are counted as they come.
         const before = team.docsPulled;
-        await team.db.replicate.from(teamRemote).on('change', (info) => (team.docsPulled = before + info.docs_written)); // docs_written: so far in this pull
+        const start = Date.now();
+        const preferred = team.preferred;
+        try {
+          const res = await team.db.replicate.from(teamRemote).on('change', (info) => (team.docsPulled = before + info.docs_written)); // docs_written: so far in this pull
+          teamPulls.push({ start, end: Date.now(), preferred, ok: true, docsWritten: res.docs_written, lastSeq: res.last_seq });
+        } catch (err) {
+          teamPulls.push({ start, end: Date.now(), preferred, ok: false, error: String((err as Error)?.message ?? err) });
+          throw err;
+        }
         team.pulls++;
         team.lastOkAt = Date.now();
         return true;
@@ -395,8 +429,12 @@ describe.skipIf(!cluster)('two server instances on a 3-node CouchDB cluster', ()
       lateGo = true;
       await pause(PLAN.serverDownAlone * 1000);
 
-      phase(`CouchDB node ${cluster!.ports[1]} killed`);
-      await nodes.kill(cluster!.ports[1]!);
+      // Whether the team read from this node is printed: its next read then resumes on another
+      // node's copy, from a sequence that names the dead one (CouchDB picks the position there).
+      const victim = cluster!.ports[1]!;
+      const teamNode = teamReadsFrom();
+      phase(`CouchDB node ${victim} killed (the team read from ${teamNode === victim ? 'it' : (teamNode ?? 'several nodes')})`);
+      await nodes.kill(victim);
       await teamPush(EVENTS[1]!);
       await pause(PLAN.bothDown * 1000);
 
@@ -472,6 +510,25 @@ describe.skipIf(!cluster)('two server instances on a 3-node CouchDB cluster', ()
     }
     const replica = (await team.db.allDocs({ startkey: prefix, endkey: `${prefix}\ufff0` })).rows.map((r) => ({ id: r.id, changes: [{ rev: r.value.rev }] }));
     check("team's replica", replica);
+    if (process.env.LV_TEAM_TRACE) {
+      const replicaIds = new Set(replica.map((r) => r.id));
+      const lostIds = written.filter((id) => !replicaIds.has(id));
+      const sinces = [...new Set(teamTrace.filter((t) => /\/_changes/.test(t.url)).map((t) => new URL(t.url).searchParams.get('since') ?? '0'))];
+      const now: Record<string, { found: string[]; count: number; lastSeq: unknown }> = {};
+      for (const s of sinces) {
+        const res = await couch<{ results: { id: string; seq: unknown }[]; last_seq: unknown }>(frontUrl(cluster!), `${DB_C}/_changes?style=all_docs&since=${encodeURIComponent(s)}`);
+        now[s] = { found: (res.body.results ?? []).filter((r) => lostIds.includes(r.id)).map((r) => r.id), count: res.body.results?.length ?? 0, lastSeq: res.body.last_seq };
+      }
+      const nodeSeqs: Record<string, Record<string, unknown>> = {};
+      for (const port of cluster!.ports) {
+        const u = new URL(cluster!.url);
+        u.port = String(port);
+        const res = await couch<{ results: { id: string; seq: unknown }[] }>(u.href, `${DB_C}/_changes?style=all_docs`);
+        nodeSeqs[port] = Object.fromEntries((res.body.results ?? []).filter((r) => lostIds.includes(r.id)).map((r) => [r.id, r.seq]));
+      }
+      writeFileSync(process.env.LV_TEAM_TRACE, JSON.stringify({ t0, ports: cluster!.ports, instances: instances.map((i) => i.base), phases: phaseStarts, lostIds, teamPulls, teamTrace, now, nodeSeqs }, null, 1));
+      console.log(`cluster test: team trace in ${process.env.LV_TEAM_TRACE} (${lostIds.length} lost)`);
+    }
 
     // ----- Tallies: exactly what was sent, each report once.
     const tallyRows = await couch<{ rows: { id: string; doc?: { venues: Record<string, number>; _conflicts?: string[] } }[] }>(

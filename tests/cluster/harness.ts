@@ -7,6 +7,7 @@
  * each client has an instance it prefers and moves to another when its instance stops answering.
  */
 import { spawnSync } from 'node:child_process';
+import { inflateSync } from 'node:zlib';
 import { rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -253,7 +254,7 @@ export class Front {
    * A remote PouchDB of `db` through the /sync gateway with a session cookie; `preferred()` says, at
    * each request, which instance the client would go to.
    */
-  remote(client: string, db: string, cookie: string, preferred: () => number): PouchDB.Database {
+  remote(client: string, db: string, cookie: string, preferred: () => number, trace?: (t: RequestTrace) => void): PouchDB.Database {
     const placeholder = 'http://lv-front.invalid';
     const pouchFetch = (PouchDB as unknown as { fetch: typeof fetch }).fetch;
     return new PouchDB(`${placeholder}/sync/${db}`, {
@@ -265,17 +266,39 @@ export class Front {
         headers.set('cookie', cookie);
         const method = (opts?.method ?? 'GET').toUpperCase();
         try {
+          const at = Date.now();
           const res = await pouchFetch(real, { ...opts, headers });
           this.note(client, res.status, method, real);
-          return res;
+          if (!trace) return res;
+          // Read whole and handed on as a new answer: a clone read alone stalls once its buffer fills.
+          const text = await res.text();
+          trace({ at, done: Date.now(), instance: i, method, url: real, reqBody: typeof opts?.body === 'string' ? opts.body : undefined, status: res.status, resBody: text });
+          const plain = new Headers();
+          res.headers.forEach((value, name) => {
+            if (name !== 'content-encoding' && name !== 'content-length') plain.set(name, value);
+          });
+          return new Response(text, { status: res.status, headers: plain });
         } catch (err) {
           this.markDown(i);
           this.note(client, networkCode(err), method, real);
+          trace?.({ at: Date.now(), done: Date.now(), instance: i, method, url: real, reqBody: typeof opts?.body === 'string' ? opts.body : undefined, status: networkCode(err), resBody: '' });
           throw err;
         }
       }
     } as PouchDB.Configuration.RemoteDatabaseConfiguration);
   }
+}
+
+/** One request of a traced client and its answer, as sent and received. */
+export interface RequestTrace {
+  at: number;
+  done: number;
+  instance: number;
+  method: string;
+  url: string;
+  reqBody?: string;
+  status: number | string;
+  resBody: string;
 }
 
 function networkCode(err: unknown): string {
@@ -364,4 +387,82 @@ export function signings(bodies: Record<string, unknown>[], stamp: (b: Record<st
     if (s !== undefined && s !== null) seen.add(JSON.stringify(s));
   }
   return seen.size;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CouchDB's clustered sequences
+// ---------------------------------------------------------------------------------------------
+
+/** One shard range's position in a clustered sequence: the node whose copy was read, and how far. */
+export interface SeqPart {
+  node: string;
+  range: [number, number];
+  seq: number;
+}
+
+/**
+ * The parts of an opaque clustered sequence (`<sum>-<base64url of term_to_binary, compressed>`):
+ * for each shard range, the node whose copy was read and the position in it. Null for what is not
+ * one (a number, `0`, `now`).
+ */
+export function decodeClusterSeq(seq: unknown): SeqPart[] | null {
+  if (typeof seq !== 'string' || !/^[0-9]+-/.test(seq)) return null;
+  let buf: Buffer = Buffer.from(seq.slice(seq.indexOf('-') + 1).replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  let p = 0;
+  if (buf[p++] !== 131) return null;
+  if (buf[p] === 80) {
+    buf = inflateSync(Uint8Array.from(buf.subarray(p + 5)));
+    p = 0;
+  }
+  type Term = number | string | Term[] | { tuple: Term[] };
+  const read = (): Term => {
+    const tag = buf[p++];
+    const take = (n: number) => buf.subarray((p += n) - n, p);
+    switch (tag) {
+      case 97:
+        return buf[p++]!;
+      case 98:
+        return take(4).readInt32BE(0);
+      case 110: {
+        const n = buf[p++]!;
+        const sign = buf[p++]!;
+        const digits = take(n);
+        let v = 0;
+        for (let i = n - 1; i >= 0; i--) v = v * 256 + digits[i]!;
+        return sign ? -v : v;
+      }
+      case 100:
+      case 118:
+        return take(take(2).readUInt16BE(0)).toString('utf8');
+      case 115:
+      case 119:
+        return take(buf[p++]!).toString('utf8');
+      case 104:
+        return { tuple: Array.from({ length: buf[p++]! }, read) };
+      case 106:
+        return [];
+      case 107:
+        return [...take(take(2).readUInt16BE(0))];
+      case 108: {
+        const list = Array.from({ length: take(4).readUInt32BE(0) }, read);
+        read(); // the tail, []
+        return list;
+      }
+      case 109:
+        return take(take(4).readUInt32BE(0)).toString('hex');
+      default:
+        throw new Error(`term tag ${tag} in a sequence`);
+    }
+  };
+  try {
+    const term = read();
+    if (!Array.isArray(term)) return null;
+    return term.map((part) => {
+      const [node, range, pos] = (part as { tuple: Term[] }).tuple;
+      const position = typeof pos === 'object' && !Array.isArray(pos) ? pos.tuple[0] : pos;
+      return { node: String(node), range: range as [number, number], seq: Number(position) };
+    });
+  } catch {
+    return null;
+  }
 }

@@ -129,3 +129,4 @@ export function callFrom(
     req.end(payload);
   });
 }
+

@@ -8,6 +8,7 @@ import { readable, type Readable } from 'svelte/store';
 import { reportSessionExpired } from './session-expiry';
 import { firstLoad, FirstLoadRefused, mayFirstLoad, type FirstLoadProgress, type SyncStart } from './first-load';
 import { changesWithDocs } from './changes-with-docs';
+import { guardPullSource } from './pull-guard';
 
 /** Sync and one-way replication emit the same events; one shape for both. */
 interface Emitter {
@@ -189,7 +190,8 @@ export class Replica<T extends object = Record<string, unknown>> {
 
   #startSync(): void {
     // Each batch's documents come with its changes (changes-with-docs.ts): no ids sent up to ask for them.
-    const remote = new PouchDB<T>(`${location.origin}/sync/${this.name}`, { skip_setup: true, fetch: changesWithDocs((input, init) => fetch(input, init)) } as PouchDB.Configuration.RemoteDatabaseConfiguration);
+    // Guarded: a pull whose read of changes failed must not go on past what it had read ahead (pull-guard.ts).
+    const remote = guardPullSource(new PouchDB<T>(`${location.origin}/sync/${this.name}`, { skip_setup: true, fetch: changesWithDocs((input, init) => fetch(input, init)) } as PouchDB.Configuration.RemoteDatabaseConfiguration));
     const from = JSON.parse(localStorage.getItem(this.#syncFromKey) ?? 'null') as SyncStart | null;
     const options = {
       live: true,
