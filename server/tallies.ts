@@ -123,6 +123,8 @@ export interface Contribution {
   result?: { accepted: number; overCap: number };
   /** The document held it already: an earlier try of the same report stored it. */
   duplicate?: boolean;
+  /** Sent in a write of this writer whose outcome is unknown: found stored, it is that write's. */
+  maybeWritten?: boolean;
   committed?: boolean;
 }
 
@@ -321,8 +323,9 @@ export class TallyWriter {
             c.result = result;
             added.push(c);
           } else {
-            // Stored already, by an earlier try of the same report (here or on another server).
-            c.duplicate = true;
+            // Stored already: by this writer's own write whose answer was lost or partial, or by an
+            // earlier try of the same report (here or on another server).
+            c.duplicate = !c.maybeWritten;
             c.committed = true;
           }
         }
@@ -349,6 +352,7 @@ export class TallyWriter {
         // Maybe stored, maybe not: the next read tells, by the contributions' ids.
         for (const w of writes) {
           this.#settleSeen(w.doc, false);
+          for (const c of w.contributions) c.maybeWritten = true;
           this.#mustRead.add(w.doc._id);
           suspects.add(w.doc._id);
         }
@@ -362,6 +366,7 @@ export class TallyWriter {
         const row = rowOf.get(w.doc._id);
         this.#settleSeen(w.doc, !!row?.ok && quorum);
         if (!row || (row.ok && !quorum)) {
+          for (const c of w.contributions) c.maybeWritten = true;
           this.#mustRead.add(w.doc._id);
           suspects.add(w.doc._id);
           problem = `the report store did not confirm ${w.doc._id}`;

@@ -16,6 +16,7 @@
 import { createHmac } from 'node:crypto';
 import { DAY, dayKey } from '../../src/lib/core/time';
 import type { CouchResponse, Store } from '../store/couch';
+import { storeFailed } from '../store/unavailable';
 
 export const SHARED_DB_PREFIX = 'lv_shared_';
 /**
@@ -63,6 +64,13 @@ export class SharedDays {
   async write(method: 'PUT' | 'POST' | 'DELETE', db: string, path: string, body?: unknown, query?: URLSearchParams): Promise<CouchResponse> {
     for (let attempt = 0; ; attempt++) {
       const res = await this.store.request(method, `${db}/${path}`, { body, query });
+      // A cluster answers 500 for a moment after a database is made, or while a node is going
+      // down: tried again, then a 503 for the client (try later), not a server fault.
+      if (res.status >= 500) {
+        if (attempt >= 4) throw storeFailed('writing shared state', res);
+        await pause(50 * (attempt + 1));
+        continue;
+      }
       if (res.status !== 404 || attempt >= 4) {
         if (res.status < 300 || res.status === 409) this.#known.add(db);
         return res;
@@ -83,7 +91,7 @@ export class SharedDays {
   async get<T>(db: string, id: string): Promise<T | null> {
     const res = await this.store.request('GET', `${db}/${encodeURIComponent(id)}`);
     if (res.status === 404) return null;
-    if (res.status !== 200) throw new Error(`reading shared state answered ${res.status}`);
+    if (res.status !== 200) throw storeFailed('reading shared state', res);
     return res.body as T;
   }
 
@@ -93,7 +101,7 @@ export class SharedDays {
     if (!ids.length) return out;
     const res = await this.store.request('POST', `${db}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true' }), body: { keys: ids } });
     if (res.status === 404) return out;
-    if (res.status !== 200) throw new Error(`reading shared state answered ${res.status}`);
+    if (res.status !== 200) throw storeFailed('reading shared state', res);
     for (const row of (res.body as { rows?: { key: string; doc?: T | null }[] }).rows ?? []) if (row.doc) out.set(row.key, row.doc);
     return out;
   }

@@ -17,6 +17,7 @@
  * milliseconds.
  */
 import type { Store } from '../store/couch';
+import { storeFailed } from '../store/unavailable';
 
 /** Changes read in one check: more than this since the last check, and the table is read again. */
 const CHANGES_PAGE = 200;
@@ -92,7 +93,9 @@ export class OwnedVenues {
         const body = res.body as { results?: { id: string }[]; last_seq?: unknown };
         const results = body.results ?? [];
         if (results.length < CHANGES_PAGE && !results.some((r) => r.id.startsWith('venue:'))) return { seq: body.last_seq ?? table.seq, byOwner: table.byOwner };
-      } else if (res.status !== 404) throw new Error(`reading changes of a commune database answered ${res.status}`);
+      } else if (res.status >= 500) throw storeFailed('reading changes of a commune database', res);
+      // 404: the database went. 400 or 412: a cluster that cannot place the sequence (taken while a
+      // node was down, or before the shards moved; seen when a CouchDB node was killed): read afresh.
     }
     return this.#build(db);
   }
@@ -101,7 +104,7 @@ export class OwnedVenues {
     // The sequence first: a venue written between the two reads is seen again at the next check.
     const info = await this.store.request('GET', db);
     if (info.status === 404) return { seq: 0, byOwner: new Map() };
-    if (info.status !== 200) throw new Error(`reading a commune database answered ${info.status}`);
+    if (info.status !== 200) throw storeFailed('reading a commune database', info);
     const seq = (info.body as { update_seq?: unknown }).update_seq ?? 0;
     const byOwner = new Map<string, Set<string>>();
     for (const doc of (await this.store.docsByPrefix<{ type?: string; owner?: string; venueId?: string }>(db, 'venue:')) ?? []) {

@@ -19,6 +19,15 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * A store that answered with an error of its own (a 5xx; a cluster's 412 for a sequence it cannot
+ * place): a 503 for the client, to try again, not a 500. The store's reason goes to the server log only.
+ */
+export function storeFailed(what: string, res: { status: number; body: unknown }): StoreUnavailableError {
+  const reason = (res.body as { reason?: unknown } | null)?.reason;
+  return new StoreUnavailableError(new Error(`${what} answered ${res.status}${typeof reason === 'string' ? `: ${reason.slice(0, 120)}` : ''}`));
+}
+
 /** Socket-level failures of a call to the store: nothing was answered, the store was not there. */
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
