@@ -13,12 +13,27 @@ export const isPortFree = (port) =>
   });
 
 /**
+ * The lowest port the kernel hands out to outgoing connections. Ports for nodes that are killed and
+ * started again are taken below it: while a node was down, one of the test's own connections once
+ * got its port as a local port, and the node could not listen again (eaddrinuse).
+ */
+export function ephemeralLow() {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12000 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
  * A base port for `count` nodes as couchdb.sh places them: node k on base + 10 k (HTTP) and
- * base + 10 k + 5 (Erlang distribution), every one of them free.
+ * base + 10 k + 5 (Erlang distribution), every one of them free, below the outgoing ports.
  */
 export async function freeNodePorts(count) {
+  const span = ephemeralLow() - 10 * count - 10000;
   for (let tries = 0; tries < 100; tries++) {
-    const base = 20000 + Math.floor(Math.random() * 40000);
+    const base = 10000 + Math.floor(Math.random() * span);
     const all = Array.from({ length: count }, (_, k) => [base + 10 * k, base + 10 * k + 5]).flat();
     if ((await Promise.all(all.map(isPortFree))).every(Boolean)) return base;
   }

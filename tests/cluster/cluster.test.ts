@@ -69,13 +69,21 @@ let front: Front;
 const t0 = Date.now();
 const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
+/**
+ * A free port below the kernel's outgoing ports (scripts/couchdb-nodes.mjs says why): an instance
+ * killed and started again on it must find it free.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+  for (;;) {
+    const port = 10000 + Math.floor(Math.random() * 20000);
+    if (await free(port)) return port;
+  }
 }
 
 /** The admin URL of the front over the nodes (what the servers use). */
