@@ -176,7 +176,7 @@ export function registerDiaryShare(api: FastifyInstance, { store, secret, sessio
     if (ref === undefined || reply.statusCode === 404) return payload;
     holding.delete(req);
     try {
-      await windows.exclusive([ref], () => windows.add([{ ref, n: -1 }], now()));
+      await windows.giveBack([ref], now());
     } catch (err) {
       // A token not given back costs this address one try of its allowance, not the answer.
       api.log.warn(`diary sharing: giving back a try failed: ${(err as Error).message}`);

@@ -312,6 +312,16 @@ export class SharedWindows {
   }
 
   /**
+   * Gives back one event taken from each ref (a request that turned out not to spend it: a right
+   * code, a try refused by another limit), in the keys' queue, so that this process's next request
+   * for them sees it.
+   */
+  giveBack(refs: WindowRef[], now: number): Promise<void> {
+    if (!refs.length) return Promise.resolve();
+    return this.exclusive(refs, () => this.add(refs.map((ref) => ({ ref, n: -1 })), now));
+  }
+
+  /**
    * Runs `work` (a read, a decision, an add) after every other piece of work of this process on any
    * of these keys: one instance never races itself for a key, so only other instances' writes
    * conflict in the store.

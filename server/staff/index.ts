@@ -149,8 +149,10 @@ export function registerStaff(app: FastifyInstance, { store, secret, secureCooki
     );
     if (got.some((n) => n < 1)) {
       // What one window granted goes back when the other refused: a refused try costs nothing.
-      const granted = refs.filter((_, i) => got[i]! >= 1);
-      if (granted.length) await windows.exclusive(granted, () => windows.add(granted.map((ref) => ({ ref, n: -1 })), Date.now()));
+      await windows.giveBack(
+        refs.filter((_, i) => got[i]! >= 1),
+        Date.now()
+      );
       const wait = Math.max(SharedWindows.of(await windows.read(refs.slice(0, 1), now), refs[0]!).wait, 1);
       reply.header('Retry-After', String(wait));
       return reply.status(429).send({ error: 'too_many_attempts', reason: 'too many wrong codes: wait a minute, then type the code again' });
@@ -162,7 +164,7 @@ export function registerStaff(app: FastifyInstance, { store, secret, secureCooki
     if (!pairing || !venue || !ownerAccount || ownerAccount.disabled) {
       return reply.status(404).send({ error: 'wrong_code', reason: 'this code is wrong, used already, or more than 10 minutes old: ask the owner for a new one' });
     }
-    await windows.exclusive(refs, () => windows.add(refs.map((ref) => ({ ref, n: -1 })), Date.now()));
+    await windows.giveBack(refs, Date.now());
     const deviceId = newDeviceId();
     const created = await createStation(store, pairing, deviceId, now);
     const sessionId = newSessionId();

@@ -25,7 +25,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +35,7 @@ import { newKeyringFile } from '../../server/keys';
 import { killServers, removeServerBundle, until } from '../integration/server-process';
 import { localDb } from '../integration/sync-helpers';
 import { guardPullSource } from '../../src/lib/client/pull-guard';
+import { ephemeralLow, isPortFree } from '../../scripts/couchdb-nodes.mjs';
 import { ClusterNodes, Front, Instance, clusterEnv, cookieOf, couch, pause, postFrom, revisionsOf, signings, startCouchFront, decodeClusterSeq, type ClusterEnv, type RequestTrace } from './harness';
 
 const cluster = clusterEnv();
@@ -69,20 +69,11 @@ let front: Front;
 const t0 = Date.now();
 const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
-/**
- * A free port below the kernel's outgoing ports (scripts/couchdb-nodes.mjs says why): an instance
- * killed and started again on it must find it free.
- */
+/** A free port below the kernel's outgoing ports: an instance killed and started again on it must find it free (couchdb-nodes.mjs says why). */
 async function freePort(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
   for (;;) {
-    const port = 10000 + Math.floor(Math.random() * 20000);
-    if (await free(port)) return port;
+    const port = 10000 + Math.floor(Math.random() * (ephemeralLow() - 10000));
+    if (await isPortFree(port)) return port;
   }
 }
 
