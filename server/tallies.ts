@@ -13,11 +13,12 @@
  * read again and retried alone. Each request is answered only once the flush that holds its counts
  * has committed, so a 200 means the counts are stored.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   addContribution,
   checkTallyReport,
+  CONTRIBUTION_ID_LENGTH,
   emptyTallyDoc,
   mergeTallyRevisions,
   pruneTallyRecent,
@@ -31,7 +32,7 @@ import { HOUR, MINUTE } from '../src/lib/core/time';
 import type { VenueRecord } from '../src/lib/core/documents';
 import { communeDbName, DB, type Store } from './store/couch';
 import { Buckets, ClientKeys } from './client-limit';
-import { secretKey } from './shared/days';
+import { hashed, secretKey } from './shared/days';
 
 export { clientOf } from './client-limit';
 
@@ -137,9 +138,9 @@ interface Queued {
 
 export class StoreUnavailableError extends Error {}
 
-/** A contribution's id: 8 bytes of an HMAC, 11 characters (CONTRIBUTION_ID_LENGTH). */
+/** A contribution's id: the shared state's HMAC (shared/days.ts `hashed`) cut to 11 characters, 66 bits. */
 export function contributionId(key: Uint8Array, batch: string, docId: string): string {
-  return createHmac('sha256', key).update(`${batch}|${docId}`).digest().subarray(0, 8).toString('base64url');
+  return hashed(key, `${batch}|${docId}`).slice(0, CONTRIBUTION_ID_LENGTH);
 }
 
 /** A tally document as read, with the bodies of the revisions that lost a conflict against it. */
