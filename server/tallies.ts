@@ -153,7 +153,7 @@ interface ReadTally {
  * Reads tally documents with their conflicting revisions (a CouchDB cluster keeps both sides of two
  * writes made from the same revision that reached different nodes first).
  */
-export async function readTallies(store: Store, ids: string[]): Promise<Map<string, ReadTally>> {
+async function readTallies(store: Store, ids: string[]): Promise<Map<string, ReadTally>> {
   const res = await store.request('POST', `${DB.reports}/_all_docs`, { query: new URLSearchParams({ include_docs: 'true', conflicts: 'true' }), body: { keys: ids } });
   if (res.status !== 200) throw new Error(`_all_docs answered ${res.status}`);
   const out = new Map<string, ReadTally>();
