@@ -2,10 +2,12 @@
  * Per-client limits of the anonymous APIs (tallies, diary sharing, logins), without keeping addresses.
  *
  * A client is an IPv4 address or the /64 of an IPv6 address. Limits shared by every server instance
- * (tallies, diary sharing, logins) use it only as an HMAC under a key derived from the server secret
- * and the Vietnamese day (`sharedClientKey`), in a day's database of shared state that is dropped after
- * a few days (server/shared/days.ts). Limits still kept in one process's memory (the staff pairing
- * codes) use `ClientKeys`: an HMAC under a random salt replaced every day, never stored.
+ * (diary sharing, logins, station pairing) use it only as an HMAC under a key derived from the server
+ * secret and the Vietnamese day (`sharedClientKey`), in a day's database of shared state that is
+ * dropped after a few days (server/shared/days.ts). The tallies' per-address limits stay in each
+ * process's memory on purpose (a proxy keeps an address on one instance: docs/deploy.md §4), so that
+ * nothing anywhere records which addresses sent reports: they use `ClientKeys`, an HMAC under a
+ * random salt replaced every day, never stored.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { DAY, dayKey, HOUR, MINUTE } from '../src/lib/core/time';

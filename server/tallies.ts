@@ -22,11 +22,15 @@ import {
   emptyTallyDoc,
   mergeTallyRevisions,
   pruneTallyRecent,
+  recentVenueCounts,
   seenIds,
   TALLY_BODY_LIMIT,
   tallyDocId,
+  TALLY_RECENT_MS,
+  type TallyAddition,
   type TallyDoc,
-  type TallyReport
+  type TallyReport,
+  type VenuePace
 } from '../src/lib/core/citizen/tally';
 import { HOUR, MINUTE } from '../src/lib/core/time';
 import type { VenueRecord } from '../src/lib/core/documents';
@@ -49,10 +53,13 @@ export interface TallyLimits {
    */
   clientReportsPerMinute: number;
   /**
-   * Check-ins per minute added to one venue (all its days together), with a burst of ten minutes'
-   * worth; counts beyond are ignored and said so. A market of 20,000 visitors a day, whose phones send
-   * once a day each, averages 14 a minute; the default 1,200 is ~100 times that, while one abuser
-   * cannot inflate a venue faster. 0 = no limit (benchmarks).
+   * Check-ins per minute added to one venue, with a burst of ten minutes' worth; counts beyond are
+   * ignored and said so. A market of 20,000 visitors a day, whose phones send once a day each,
+   * averages 14 a minute; the default 1,200 is ~100 times that, while one abuser cannot inflate a
+   * venue faster. Held twice: for each venue-day across every server, in the tally document itself
+   * (venuePaceOf: at most ten minutes' worth in any ten minutes), and for all of a venue's days
+   * together in each server's memory (so that spreading counts over the days a report may name does
+   * not multiply a single server's allowance). 0 = no limit (benchmarks).
    */
   venueCountsPerMinute: number;
   /** Ceiling of one venue-day: above the busiest real places (a wholesale market, a bus station). */
@@ -70,6 +77,13 @@ export interface TallyLimits {
 }
 
 export const VENUE_DAY_MAX = 100_000;
+
+/** The shared venue pace of `venueCountsPerMinute`: ten minutes' worth in any ten minutes (null: none). */
+export function venuePaceOf(perMinute: number): VenuePace | null {
+  if (!(perMinute > 0)) return null;
+  const windowMs = Math.min(10 * MINUTE, TALLY_RECENT_MS);
+  return { max: Math.max(1, Math.round((perMinute * windowMs) / MINUTE)), windowMs };
+}
 /**
  * Six phones' worth at the per-report maximum (48), or 300 phones checking in once: more than one
  * address plausibly contributes to one venue's day, even behind carrier-grade NAT, whose pools
@@ -121,7 +135,7 @@ export interface Contribution {
   day: string;
   counts: Map<string, number>;
   /** What adding gave, in the write that stored it. */
-  result?: { accepted: number; overCap: number };
+  result?: TallyAddition;
   /** The document held it already: an earlier try of the same report stored it. */
   duplicate?: boolean;
   /** Sent in a write of this writer whose outcome is unknown: found stored, it is that write's. */
@@ -189,17 +203,27 @@ export class TallyWriter {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
 
+  readonly venueDayMax: number;
+  /** The venue pace kept in the documents (core VenuePace), or null: none. */
+  readonly venuePace: VenuePace | null;
   /**
-   * @param onStoreError told the store's own error messages (for the server log); answers to phones
-   *   say only what failed, not the store's address or internals.
+   * Told the store's own error messages (for the server log); answers to phones say only what
+   * failed, not the store's address or internals.
    */
+  readonly onStoreError: (message: string) => void;
+  readonly maxAttempts: number;
+  readonly now: () => number;
+
   constructor(
     readonly store: Store,
-    readonly venueDayMax = VENUE_DAY_MAX,
-    readonly onStoreError: (message: string) => void = () => {},
-    readonly maxAttempts = MAX_ATTEMPTS,
-    readonly now: () => number = Date.now
-  ) {}
+    opts: { venueDayMax?: number; venuePace?: VenuePace | null; onStoreError?: (message: string) => void; maxAttempts?: number; now?: () => number } = {}
+  ) {
+    this.venueDayMax = opts.venueDayMax ?? VENUE_DAY_MAX;
+    this.venuePace = opts.venuePace?.max ? opts.venuePace : null;
+    this.onStoreError = opts.onStoreError ?? (() => {});
+    this.maxAttempts = opts.maxAttempts ?? MAX_ATTEMPTS;
+    this.now = opts.now ?? Date.now;
+  }
 
   get queued(): number {
     return this.#queue.length;
@@ -317,9 +341,11 @@ export class TallyWriter {
         delete doc._conflicts;
         const merged = losers.length ? mergeTallyRevisions(doc, losers, { venueDayMax: this.venueDayMax, at }) : 0;
         const seen = this.#seenOf(doc);
+        // After the fold: what the other branch took counts against the pace too.
+        const pace = this.venuePace && entry.open.length ? { max: this.venuePace.max, used: recentVenueCounts(doc, at - this.venuePace.windowMs) } : undefined;
         const added: Contribution[] = [];
         for (const c of entry.open) {
-          const result = addContribution(doc, c.id, c.counts, { venueDayMax: this.venueDayMax, at, seen });
+          const result = addContribution(doc, c.id, c.counts, { venueDayMax: this.venueDayMax, at, seen, pace });
           if (result) {
             c.result = result;
             added.push(c);
@@ -463,7 +489,13 @@ interface BatchMemory {
 export function registerTallies(api: FastifyInstance, store: Store, limits: TallyLimits): TallyWriter {
   const now = limits.now ?? Date.now;
   // The server log gets the store's errors; never anything about the sender.
-  const writer = new TallyWriter(store, limits.venueDayMax ?? VENUE_DAY_MAX, (message) => api.log.warn(message), limits.flushAttempts, now);
+  const writer = new TallyWriter(store, {
+    venueDayMax: limits.venueDayMax,
+    venuePace: venuePaceOf(limits.venueCountsPerMinute),
+    onStoreError: (message) => api.log.warn(message),
+    maxAttempts: limits.flushAttempts,
+    now
+  });
   api.addHook('onClose', async () => writer.close());
   // Shared by every server (derived from the session secret): a report's contributions carry the
   // same ids whichever server counts it. Without the secret (the route run alone in tests), this
@@ -559,6 +591,7 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       let i = ignoredByDoc.get(c.docId);
       if (!i) ignoredByDoc.set(c.docId, (i = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 }));
       i.venueDayFull += c.result.overCap;
+      i.venueLimit += c.result.overPace;
     }
     // Documents settled by this request: stored, or nothing to store (every count ignored).
     const settled = [...ignoredByDoc.keys()].filter((docId) => !contributions.has(docId) || contributions.get(docId)!.committed);

@@ -62,7 +62,7 @@ import type { UnitDoc } from '../../src/lib/core/units';
 import { DB, type Store } from '../store/couch';
 import { loadUnits } from '../units';
 import { Lease, newHolderId, readLease, withLease } from '../shared/lease';
-import { TallyWriter, VENUE_DAY_MAX } from '../tallies';
+import { TallyWriter } from '../tallies';
 
 /** `agg:<unit>:<day>` in lv_reports. */
 export interface AggDoc extends DayAggregate {
@@ -179,7 +179,7 @@ export class AggregatesJob {
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#lease = new Lease(store, AGGREGATES_LEASE, { holder: opts.holder ?? newHolderId(), ttlMs: opts.leaseTtlMs, skewMs: opts.leaseSkewMs });
-    this.#tallyMerger = new TallyWriter(store, VENUE_DAY_MAX, this.#log, undefined, this.#now);
+    this.#tallyMerger = new TallyWriter(store, { onStoreError: this.#log, now: this.#now });
   }
 
   /** A pass now, then every minute until stop(). */

@@ -21,8 +21,8 @@ import { cleanStationLabel, newPairingCode, normalizePairingCode, STATION_LABEL_
 import { UNIT_CODE_PATTERN, VENUE_ID_PATTERN } from '../../src/lib/core/venue/venue';
 import { issueSession, newSessionId, SESSION_COOKIE, SESSION_DAYS, type Session } from '../auth';
 import type { SessionOf } from '../accounts';
-import { Buckets, sharedClientKey } from '../client-limit';
-import { SharedDays } from '../shared/days';
+import { sharedClientKey } from '../client-limit';
+import { hashed, secretKey, SharedDays } from '../shared/days';
 import { perMinuteSpec, SharedWindows, type WindowRef } from '../shared/windows';
 import { createSessionRecord, endAllSessionRecords } from '../sessions';
 import { getUser } from '../users';
@@ -53,13 +53,15 @@ function publicStation(s: StationDoc, lastSeenAt: string | null) {
 }
 
 export function registerStaff(app: FastifyInstance, { store, secret, secureCookies, sessionOf, limits }: StaffDeps): void {
-  // Wrong pairing codes are counted in the store, so every instance spends the same allowance (a
-  // guesser spread over N instances by the proxy gets no more tries). An owner's own code requests
-  // stay this process's count: they only pace a legitimate owner.
+  // Wrong pairing codes and an owner's new codes are counted in the store, so every instance spends
+  // the same allowance: a guesser spread over N instances by the proxy gets no more tries, and an
+  // owner no more live codes for guessers to hit.
   const windows = new SharedWindows(new SharedDays(store, Date.now, (message) => app.log.warn(message)));
   const clientWrong = perMinuteSpec('pc', limits?.clientWrongPerMinute ?? 1);
   const allWrong = perMinuteSpec('pa', limits?.allWrongPerMinute ?? 60);
-  const ownerCodes = new Buckets(OWNER_CODES_PER_MINUTE);
+  const ownerCodes = perMinuteSpec('po', OWNER_CODES_PER_MINUTE);
+  // Window documents name an owner by an HMAC, as they name an address: not by the account id.
+  const ownerKey = secretKey(secret, 'pairing-owner');
 
   async function owner(req: FastifyRequest, reply: FastifyReply): Promise<Session | null> {
     const { session, problem } = await sessionOf(req);
@@ -97,8 +99,11 @@ export function registerStaff(app: FastifyInstance, { store, secret, secureCooki
     const { communeCode, venueId } = input.output;
     if (!UNIT_CODE_PATTERN.test(communeCode) || !(await ownedVenue(session.userId, communeCode, venueId)))
       return reply.status(404).send({ error: 'not_found', reason: 'no venue of yours with this id in this commune (a venue made offline must sync first)' });
-    if (ownerCodes.take(session.userId, 1, Date.now()) < 1) {
-      reply.header('Retry-After', String(ownerCodes.waitSeconds(session.userId)));
+    const now = Date.now();
+    const ref: WindowRef = { spec: ownerCodes, key: hashed(ownerKey, session.userId) };
+    const [got] = await windows.take([{ ref, want: 1 }], now);
+    if (!got) {
+      reply.header('Retry-After', String(Math.max(SharedWindows.of(await windows.read([ref], now), ref).wait, 1)));
       return reply.status(429).send({ error: 'too_many_attempts', reason: 'too many pairing codes in a short time: wait a minute' });
     }
     const code = newPairingCode((n) => new Uint8Array(randomBytes(n)));

@@ -95,6 +95,26 @@ describe('two instances on one store', () => {
     expect((await call(serverB.url, 'POST', '/api/staff/pair', { body: { code: 'ZZZZ-ZZZZ' }, from: '127.0.23.2' })).status).toBe(404);
   });
 
+  it("limits an owner's new pairing codes over both instances as one", async () => {
+    const owner = await call(serverA.url, 'POST', '/api/auth/register', { body: { phone: '0987 111 501', password: PASSWORD }, from: '127.0.24.1' });
+    expect(owner.status).toBe(201);
+    const venueId = newVenueId((n) => new Uint8Array(randomBytes(n)));
+    const db = `lv_c_${commune}`;
+    const pushed = await call(serverA.url, 'POST', `/sync/${db}/_bulk_docs`, { cookie: owner.cookie, body: { docs: [venueDoc(commune, venueId, 'Tiệm Bánh Mì Hai Lúa', owner.json.userId as string)] } });
+    expect(pushed.status, JSON.stringify(pushed.json)).toBe(201);
+    // Ten codes (one a minute, ten saved up), alternately on A and B: each instance alone has made five.
+    for (let i = 0; i < 10; i++) {
+      const res = await call(i % 2 ? serverB.url : serverA.url, 'POST', '/api/staff/pairings', { cookie: owner.cookie, body: { communeCode: commune, venueId }, from: '127.0.24.1' });
+      expect(res.status, JSON.stringify(res.json)).toBe(201);
+    }
+    for (const base of [serverA.url, serverB.url]) {
+      const held = await call(base, 'POST', '/api/staff/pairings', { cookie: owner.cookie, body: { communeCode: commune, venueId }, from: '127.0.24.1' });
+      expect(held.status).toBe(429);
+      expect(held.json).toMatchObject({ error: 'too_many_attempts' });
+      expect(Number(held.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('refuses on B at once a session ended on A', async () => {
     const phone = '0987 111 301';
     const made = await call(serverA.url, 'POST', '/api/auth/register', { body: { phone, password: PASSWORD }, from: '127.0.25.1' });

@@ -27,6 +27,8 @@ let serverA: RunningServer;
 let serverB: RunningServer;
 /** A third instance on the same store with a tiny per-venue limit: 1 count a minute (a burst of 10). */
 let serverC: RunningServer;
+/** A fourth instance like C: the per-venue limit must hold across C and D together. */
+let serverD: RunningServer;
 let storeUrl: string;
 let venueIds: string[];
 
@@ -37,11 +39,13 @@ beforeAll(async () => {
   storeUrl = String((serverA.store.couch as unknown as { config: { url: string } }).config.url).replace(/\/+$/, '');
   serverB = await startServer(await testServerConfig({ ...env, COUCHDB_URL: storeUrl, TALLY_CLIENT_PER_MINUTE: '6', TALLY_VENUE_PER_MINUTE: '100000' }));
   serverC = await startServer(await testServerConfig({ ...env, COUCHDB_URL: storeUrl, TALLY_VENUE_PER_MINUTE: '1' }));
+  serverD = await startServer(await testServerConfig({ ...env, COUCHDB_URL: storeUrl, TALLY_VENUE_PER_MINUTE: '1' }));
   venueIds = serverA.demoVenues.map((v) => v.venueId);
   expect(venueIds.length).toBeGreaterThanOrEqual(5);
 });
 
 afterAll(async () => {
+  await serverD?.close();
   await serverC?.close();
   await serverB?.close();
   await serverA?.close();
@@ -207,7 +211,7 @@ describe('anonymous tallies', () => {
   it('folds revisions left in conflict (two servers writing through different cluster nodes) into one, and deletes them', async () => {
     const day = daysAgo(18);
     const docId = tallyDocId(COMMUNE, day);
-    const writer = new TallyWriter(new Store(storeUrl), 100_000);
+    const writer = new TallyWriter(new Store(storeUrl), { venueDayMax: 100_000 });
     const c = (id: string, venue: string, n: number): Contribution => ({ id, docId, communeCode: COMMUNE, day, counts: new Map([[venue, n]]) });
     expect(await writer.add([c('parent00001', venueIds[0]!, 1)])).toBeNull();
     const parent = (await allTallyDocs()).get(docId)!;
@@ -350,6 +354,23 @@ describe('anonymous tallies', () => {
     expect(second.json).toMatchObject({ accepted: 3, ignored: 6, ignoredBy: { venueLimit: 6 } });
   });
 
+  it('holds the per-venue limit across server instances: reports spread over two count as one', async () => {
+    const venueId = venueIds[4]!;
+    const day = daysAgo(11);
+    let accepted = 0;
+    let paced = 0;
+    // Sent in turn to C and D, each from its own address: each instance alone would take 10.
+    for (let i = 0; i < 6; i++) {
+      const res = await send((i % 2 ? serverD : serverC).url, tally([{ day, venues: [{ venueId, count: 4 }] }]), `127.0.9.${i + 1}`);
+      expect(res.status).toBe(200);
+      accepted += res.json.accepted as number;
+      paced += (res.json.ignoredBy as { venueLimit: number }).venueLimit;
+    }
+    expect(accepted).toBe(10);
+    expect(paced).toBe(24 - 10);
+    expect((await allTallyDocs()).get(tallyDocId(COMMUNE, day))?.venues[venueId]).toBe(10);
+  });
+
   it('stores counts only: no address, no batch id, nothing else', async () => {
     const res = await serverA.store.request('GET', 'lv_reports/_all_docs', { query: new URLSearchParams({ include_docs: 'true' }) });
     const rows = (res.body as { rows: { id: string; doc: Record<string, unknown> }[] }).rows;
@@ -404,7 +425,7 @@ describe('tally writes when the store fails', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     try {
       const port = (proxy.address() as { port: number }).port;
-      const writer = new TallyWriter(new Store(`http://${target.username}:${target.password}@127.0.0.1:${port}`), 20);
+      const writer = new TallyWriter(new Store(`http://${target.username}:${target.password}@127.0.0.1:${port}`), { venueDayMax: 20 });
       const day = daysAgo(14);
       const before = await allTallyDocs();
       const c: Contribution = { id: 'lostanswer1', docId: tallyDocId(COMMUNE, day), communeCode: COMMUNE, day, counts: new Map([[venueIds[0]!, 15]]) };
@@ -413,7 +434,7 @@ describe('tally writes when the store fails', () => {
       // A second report passes the venue-day ceiling of 20 given to this writer.
       const d: Contribution = { id: 'lostanswer2', docId: tallyDocId(COMMUNE, day), communeCode: COMMUNE, day, counts: new Map([[venueIds[0]!, 15]]) };
       expect(await writer.add([d])).toBeNull();
-      expect(d.result).toEqual({ accepted: 5, overCap: 10 });
+      expect(d.result).toEqual({ accepted: 5, overCap: 10, overPace: 0 });
       expect(delta(before, await allTallyDocs())).toEqual(new Map([[`${tallyDocId(COMMUNE, day)}|${venueIds[0]}`, 20]]));
     } finally {
       await new Promise((r) => proxy.close(r));

@@ -6,6 +6,7 @@ import {
   CONTRIBUTION_ID_LENGTH,
   mergeTallyRevisions,
   pruneTallyRecent,
+  recentVenueCounts,
   seenIds,
   TALLY_RECENT_MS,
   type TallyDoc,
@@ -229,12 +230,12 @@ describe('tally documents', () => {
 
   it('adds a contribution once under its id, and keeps its counts for the last minutes only', () => {
     const doc = emptyTallyDoc('18070', '2021-08-19');
-    expect(addContribution(doc, id('a'), new Map([['demochoducth', 3]]), opts)).toEqual({ accepted: 3, overCap: 0 });
+    expect(addContribution(doc, id('a'), new Map([['demochoducth', 3]]), opts)).toEqual({ accepted: 3, overCap: 0, overPace: 0 });
     // The same report again (a retry, maybe to another server): nothing changes.
     const before = structuredClone(doc);
     expect(addContribution(doc, id('a'), new Map([['demochoducth', 3]]), opts)).toBeNull();
     expect(doc).toEqual(before);
-    expect(addContribution(doc, id('b'), new Map([['demochoducth', 1]]), { ...opts, at: opts.at + TALLY_RECENT_MS })).toEqual({ accepted: 1, overCap: 0 });
+    expect(addContribution(doc, id('b'), new Map([['demochoducth', 1]]), { ...opts, at: opts.at + TALLY_RECENT_MS })).toEqual({ accepted: 1, overCap: 0, overPace: 0 });
     expect(doc.venues).toEqual({ demochoducth: 4 });
     expect(doc.reports).toBe(2);
     expect(seenIds(doc)).toEqual(new Set([id('a'), id('b')]));
@@ -247,8 +248,39 @@ describe('tally documents', () => {
   it('records in `recent` what was added, not what was asked, at the ceiling', () => {
     const doc = emptyTallyDoc('18070', '2021-08-19');
     addContribution(doc, id('a'), new Map([['demochoducth', 8]]), { ...opts, venueDayMax: 10 });
-    expect(addContribution(doc, id('b'), new Map([['demochoducth', 5], ['demotramyte2', 1]]), { ...opts, venueDayMax: 10 })).toEqual({ accepted: 3, overCap: 3 });
+    expect(addContribution(doc, id('b'), new Map([['demochoducth', 5], ['demotramyte2', 1]]), { ...opts, venueDayMax: 10 })).toEqual({ accepted: 3, overCap: 3, overPace: 0 });
     expect(doc.recent![id('b')]!.venues).toEqual({ demochoducth: 2, demotramyte2: 1 });
+  });
+
+  it('holds a venue to its pace from what `recent` shows for the window, whoever added it', () => {
+    const doc = emptyTallyDoc('18070', '2021-08-19');
+    const windowMs = 10 * 60_000;
+    const paced = (at: number) => ({ ...opts, at, pace: { max: 10, used: recentVenueCounts(doc, at - windowMs) } });
+    expect(addContribution(doc, id('a'), new Map([['demochoducth', 6]]), paced(opts.at))).toEqual({ accepted: 6, overCap: 0, overPace: 0 });
+    // Another server, a minute later, reads the same document: 4 left for this venue, others untouched.
+    expect(addContribution(doc, id('b'), new Map([['demochoducth', 6], ['demotramyte2', 6]]), paced(opts.at + 60_000))).toEqual({ accepted: 10, overCap: 0, overPace: 2 });
+    // Within one write the pace is spent as contributions are added.
+    const p = paced(opts.at + 120_000);
+    expect(addContribution(doc, id('c'), new Map([['demotramyte2', 3]]), p)).toEqual({ accepted: 3, overCap: 0, overPace: 0 });
+    expect(addContribution(doc, id('d'), new Map([['demotramyte2', 3]]), p)).toEqual({ accepted: 1, overCap: 0, overPace: 2 });
+    expect(recentVenueCounts(doc, opts.at + 120_000 - windowMs)).toEqual(new Map([['demochoducth', 10], ['demotramyte2', 10]]));
+    // Once the first contribution has left the window, its counts are free again.
+    expect(addContribution(doc, id('e'), new Map([['demochoducth', 9]]), paced(opts.at + windowMs))).toEqual({ accepted: 6, overCap: 0, overPace: 3 });
+    expect(doc.venues).toEqual({ demochoducth: 16, demotramyte2: 10 });
+  });
+
+  it('says a full day as such, not as the pace', () => {
+    const doc = emptyTallyDoc('18070', '2021-08-19');
+    const pace = { max: 5, used: new Map<string, number>() };
+    addContribution(doc, id('a'), new Map([['demochoducth', 4]]), { ...opts, venueDayMax: 6, pace });
+    // 2 fit the day; the pace leaves 1 of them: 1 over the pace, 2 over the day.
+    expect(addContribution(doc, id('b'), new Map([['demochoducth', 4]]), { ...opts, venueDayMax: 6, pace })).toEqual({ accepted: 1, overCap: 2, overPace: 1 });
+  });
+
+  it('ignores malformed entries of `recent` when counting the pace', () => {
+    const doc = emptyTallyDoc('18070', '2021-08-19');
+    doc.recent = { [id('x')]: { at: opts.at, venues: { demochoducth: -3, demotramyte2: 1.5, demoxekhach3: 2 } }, [id('y')]: null, [id('z')]: { at: 'now' } } as unknown as TallyDoc['recent'];
+    expect(recentVenueCounts(doc, 0)).toEqual(new Map([['demoxekhach3', 2]]));
   });
 
   it("folds a losing revision's own contributions into the winner, and what both hold once", () => {

@@ -255,25 +255,68 @@ export function seenIds(doc: Pick<TallyDoc, 'seen'>): Set<string> {
 }
 
 /**
- * Adds one report's counts of a commune-day into the document (mutates it). No venue-day grows past
- * `venueDayMax`: what would overflow is ignored and returned as such.
+ * A venue's pace across every server: at most `max` check-ins added to one venue of the document in
+ * any `windowMs`, as the document's own `recent` shows them. Kept in the document, it holds whatever
+ * server adds and costs no request of its own: the counts and the pace are decided in the same
+ * revision-guarded write, so two servers racing are refused as a conflict and decide again on what
+ * the winner stored.
  */
-export function addTallyCounts(doc: TallyDoc, counts: ReadonlyMap<string, number>, venueDayMax: number): { accepted: number; overCap: number; added: Record<string, number> } {
+export interface VenuePace {
+  max: number;
+  /** at most TALLY_RECENT_MS: `recent` keeps no more */
+  windowMs: number;
+}
+
+/** Check-ins added per venue by the contributions of `recent` made after `since`. */
+export function recentVenueCounts(doc: Pick<TallyDoc, 'recent'>, since: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of Object.values(doc.recent ?? {})) {
+    if (!entry || typeof entry.at !== 'number' || entry.at <= since || typeof entry.venues !== 'object' || !entry.venues) continue;
+    for (const [venueId, n] of Object.entries(entry.venues)) if (Number.isSafeInteger(n) && n > 0) out.set(venueId, (out.get(venueId) ?? 0) + n);
+  }
+  return out;
+}
+
+/** What one contribution gave: counts added, and counts left out by the day's ceiling or the pace. */
+export interface TallyAddition {
+  accepted: number;
+  overCap: number;
+  overPace: number;
+}
+
+/**
+ * Adds one report's counts of a commune-day into the document (mutates it). No venue-day grows past
+ * `venueDayMax`, and with a pace no venue takes more than `pace.max` minus what `pace.used` holds
+ * (recentVenueCounts, brought up to date here): what would overflow is ignored and returned as such.
+ */
+export function addTallyCounts(
+  doc: TallyDoc,
+  counts: ReadonlyMap<string, number>,
+  venueDayMax: number,
+  pace?: { max: number; used: Map<string, number> }
+): TallyAddition & { added: Record<string, number> } {
   let accepted = 0;
   let overCap = 0;
+  let overPace = 0;
   const added: Record<string, number> = {};
   for (const [venueId, count] of counts) {
     const current = doc.venues[venueId] ?? 0;
-    const add = Math.max(0, Math.min(count, venueDayMax - current));
+    const room = Math.max(0, venueDayMax - current);
+    const paced = pace ? Math.max(0, pace.max - (pace.used.get(venueId) ?? 0)) : Infinity;
+    const add = Math.max(0, Math.min(count, room, paced));
     if (add > 0) {
       doc.venues[venueId] = current + add;
       added[venueId] = add;
+      pace?.used.set(venueId, (pace.used.get(venueId) ?? 0) + add);
     }
     accepted += add;
-    overCap += count - add;
+    // Counts a full day could not take are said as such, whatever the pace.
+    const capped = Math.min(count, room) - add;
+    overPace += capped;
+    overCap += count - add - capped;
   }
   doc.reports += 1;
-  return { accepted, overCap, added };
+  return { accepted, overCap, overPace, added };
 }
 
 /**
@@ -286,17 +329,17 @@ export function addContribution(
   doc: TallyDoc,
   id: string,
   counts: ReadonlyMap<string, number>,
-  opts: { venueDayMax: number; at: number; seen?: Set<string> }
-): { accepted: number; overCap: number } | null {
+  opts: { venueDayMax: number; at: number; seen?: Set<string>; pace?: { max: number; used: Map<string, number> } }
+): TallyAddition | null {
   if (id.length !== CONTRIBUTION_ID_LENGTH) throw new Error(`a contribution id has ${CONTRIBUTION_ID_LENGTH} characters`);
   const seen = opts.seen ?? seenIds(doc);
   if (seen.has(id)) return null;
-  const { accepted, overCap, added } = addTallyCounts(doc, counts, opts.venueDayMax);
+  const { accepted, overCap, overPace, added } = addTallyCounts(doc, counts, opts.venueDayMax, opts.pace);
   seen.add(id);
   doc.seen = (typeof doc.seen === 'string' ? doc.seen : '') + id;
   (doc.recent ??= {})[id] = { at: opts.at, venues: added };
   delete doc.writes;
-  return { accepted, overCap };
+  return { accepted, overCap, overPace };
 }
 
 /** Drops the entries of `recent` older than TALLY_RECENT_MS at `at` (mutates the document). */
