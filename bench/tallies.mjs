@@ -18,7 +18,9 @@
  * The per-client and per-venue limits are turned off for the run (TALLY_CLIENT_PER_MINUTE=0,
  * TALLY_VENUE_PER_MINUTE=0, TALLY_CLIENT_VENUE_DAY_MAX=0): 20 senders from one address at hundreds
  * of reports a second is exactly what those limits refuse. What is measured is the path a report
- * takes when it is admitted. The demo district's made-up activity is off (DEMO_ACTIVITY=0): it adds
+ * takes when it is admitted. `--venue-pace N` sets TALLY_VENUE_PER_MINUTE instead: with an N too
+ * large to refuse anything (1e9), it measures what deciding the shared venue pace in each tally
+ * document costs. The demo district's made-up activity is off (DEMO_ACTIVITY=0): it adds
  * tallies of its own to the same days while the bench runs.
  *
  * After a short warm-up (same loop, not timed) and the timed loop, every accepted count (warm-up
@@ -170,9 +172,9 @@ async function workerMain() {
 // Main thread: the server, verification, report
 // ---------------------------------------------------------------------------------------------
 const OPTIONS = {
-  usage: 'node bench/tallies.mjs [--seconds 20] [--senders 20] [--warmup 3] [--bundle dist/server.mjs]',
-  spec: { seconds: 'number', senders: 'whole', warmup: 'number', bundle: 'path' },
-  defaults: { seconds: 20, senders: 20, warmup: 3, bundle: null },
+  usage: 'node bench/tallies.mjs [--seconds 20] [--senders 20] [--warmup 3] [--venue-pace 0] [--bundle dist/server.mjs]',
+  spec: { seconds: 'number', senders: 'whole', warmup: 'number', venuePace: 'whole', bundle: 'path' },
+  defaults: { seconds: 20, senders: 20, warmup: 3, venuePace: 0, bundle: null },
   check(opts) {
     if (opts.seconds <= 0 || opts.senders < 1) throw new Error('--seconds and --senders must be positive');
     if (opts.senders > 500) throw new Error('--senders: at most 500');
@@ -202,10 +204,10 @@ async function main() {
   watchdog.unref();
 
   try {
-    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static, TALLY_CLIENT_PER_MINUTE: '0', TALLY_VENUE_PER_MINUTE: '0', TALLY_CLIENT_VENUE_DAY_MAX: '0', DEMO_ACTIVITY: '0' });
+    server = await startBenchServer(bundle, { DATA_DIR: dirs.data, STATIC_DIR: dirs.static, TALLY_CLIENT_PER_MINUTE: '0', TALLY_VENUE_PER_MINUTE: String(opts.venuePace), TALLY_CLIENT_VENUE_DAY_MAX: '0', DEMO_ACTIVITY: '0' });
     const venueIds = server.demoVenues.map((v) => v.venueId);
     if (venueIds.length < 5) throw new Error(`expected the demo venues, found ${venueIds.length}`);
-    console.log(`Lưu Vết anonymous tallies: ${opts.senders} concurrent senders, closed loop, ${opts.warmup} s warm-up + ${opts.seconds} s`);
+    console.log(`Lưu Vết anonymous tallies: ${opts.senders} concurrent senders, closed loop, ${opts.warmup} s warm-up + ${opts.seconds} s${opts.venuePace ? `, venue pace ${opts.venuePace}/min` : ''}`);
     console.log(`  server ${server.url} (in-process, embedded store), senders in a worker thread; ${os.cpus().length} CPUs, Node ${process.version}`);
     const load0 = os.loadavg()[0];
 

@@ -63,6 +63,10 @@ export const CHANGES_DOCS_MAX_LIMIT = 5000;
  * round trip a batch; bench/replica.mjs). The app's batches are 1,000 rows.
  */
 export const CHANGES_LEAVES_MAX_LIMIT = 1000;
+/** How long one read of changes goes on paging past rows the caller may not see (readVisibleChanges). */
+const VISIBLE_READ_MS = 10_000;
+/** The largest page of the store's changes (without documents) read for that. */
+const VISIBLE_PAGE_MAX = 5000;
 
 type Params = { db: string; id?: string; '*'?: string };
 
@@ -378,6 +382,45 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     return read(again);
   }
 
+  /**
+   * Reads changes for a caller whose view is filtered (an owner's or a station's venues, a commune's
+   * replicated kinds, a doc_ids list). A page of the store's changes can hold nothing such a caller
+   * may see: PouchDB's replicator takes an empty page for the end of a one-off replication, which
+   * then stopped before it had caught up, and a long-poll waited for the next change of the database
+   * before reading on. So further pages are read, each twice the last, until a row is the caller's,
+   * the feed ends, or VISIBLE_READ_MS have passed. Rows past the caller's limit are not answered:
+   * last_seq is then the last answered row's sequence, so the next read starts after it.
+   */
+  async function readVisibleChanges(ctx: Ctx, query: URLSearchParams, docIds: Set<string> | null): Promise<{ status: number; body: unknown }> {
+    let res = await readChanges(ctx, query, docIds);
+    if (res.status !== 200) return res;
+    const limit = Number(query.get('limit'));
+    let fetched = (res.body as ChangesBody).results?.length ?? 0;
+    let body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+    if (!(limit >= 1) || query.get('descending') === 'true') return { status: 200, body };
+    const started = Date.now();
+    let pageLimit = limit;
+    while (!body.results.length && fetched >= pageLimit && Date.now() - started < VISIBLE_READ_MS) {
+      // Pages with documents stay the caller's size: it chose how much it can take at once.
+      pageLimit = query.get('include_docs') === 'true' ? limit : Math.min(pageLimit * 2, VISIBLE_PAGE_MAX);
+      const step = new URLSearchParams(query);
+      step.set('since', seqText(body.last_seq));
+      step.set('limit', String(pageLimit));
+      // Every row's sequence is needed to stop after the caller's limit (CouchDB leaves most out with it).
+      step.delete('seq_interval');
+      res = await readChanges(ctx, step, docIds);
+      if (res.status !== 200) return res;
+      fetched = (res.body as ChangesBody).results?.length ?? 0;
+      body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+      if (body.results.length > limit) {
+        body.results = body.results.slice(0, limit);
+        body.last_seq = body.results[limit - 1]!.seq;
+        delete body.pending;
+      }
+    }
+    return { status: 200, body };
+  }
+
   const watch = new ChangeWatch(store, longpollMaxMs, closing.signal);
   const seqText = (seq: unknown) => (typeof seq === 'string' ? seq : String(seq));
 
@@ -404,7 +447,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const waiting = watch.wait(ctx.db.name, deadline);
       let res: { status: number; body: unknown };
       try {
-        res = await readChanges(ctx, step, docIds);
+        res = await readVisibleChanges(ctx, step, docIds);
       } catch (err) {
         waiting.cancel();
         throw err;
@@ -413,7 +456,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
         waiting.cancel();
         return res;
       }
-      const body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+      const body = res.body as ChangesBody;
       // Something to answer, or the deadline passed, or it passes while waiting for the next change.
       if (body.results.length > 0 || deadline.aborted || !(await waiting.changed)) {
         waiting.cancel();
@@ -474,9 +517,9 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       return deny(reply, 400, 'bad_request', 'only the _doc_ids filter is supported');
     }
     if (feed === 'normal') {
-      const res = await readChanges(ctx, query, docIds);
+      const res = await readVisibleChanges(ctx, query, docIds);
       if (res.status !== 200) return relay(reply, res);
-      const body = await filterChanges(ctx, res.body as ChangesBody, docIds);
+      const body = res.body as ChangesBody;
       return leaves ? withLeaves(ctx, body, reply) : body;
     }
 
