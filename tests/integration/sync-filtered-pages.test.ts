@@ -84,19 +84,21 @@ describe('an owner pulling a busy commune', () => {
   });
 
   it('is answered its next rows at once, past pages of rows it may not see', async () => {
+    // CouchDB orders the rows of one _bulk_docs as it likes: compared as sets.
     const page = await changes(`since=${encodeURIComponent(String(sinceBefore))}&limit=20`);
-    expect(page.results.map((r) => r.id)).toEqual(lastEntryIds);
+    expect(page.results.map((r) => r.id).sort()).toEqual(lastEntryIds);
     // A long-poll does not wait for the next change of the commune to read on.
     const started = Date.now();
     const polled = await changes(`feed=longpoll&timeout=20000&since=${encodeURIComponent(String(sinceBefore))}&limit=20`);
-    expect(polled.results.map((r) => r.id)).toEqual(lastEntryIds);
+    expect(polled.results.map((r) => r.id).sort()).toEqual(lastEntryIds);
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('keeps to its limit and resumes after the last row answered', async () => {
     const first = await changes(`since=${encodeURIComponent(String(sinceBefore))}&limit=2`);
-    expect(first.results.map((r) => r.id)).toEqual(lastEntryIds.slice(0, 2));
+    expect(first.results).toHaveLength(2);
     const next = await changes(`since=${encodeURIComponent(String(first.last_seq))}&limit=2`);
-    expect(next.results.map((r) => r.id)).toEqual(lastEntryIds.slice(2));
+    expect(next.results).toHaveLength(1);
+    expect([...first.results, ...next.results].map((r) => r.id).sort()).toEqual(lastEntryIds);
   });
 });
