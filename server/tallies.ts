@@ -24,6 +24,7 @@ import {
   pruneTallyRecent,
   recentVenueCounts,
   seenIds,
+  storedContribution,
   TALLY_BODY_LIMIT,
   tallyDocId,
   TALLY_RECENT_MS,
@@ -134,8 +135,13 @@ export interface Contribution {
   communeCode: string;
   day: string;
   counts: Map<string, number>;
-  /** What adding gave, in the write that stored it. */
+  /** What adding gave, in the write that stored it; for one found stored already, what it added then (storedContribution). */
   result?: TallyAddition;
+  /**
+   * Per venue, what this request's writes added (for the in-memory pace to take back the rest): what
+   * was decided for a new contribution, nothing for one an earlier try stored.
+   */
+  added?: Record<string, number>;
   /** The document held it already: an earlier try of the same report stored it. */
   duplicate?: boolean;
   /** Sent in a write of this writer whose outcome is unknown: found stored, it is that write's. */
@@ -348,12 +354,19 @@ export class TallyWriter {
           const result = addContribution(doc, c.id, c.counts, { venueDayMax: this.venueDayMax, at, seen, pace });
           if (result) {
             c.result = result;
+            c.added = doc.recent?.[c.id]?.venues;
             added.push(c);
           } else {
             // Stored already: by this writer's own write whose answer was lost or partial, or by an
-            // earlier try of the same report (here or on another server).
+            // earlier try of the same report (here or on another server). What it added then is read
+            // back from `recent`, not what an earlier attempt of this flush decided.
             c.duplicate = !c.maybeWritten;
             c.committed = true;
+            const stored = storedContribution(doc, c.id, c.counts, this.venueDayMax);
+            if (stored) c.result = stored;
+            else delete c.result;
+            // This writer's own write: what it decided then (or, past `recent`, everything asked).
+            c.added = c.maybeWritten ? (doc.recent?.[c.id]?.venues ?? Object.fromEntries(c.counts)) : {};
           }
         }
         if (!added.length && !merged) {
@@ -586,6 +599,15 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     }
     const list = [...contributions.values()];
     const problem = list.length ? await writer.add(list) : null;
+    // What the in-memory pace granted and the document did not take (the shared pace of the venue-day,
+    // its ceiling, or an earlier try that stored the report) goes back: it was not added here.
+    for (const c of list) {
+      if (!c.committed || !c.added) continue;
+      for (const [venueId, n] of c.counts) {
+        const back = n - (c.added[venueId] ?? 0);
+        if (back > 0) venueRate.giveBack(venueId, back);
+      }
+    }
     for (const c of list) {
       if (!c.committed || !c.result) continue;
       let i = ignoredByDoc.get(c.docId);
@@ -604,7 +626,8 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       ignored.clientVenueDay += i.clientVenueDay;
     }
     // A contribution found stored already (an earlier try on another server, or before a restart)
-    // is answered with what this try would have added: what it added then is not kept per report.
+    // is answered with what it added then, read from the document's `recent`; past that (30
+    // minutes) with what this try asked for, which is all that is known.
     const sum = (c: Contribution) => (c.result ? c.result.accepted : [...c.counts.values()].reduce((a, n) => a + n, 0));
     const accepted = (memory?.accepted ?? 0) + list.reduce((a, c) => a + (c.committed ? sum(c) : 0), 0);
     // Every count of this report was stored by an earlier try: the same report, said as such.

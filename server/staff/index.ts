@@ -45,7 +45,10 @@ const NewPairing = v.object({
 });
 const Pair = v.object({ code: v.pipe(v.string(), v.maxLength(64)) });
 
-/** An owner's codes: one a minute, ten saved up (a morning of pairing a shift's phones). */
+/**
+ * An owner's codes: ten in any ten minutes (a morning of pairing a shift's phones), counted in a
+ * shared window (perMinuteSpec): after ten at once, the next comes some ten minutes later.
+ */
 const OWNER_CODES_PER_MINUTE = 1;
 
 function publicStation(s: StationDoc, lastSeenAt: string | null) {
@@ -103,8 +106,9 @@ export function registerStaff(app: FastifyInstance, { store, secret, secureCooki
     const ref: WindowRef = { spec: ownerCodes, key: hashed(ownerKey, session.userId) };
     const [got] = await windows.take([{ ref, want: 1 }], now);
     if (!got) {
-      reply.header('Retry-After', String(Math.max(SharedWindows.of(await windows.read([ref], now), ref).wait, 1)));
-      return reply.status(429).send({ error: 'too_many_attempts', reason: 'too many pairing codes in a short time: wait a minute' });
+      const wait = Math.max(SharedWindows.of(await windows.read([ref], now), ref).wait, 1);
+      reply.header('Retry-After', String(wait));
+      return reply.status(429).send({ error: 'too_many_attempts', reason: `too many pairing codes in a short time: try again in ${Math.ceil(wait / 60)} min` });
     }
     const code = newPairingCode((n) => new Uint8Array(randomBytes(n)));
     const pairing = await createPairing(store, code, { ownerId: session.userId, venueId, communeCode, label: cleanStationLabel(input.output.label ?? '') });

@@ -349,7 +349,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * the end of a one-off replication (a first load's conflicted documents, pulled by id, were missed
    * past the first batch of the commune's changes).
    */
-  async function readChanges(ctx: Ctx, given: URLSearchParams, docIds: Set<string> | null) {
+  async function readChanges(ctx: Ctx, given: URLSearchParams, docIds: Set<string> | null, restart = true) {
     const readOnce = (query: URLSearchParams) => {
       if (!docIds) return store.request('GET', `${ctx.db.name}/_changes`, { query });
       const filtered = new URLSearchParams(query);
@@ -375,8 +375,9 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       query.set('since', '0');
     }
     const res = await read(query);
-    // A sequence of the right kind that this store still cannot place (CouchDB answers 400): from the start too.
-    if (res.status !== 400 || query.get('since') === '0') return res;
+    // A sequence of the right kind that this store still cannot place (CouchDB answers 400): from the
+    // start too. Not for a sequence the store itself gave on the page before (readVisibleChanges).
+    if (!restart || res.status !== 400 || query.get('since') === '0') return res;
     const again = new URLSearchParams(query);
     again.set('since', '0');
     return read(again);
@@ -388,10 +389,12 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
    * may see: PouchDB's replicator takes an empty page for the end of a one-off replication, which
    * then stopped before it had caught up, and a long-poll waited for the next change of the database
    * before reading on. So further pages are read, each twice the last, until a row is the caller's,
-   * the feed ends, or VISIBLE_READ_MS have passed. Rows past the caller's limit are not answered:
-   * last_seq is then the last answered row's sequence, so the next read starts after it.
+   * the feed ends, VISIBLE_READ_MS have passed or `stop` aborts (a long-poll's deadline, its client
+   * gone, shutdown). Rows past the caller's limit are not answered: last_seq is then the last
+   * answered row's sequence, so the next read starts after it. A later page the store refuses ends
+   * the read with what was read so far: the caller resumes from there.
    */
-  async function readVisibleChanges(ctx: Ctx, query: URLSearchParams, docIds: Set<string> | null): Promise<{ status: number; body: unknown }> {
+  async function readVisibleChanges(ctx: Ctx, query: URLSearchParams, docIds: Set<string> | null, stop: AbortSignal): Promise<{ status: number; body: unknown }> {
     let res = await readChanges(ctx, query, docIds);
     if (res.status !== 200) return res;
     const limit = Number(query.get('limit'));
@@ -400,7 +403,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
     if (!(limit >= 1) || query.get('descending') === 'true') return { status: 200, body };
     const started = Date.now();
     let pageLimit = limit;
-    while (!body.results.length && fetched >= pageLimit && Date.now() - started < VISIBLE_READ_MS) {
+    while (!body.results.length && fetched >= pageLimit && Date.now() - started < VISIBLE_READ_MS && !stop.aborted) {
       // Pages with documents stay the caller's size: it chose how much it can take at once.
       pageLimit = query.get('include_docs') === 'true' ? limit : Math.min(pageLimit * 2, VISIBLE_PAGE_MAX);
       const step = new URLSearchParams(query);
@@ -408,8 +411,8 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       step.set('limit', String(pageLimit));
       // Every row's sequence is needed to stop after the caller's limit (CouchDB leaves most out with it).
       step.delete('seq_interval');
-      res = await readChanges(ctx, step, docIds);
-      if (res.status !== 200) return res;
+      res = await readChanges(ctx, step, docIds, false);
+      if (res.status !== 200) break;
       fetched = (res.body as ChangesBody).results?.length ?? 0;
       body = await filterChanges(ctx, res.body as ChangesBody, docIds);
       if (body.results.length > limit) {
@@ -447,7 +450,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       const waiting = watch.wait(ctx.db.name, deadline);
       let res: { status: number; body: unknown };
       try {
-        res = await readVisibleChanges(ctx, step, docIds);
+        res = await readVisibleChanges(ctx, step, docIds, deadline);
       } catch (err) {
         waiting.cancel();
         throw err;
@@ -517,7 +520,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       return deny(reply, 400, 'bad_request', 'only the _doc_ids filter is supported');
     }
     if (feed === 'normal') {
-      const res = await readVisibleChanges(ctx, query, docIds);
+      const res = await readVisibleChanges(ctx, query, docIds, closing.signal);
       if (res.status !== 200) return relay(reply, res);
       const body = res.body as ChangesBody;
       return leaves ? withLeaves(ctx, body, reply) : body;

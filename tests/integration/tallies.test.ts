@@ -359,15 +359,24 @@ describe('anonymous tallies', () => {
     const day = daysAgo(11);
     let accepted = 0;
     let paced = 0;
+    const reports: TallyReport[] = [];
     // Sent in turn to C and D, each from its own address: each instance alone would take 10.
     for (let i = 0; i < 6; i++) {
-      const res = await send((i % 2 ? serverD : serverC).url, tally([{ day, venues: [{ venueId, count: 4 }] }]), `127.0.9.${i + 1}`);
+      const report = tally([{ day, venues: [{ venueId, count: 4 }] }]);
+      reports.push(report);
+      const res = await send((i % 2 ? serverD : serverC).url, report, `127.0.9.${i + 1}`);
       expect(res.status).toBe(200);
+      expect(res.json.accepted).toBe([4, 4, 2, 0, 0, 0][i]);
       accepted += res.json.accepted as number;
       paced += (res.json.ignoredBy as { venueLimit: number }).venueLimit;
     }
     expect(accepted).toBe(10);
     expect(paced).toBe(24 - 10);
+    expect((await allTallyDocs()).get(tallyDocId(COMMUNE, day))?.venues[venueId]).toBe(10);
+    // The third report, whose answer a phone lost, sent again to the other instance: it is told
+    // what was stored then (2, and 2 over the pace), and nothing more is added.
+    const again = await send(serverD.url, reports[2], '127.0.9.3');
+    expect(again.json).toMatchObject({ duplicate: true, accepted: 2, ignored: 2, ignoredBy: { venueLimit: 2 } });
     expect((await allTallyDocs()).get(tallyDocId(COMMUNE, day))?.venues[venueId]).toBe(10);
   });
 
@@ -386,7 +395,8 @@ describe('anonymous tallies', () => {
       expect(doc.seen).toMatch(/^([A-Za-z0-9_-]{11})+$/);
       for (const [cid, entry] of Object.entries(doc.recent as Record<string, unknown>)) {
         expect(cid).toMatch(/^[A-Za-z0-9_-]{11}$/);
-        expect(Object.keys(entry as object).sort()).toEqual(['at', 'venues']);
+        // `first`: a contribution folded in from a forked revision (the fork tests above).
+        expect(['at,venues', 'at,first,venues']).toContain(Object.keys(entry as object).sort().join());
       }
     }
   });

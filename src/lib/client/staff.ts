@@ -11,7 +11,8 @@ export interface PairedStation {
 
 export type StaffError = 'not_logged_in' | 'not_found' | 'too_many_attempts' | 'offline' | 'server';
 
-async function call<T>(method: string, url: string, body?: unknown): Promise<{ ok: true; value: T } | { ok: false; error: StaffError }> {
+/** `retryAfter`: seconds, with a 429 (the server's Retry-After). */
+async function call<T>(method: string, url: string, body?: unknown): Promise<{ ok: true; value: T } | { ok: false; error: StaffError; retryAfter?: number }> {
   let res: Response;
   try {
     res = await fetch(url, { method, cache: 'no-store', ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
@@ -20,7 +21,8 @@ async function call<T>(method: string, url: string, body?: unknown): Promise<{ o
   }
   if (res.ok) return { ok: true, value: (await res.json()) as T };
   const error = res.status === 401 ? 'not_logged_in' : res.status === 404 ? 'not_found' : res.status === 429 ? 'too_many_attempts' : 'server';
-  return { ok: false, error };
+  const retryAfter = Number(res.headers.get('retry-after'));
+  return { ok: false, error, ...(error === 'too_many_attempts' && retryAfter > 0 ? { retryAfter } : {}) };
 }
 
 export function newPairingCode(communeCode: string, venueId: string, label: string) {

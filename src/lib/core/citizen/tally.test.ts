@@ -8,6 +8,7 @@ import {
   pruneTallyRecent,
   recentVenueCounts,
   seenIds,
+  storedContribution,
   TALLY_RECENT_MS,
   type TallyDoc,
   buildTallyReport,
@@ -275,6 +276,36 @@ describe('tally documents', () => {
     addContribution(doc, id('a'), new Map([['demochoducth', 4]]), { ...opts, venueDayMax: 6, pace });
     // 2 fit the day; the pace leaves 1 of them: 1 over the pace, 2 over the day.
     expect(addContribution(doc, id('b'), new Map([['demochoducth', 4]]), { ...opts, venueDayMax: 6, pace })).toEqual({ accepted: 1, overCap: 2, overPace: 1 });
+  });
+
+  it('tells a retry what its contribution added then, while `recent` holds it', () => {
+    const doc = emptyTallyDoc('18070', '2021-08-19');
+    const pace = { max: 5, used: new Map<string, number>() };
+    const asked = new Map([['demochoducth', 4], ['demotramyte2', 1]]);
+    addContribution(doc, id('a'), new Map([['demochoducth', 3]]), { ...opts, pace });
+    expect(addContribution(doc, id('b'), asked, { ...opts, pace })).toEqual({ accepted: 3, overCap: 0, overPace: 2 });
+    expect(storedContribution(doc, id('b'), asked, opts.venueDayMax)).toEqual({ accepted: 3, overCap: 0, overPace: 2 });
+    // A full venue-day: what was not added is said as the day's ceiling.
+    expect(storedContribution(doc, id('b'), asked, 5)).toEqual({ accepted: 3, overCap: 2, overPace: 0 });
+    pruneTallyRecent(doc, opts.at + TALLY_RECENT_MS);
+    expect(storedContribution(doc, id('b'), asked, opts.venueDayMax)).toBeNull();
+  });
+
+  it('counts folded contributions against the pace at the time they were first added', () => {
+    const windowMs = 10 * 60_000;
+    const parent = emptyTallyDoc('18070', '2021-08-19');
+    const winner = structuredClone(parent);
+    const loser = structuredClone(parent);
+    addContribution(loser, id('a'), new Map([['demochoducth', 7]]), opts);
+    // The split heals twenty minutes later: folded in then, yet added long before the pace's window.
+    const healed = opts.at + 2 * windowMs;
+    mergeTallyRevisions(winner, [loser], { ...opts, at: healed });
+    expect(recentVenueCounts(winner, healed - windowMs)).toEqual(new Map());
+    // And a revision that takes it in at second hand keeps that first time.
+    const third = structuredClone(parent);
+    mergeTallyRevisions(third, [winner], { ...opts, at: healed + 1000 });
+    expect(third.recent![id('a')]).toMatchObject({ at: healed + 1000, first: opts.at });
+    expect(recentVenueCounts(third, opts.at - 1)).toEqual(new Map([['demochoducth', 7]]));
   });
 
   it('ignores malformed entries of `recent` when counting the pace', () => {

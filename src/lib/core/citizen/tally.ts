@@ -219,8 +219,11 @@ export interface TallyDoc {
   reports: number;
   /** ids of every contribution added, concatenated (CONTRIBUTION_ID_LENGTH characters each) */
   seen?: string;
-  /** contribution id -> when it was added and what it added, for the last TALLY_RECENT_MS */
-  recent?: Record<string, { at: number; venues: Record<string, number> }>;
+  /**
+   * contribution id -> when it entered this revision and what it added, for the last
+   * TALLY_RECENT_MS; `first`: when it was first added, on another branch of a fork folded in since
+   */
+  recent?: Record<string, { at: number; venues: Record<string, number>; first?: number }>;
   /** documents written before contribution ids: random ids of their last writes (no longer used) */
   writes?: string[];
 }
@@ -258,8 +261,10 @@ export function seenIds(doc: Pick<TallyDoc, 'seen'>): Set<string> {
  * A venue's pace across every server: at most `max` check-ins added to one venue of the document in
  * any `windowMs`, as the document's own `recent` shows them. Kept in the document, it holds whatever
  * server adds and costs no request of its own: the counts and the pace are decided in the same
- * revision-guarded write, so two servers racing are refused as a conflict and decide again on what
- * the winner stored.
+ * revision-guarded write, so two servers racing through one node are refused as a conflict and
+ * decide again on what the winner stored. On a cluster two writes can still fork the document (see
+ * TallyDoc); each branch decides on what it holds, so while a fork lasts a venue-day may take the
+ * pace once per branch, and folding the branches back counts their additions at their first times.
  */
 export interface VenuePace {
   max: number;
@@ -271,7 +276,8 @@ export interface VenuePace {
 export function recentVenueCounts(doc: Pick<TallyDoc, 'recent'>, since: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const entry of Object.values(doc.recent ?? {})) {
-    if (!entry || typeof entry.at !== 'number' || entry.at <= since || typeof entry.venues !== 'object' || !entry.venues) continue;
+    const at = typeof entry?.first === 'number' ? entry.first : entry?.at;
+    if (!entry || typeof at !== 'number' || at <= since || typeof entry.venues !== 'object' || !entry.venues) continue;
     for (const [venueId, n] of Object.entries(entry.venues)) if (Number.isSafeInteger(n) && n > 0) out.set(venueId, (out.get(venueId) ?? 0) + n);
   }
   return out;
@@ -342,6 +348,28 @@ export function addContribution(
   return { accepted, overCap, overPace };
 }
 
+/**
+ * What a contribution the document holds already added, when a retry finds it (its answer was lost,
+ * or it went to another server): read from `recent` while it is there, with what was asked and not
+ * added said as the day's ceiling when the venue-day is full, else as the pace. Null once it has
+ * left `recent` (then only that it is stored is known).
+ */
+export function storedContribution(doc: TallyDoc, id: string, counts: ReadonlyMap<string, number>, venueDayMax: number): TallyAddition | null {
+  const entry = doc.recent?.[id];
+  if (!entry || typeof entry.venues !== 'object' || !entry.venues) return null;
+  let accepted = 0;
+  let overCap = 0;
+  let overPace = 0;
+  for (const [venueId, asked] of counts) {
+    const n = entry.venues[venueId];
+    const added = Number.isSafeInteger(n) && n! > 0 ? Math.min(n!, asked) : 0;
+    accepted += added;
+    if ((doc.venues[venueId] ?? 0) >= venueDayMax) overCap += asked - added;
+    else overPace += asked - added;
+  }
+  return { accepted, overCap, overPace };
+}
+
 /** Drops the entries of `recent` older than TALLY_RECENT_MS at `at` (mutates the document). */
 export function pruneTallyRecent(doc: TallyDoc, at: number): void {
   const out: NonNullable<TallyDoc['recent']> = {};
@@ -363,8 +391,10 @@ export function mergeTallyRevisions(winner: TallyDoc, losers: readonly TallyDoc[
       if (id.length !== CONTRIBUTION_ID_LENGTH || seen.has(id) || !entry || typeof entry.venues !== 'object') continue;
       const counts = new Map(Object.entries(entry.venues).filter(([, n]) => Number.isSafeInteger(n) && n > 0));
       // Stamped with the merge's time: should this revision lose a conflict in turn, its `recent`
-      // must still carry what it took in here.
+      // must still carry what it took in here. The pace counts it at the time it was first added.
       addContribution(winner, id, counts, { venueDayMax: opts.venueDayMax, at: opts.at, seen });
+      const first = typeof entry.first === 'number' ? entry.first : entry.at;
+      if (typeof first === 'number' && winner.recent?.[id]) winner.recent[id].first = first;
       merged++;
     }
   }
