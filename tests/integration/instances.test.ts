@@ -111,8 +111,9 @@ describe('two instances on one store', () => {
       const held = await call(base, 'POST', '/api/staff/pairings', { cookie: owner.cookie, body: { communeCode: commune, venueId }, from: '127.0.24.1' });
       expect(held.status).toBe(429);
       expect(held.json).toMatchObject({ error: 'too_many_attempts', reason: expect.stringMatching(/try again in \d+ min/) });
-      // Ten made at once: the window lets the next through only once most of ten minutes have passed.
-      expect(Number(held.headers['retry-after'])).toBeGreaterThan(60);
+      // Ten made at once: the sliding window lets the next through a minute later at the soonest
+      // (all ten just before a window's edge), ten at the latest.
+      expect(Number(held.headers['retry-after'])).toBeGreaterThanOrEqual(55);
     }
   });
 
