@@ -223,7 +223,7 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       await registerGateway(sync, {
         store,
         sessionOf,
-        onVenuesPushed: (code) => signer.wake(code),
+        onVenuesPushed: (code) => signer.pushed(code),
         onCommunePushed,
         onOwnerVenue: (userId, code) => addVenueCommune(store, userId, code),
         waiting: config.waiting

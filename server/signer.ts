@@ -27,7 +27,7 @@ import type { VenueRecord } from '../src/lib/core/documents';
 import type { Keyring } from './keys';
 import { DB, type Store } from './store/couch';
 import { Publisher } from './publisher';
-import { Lease, newHolderId, unfinishedLeases, withLease } from './shared/lease';
+import { clearWanted, Lease, LEASE_SKEW_MS, markWanted, newHolderId, unfinishedLeases, wantedWork, withLease } from './shared/lease';
 
 interface RevokedDoc {
   _id: string;
@@ -64,11 +64,18 @@ const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 /** How often each instance looks for a commune pass that another instance started and never finished. */
 export const SIGNER_RECOVER_MS = 60_000;
+/**
+ * A want (venues pushed) older than this that no pass has cleared is woken by any instance's
+ * recovery: the instance that took the push signs within a second unless it died.
+ */
+const WANT_GRACE_MS = 30_000;
 
 export interface SignerOptions {
   ttlMs?: number;
   skewMs?: number;
   recoverEveryMs?: number;
+  /** How old a want must be before recovery takes it up (default WANT_GRACE_MS; tests lower it). */
+  wantGraceMs?: number;
   holder?: string;
 }
 
@@ -92,6 +99,21 @@ export class Signer {
     this.#publisher = new Publisher(store, keyring);
     this.#holder = opts.holder ?? newHolderId();
     this.#opts = opts;
+  }
+
+  /**
+   * Venues or events were stored in a commune by a push about to be answered: records that the
+   * commune wants a pass (shared/lease.ts WantDoc), then wakes this instance's own. Should this
+   * instance die before its pass, another's recovery finds the want. A store that fails here fails
+   * nothing: the push is stored, and this instance's pass still comes.
+   */
+  async pushed(communeCode: string): Promise<void> {
+    try {
+      await markWanted(this.store, `signer:${communeCode}`, this.#holder);
+    } catch (err) {
+      this.log(`signer: commune ${communeCode}: recording the pass it wants failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+    this.wake(communeCode);
   }
 
   /** Signs soon: pushes arrive in bursts, one pass serves the burst. */
@@ -144,6 +166,7 @@ export class Signer {
   }
 
   async #pass(communeCode: string, lease: Lease): Promise<number> {
+    const startedAt = Date.now();
     const dbName = `lv_c_${communeCode}`;
     const venues = ((await this.store.docsByPrefix<VenueRecord>(dbName, 'venue:')) ?? []).filter((d) => d.type === 'venue');
     const candidates = venues.filter((v) => needsSigning(v, this.keyring));
@@ -174,6 +197,7 @@ export class Signer {
     await this.#syncRevocations(venues);
     if (!lease.held) throw new Error('the commune lease ran out during the pass');
     await this.#publisher.publishCommune(communeCode, new Set(venues.map((v) => v.venueId)));
+    await clearWanted(this.store, `signer:${communeCode}`, { startedAt, holder: this.#holder, skewMs: this.#opts.skewMs ?? LEASE_SKEW_MS });
     return signed;
   }
 
@@ -208,6 +232,7 @@ export class Signer {
    * At start-up: every commune database, for venues pushed while no server was running. Then,
    * until stop(), a look every minute for commune passes that an instance started and never
    * finished (it died or lost the store): their leases are left pending, and are done again here.
+   * The same look takes up pushes whose instance died before its pass started (their wants).
    */
   async sweep(): Promise<void> {
     const dbs = (await this.store.couch.db.list()).filter((name) => /^lv_c_[0-9]{5}$/.test(name));
@@ -231,7 +256,11 @@ export class Signer {
   /** Wakes the communes whose last pass was started and not finished, by whatever instance; returns their codes. */
   async recover(): Promise<string[]> {
     const leases = await unfinishedLeases(this.store, 'signer:', { skewMs: this.#opts.skewMs });
-    const codes = leases.map((l) => l.name.slice('signer:'.length)).filter((code) => /^[0-9]{5}$/.test(code));
+    // Pushes whose instance did not get to sign them (it died first): their wants stand.
+    const now = Date.now();
+    const wants = (await wantedWork(this.store, 'signer:')).filter((w) => w.at + (this.#opts.wantGraceMs ?? WANT_GRACE_MS) <= now);
+    const names = new Set([...leases.map((l) => l.name), ...wants.map((w) => w.name)]);
+    const codes = [...names].map((name) => name.slice('signer:'.length)).filter((code) => /^[0-9]{5}$/.test(code));
     for (const code of codes) this.wake(code, 0);
     return codes;
   }

@@ -87,6 +87,68 @@ export async function unfinishedLeases(store: Store, prefix: string, opts: { ske
   return docs.filter((d) => d.type === 'lease' && d.pending && (d.holder === null || d.expiresAt + skew <= now));
 }
 
+/**
+ * Work asked for that no pass may have seen yet: `want:<name>` in `lv_jobs`, written after the
+ * thing to work on is stored and before the request that stored it is answered (a venue pushed: the
+ * signer must see it). The instance that took the request wakes its own pass at once; should it die
+ * before that pass has run, nothing else would know the work is there (the lease is not pending: no
+ * pass started). A pass that started after the want was written clears it (clearWanted); any
+ * instance's recovery wakes the work of a want left standing (wantedWork).
+ */
+export interface WantDoc {
+  _id: string;
+  _rev?: string;
+  type: 'want';
+  schema: 1;
+  name: string;
+  /** when it was asked for (ms, the asking instance's clock) */
+  at: number;
+  /** the asking instance's holder id: its own passes compare times on its own clock */
+  by: string;
+}
+
+const wantId = (name: string) => `want:${name}`;
+
+/** Records that the work of lease `name` is wanted (see WantDoc); a want written meanwhile by another does as well. */
+export async function markWanted(store: Store, name: string, by: string, now: () => number = Date.now): Promise<void> {
+  await ensureLeaseDb(store);
+  const path = `${LEASE_DB}/${encodeURIComponent(wantId(name))}`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await store.request('GET', path);
+    if (current.status !== 200 && current.status !== 404) throw new Error(`reading wanted work answered ${current.status}`);
+    const rev = current.status === 200 ? (current.body as WantDoc)._rev : undefined;
+    const doc: WantDoc = { _id: wantId(name), ...(rev ? { _rev: rev } : {}), type: 'want', schema: 1, name, at: now(), by };
+    const res = await store.request('PUT', path, { body: doc });
+    if (res.status === 201 || res.status === 202 || res.status === 200) return;
+    if (res.status !== 409) throw new Error(`recording wanted work answered ${res.status}`);
+  }
+  // Three conflicts in a row: others are writing it this instant, as recent as this one would be.
+}
+
+/** Wants of leases whose names start with `prefix`. */
+export async function wantedWork(store: Store, prefix: string): Promise<WantDoc[]> {
+  await ensureLeaseDb(store);
+  return ((await store.docsByPrefix<WantDoc>(LEASE_DB, wantId(prefix))) ?? []).filter((d) => d.type === 'want' && typeof d.at === 'number');
+}
+
+/**
+ * Clears the want of `name` if the pass that just finished saw what it asked for: the pass started
+ * after the want was written, on the asker's own clock (`mine`), or `skewMs` after it on another's.
+ * A want written later stays for the next pass. Never fails the pass: a want left is only done again.
+ */
+export async function clearWanted(store: Store, name: string, pass: { startedAt: number; holder: string; skewMs: number }): Promise<void> {
+  try {
+    const path = `${LEASE_DB}/${encodeURIComponent(wantId(name))}`;
+    const res = await store.request('GET', path);
+    if (res.status !== 200) return;
+    const want = res.body as WantDoc;
+    const seen = want.by === pass.holder ? want.at <= pass.startedAt : want.at + pass.skewMs <= pass.startedAt;
+    if (seen) await store.request('DELETE', path, { query: new URLSearchParams({ rev: want._rev! }) });
+  } catch {
+    // The next recovery wakes the work again, and that pass clears it.
+  }
+}
+
 export class Lease {
   readonly name: string;
   readonly holder: string;

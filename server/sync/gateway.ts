@@ -23,8 +23,11 @@ export interface GatewayDeps {
   store: Store;
   /** The caller's session, already checked against the account (null = anonymous). */
   sessionOf(req: FastifyRequest): Promise<{ session: Session | null; problem?: 'expired' | 'invalid' }>;
-  /** Called after venue documents were stored, so the signer can sign them. */
-  onVenuesPushed(communeCode: string): void;
+  /**
+   * Called after venue or event documents were stored and before the push is answered, so the
+   * signer can sign them (and record that it must: Signer.pushed).
+   */
+  onVenuesPushed(communeCode: string): void | Promise<void>;
   /** An accepted push into a commune database, with the kinds of document it carried (a team's report wakes the submissions job). */
   onCommunePushed?(communeCode: string, kinds: ReadonlySet<string>): void;
   /** Called when an owner stored a venue in a commune, so the account lists that commune for its other devices. */
@@ -750,7 +753,7 @@ export async function registerGateway(app: FastifyInstance, { store, sessionOf, 
       onCommunePushed?.(communeCode, new Set(accepted.map((d) => (typeof d.type === 'string' ? d.type : 'deleted'))));
       if (accepted.some((d) => d.type === 'venue' || d.type === 'exposure' || d._deleted)) {
         owners.changed(ctx.db.name);
-        onVenuesPushed(communeCode);
+        await onVenuesPushed(communeCode);
         if (ctx.push === 'own-venues') await onOwnerVenue(ctx.session!.userId, communeCode);
       }
     }

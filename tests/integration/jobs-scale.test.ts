@@ -188,6 +188,40 @@ describe('the signer and the publisher on two instances', { timeout: 60_000 }, (
     expect({ leaves: t!.leaves, depth: t!.depth }).toEqual({ leaves: 1, depth: 2 });
   });
 
+  it('signs a venue whose instance stored it and died before its own pass could run', async () => {
+    // C takes the push; the commune is held by another instance's pass (one that read its venues
+    // before the push), so C's pass must wait; C dies meanwhile. The other pass then ends, done.
+    const serverC = await startServer(await testServerConfig({ ...env, COUCHDB_URL: storeUrlA }));
+    const other = new Lease(serverA.store, `signer:${COMMUNE}`, { holder: 'another-instance' });
+    try {
+      expect(await other.acquire()).not.toBe(false);
+      const owner = await register(serverC.url, '0912700004');
+      const local = localDb();
+      await local.put(venueDoc(COMMUNE, 'scaleorphan2', 'Quán mồ côi', owner.userId));
+      expect((await local.replicate.to(remoteDb(serverC.url, `lv_c_${COMMUNE}`, owner.cookie))).doc_write_failures).toBe(0);
+    } finally {
+      await serverC.close();
+    }
+    await other.release({ done: true, remove: true });
+    const db = `lv_c_${COMMUNE}`;
+    expect((await storeDoc<{ token?: string }>(serverA.store, db, 'venue:scaleorphan2'))?.token).toBeUndefined();
+    // What C left behind says the commune wants a pass.
+    expect(await storeDoc(serverA.store, 'lv_jobs', `want:signer:${COMMUNE}`)).toMatchObject({ type: 'want', name: `signer:${COMMUNE}` });
+
+    // Another instance's recovery (every minute in a server) takes it up; nothing else would.
+    const survivor = new Signer(serverB.store, keyring(), () => {}, { recoverEveryMs: 200, skewMs: 200, wantGraceMs: 0 });
+    survivor.startRecovery();
+    try {
+      await until('orphaned venue signed', async () => !!(await storeDoc<{ token?: string }>(serverA.store, db, 'venue:scaleorphan2'))?.token);
+      await signersIdle();
+      await until('want cleared', async () => (await storeDoc(serverA.store, 'lv_jobs', `want:signer:${COMMUNE}`)) === null);
+    } finally {
+      survivor.stop();
+    }
+    const t = await tree(serverA.store, db, 'venue:scaleorphan2');
+    expect({ leaves: t!.leaves, depth: t!.depth }).toEqual({ leaves: 1, depth: 2 });
+  });
+
   it("finishes the pass of an instance killed mid-pass, once its lease has expired", async () => {
     // What a killed instance leaves: its lease, pending, never released; venues it had not signed
     // yet (written straight to the store: nobody is woken for them); one it had signed.

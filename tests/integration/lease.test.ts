@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
-import { Lease, readLease, sharedSchedule, unfinishedLeases, withLease } from '../../server/shared/lease';
+import { clearWanted, Lease, markWanted, readLease, sharedSchedule, unfinishedLeases, wantedWork, withLease } from '../../server/shared/lease';
 
 let dataDir: string;
 let server: RunningServer;
@@ -121,6 +121,25 @@ describe('a lease', () => {
     await dead.acquire();
     expect(await unfinishedLeases(server.store, 'unfinished:', { now: () => T0 + TTL })).toEqual([]);
     expect((await unfinishedLeases(server.store, 'unfinished:', { now: () => T0 + TTL + SKEW })).map((l) => l.holder)).toEqual(['dead']);
+  });
+
+  it('wanted work stands until a pass that started after it, on the asker\'s clock or past the skew on another\'s', async () => {
+    const names = async () => (await wantedWork(server.store, 'wanted:')).map((w) => w.name);
+    await markWanted(server.store, 'wanted:a', 'asker', () => T0);
+    await markWanted(server.store, 'wanted:a', 'asker', () => T0 + 10); // written again: one want, the later time
+    expect(await wantedWork(server.store, 'wanted:')).toEqual([expect.objectContaining({ name: 'wanted:a', at: T0 + 10, by: 'asker' })]);
+    // A pass of the asker itself that started before the want: it may not have seen the push.
+    await clearWanted(server.store, 'wanted:a', { startedAt: T0 + 9, holder: 'asker', skewMs: SKEW });
+    expect(await names()).toEqual(['wanted:a']);
+    // Another instance's pass, started after it by less than the skew: its clock may be behind.
+    await clearWanted(server.store, 'wanted:a', { startedAt: T0 + 10 + SKEW - 1, holder: 'other', skewMs: SKEW });
+    expect(await names()).toEqual(['wanted:a']);
+    await clearWanted(server.store, 'wanted:a', { startedAt: T0 + 10 + SKEW, holder: 'other', skewMs: SKEW });
+    expect(await names()).toEqual([]);
+    // The asker's own pass started at or after it clears it at once.
+    await markWanted(server.store, 'wanted:b', 'asker', () => T0);
+    await clearWanted(server.store, 'wanted:b', { startedAt: T0, holder: 'asker', skewMs: SKEW });
+    expect(await names()).toEqual([]);
   });
 
   it('withLease runs the work once between two holders, and a failed work stays pending', async () => {
