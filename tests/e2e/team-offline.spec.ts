@@ -174,6 +174,13 @@ test('team forms show all their problems at once', async ({ page }) => {
   await page.goto(`/team/venues?c=${COMMUNE}`);
   await expect(page.getByTestId('venue-tallies-next-day')).toContainText('ngày hôm sau');
   await shot(page, 'team-venues');
+  // Posters printed from the commune's list lead back to that list, not to an empty one.
+  await page.getByTestId('team-venue').locator('input[type=checkbox]:enabled').first().check();
+  await page.getByTestId('venue-print').click();
+  await expect(page.getByTestId('poster').first()).toBeVisible();
+  await page.getByTestId('posters-back').click();
+  await expect(page).toHaveURL(new RegExp(`/team/venues\\?c=${COMMUNE}$`));
+  await expect(page.getByTestId('team-venue').first()).toBeVisible();
   await page.goto('/team');
   await expect(page.getByTestId('go-cases')).toBeVisible();
   await shot(page, 'team-hub');
