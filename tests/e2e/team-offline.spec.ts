@@ -130,6 +130,13 @@ test('/team and /venue opened offline for the first time say they need a connect
 test('team forms show all their problems at once', async ({ page }) => {
   await login(page);
 
+  // Addresses without the commune (a bookmark, typed by hand) open the member's commune, not an
+  // empty one that says "no venues yet" or "not a team account".
+  await page.goto('/team/venues');
+  await expect(page.getByTestId('team-venue').first()).toBeVisible();
+  await page.goto('/team/report');
+  await expect(page.getByTestId('report-kind-week')).toBeVisible();
+
   // A new case: no name and a phone that is not one, both at once, under their fields and in the summary.
   await page.goto(`/team/cases?c=${COMMUNE}`);
   await page.getByTestId('case-new').click();
@@ -174,6 +181,13 @@ test('team forms show all their problems at once', async ({ page }) => {
   await page.goto(`/team/venues?c=${COMMUNE}`);
   await expect(page.getByTestId('venue-tallies-next-day')).toContainText('ngày hôm sau');
   await shot(page, 'team-venues');
+  // Posters printed from the commune's list lead back to that list, not to an empty one.
+  await page.getByTestId('team-venue').locator('input[type=checkbox]:enabled').first().check();
+  await page.getByTestId('venue-print').click();
+  await expect(page.getByTestId('poster').first()).toBeVisible();
+  await page.getByTestId('posters-back').click();
+  await expect(page).toHaveURL(new RegExp(`/team/venues\\?c=${COMMUNE}$`));
+  await expect(page.getByTestId('team-venue').first()).toBeVisible();
   await page.goto('/team');
   await expect(page.getByTestId('go-cases')).toBeVisible();
   await shot(page, 'team-hub');

@@ -185,6 +185,8 @@ test('a case from a shared diary finds its contacts; two members work offline an
     for (const page of [a, b]) {
       await expect(page.getByTestId('conflict')).toBeVisible({ timeout: 45_000 });
       await expect(page.getByTestId('conflict-version')).toHaveCount(2);
+      // Each version says when it was saved as the app writes moments: 24-hour time, dd/mm/yyyy.
+      await expect(page.getByTestId('conflict-version').first()).toContainText(/Bản 1 · \d{2}:\d{2}, [^,]+, \d{2}\/\d{2}\/\d{4}/);
       await expect(page.getByTestId('conflict')).toContainText('A: đã gọi, chị Bình ở nhà');
       await expect(page.getByTestId('conflict')).toContainText('B: đã lấy mẫu xét nghiệm');
       await shot(page, `conflict-${page === a ? 'a' : 'b'}`);

@@ -168,6 +168,8 @@ test("the station shows a flagged declaration in amber, lists today's scans to c
     const result = page.getByTestId('station-result');
     await expect(result).toHaveAttribute('data-attention', 'true', { timeout: 30_000 });
     await expect(result).toContainText('Kiểm tra thêm');
+    // The entry is said to be logged once, then what to do.
+    await expect(result).toContainText('đã ghi lượt vào · hỏi thêm trước khi cho vào');
     await expect(result).not.toContainText('✓');
     await expect(result.getByTestId('station-flags')).toContainText('Có triệu chứng: Ho');
     await expect(result.getByTestId('station-flags')).toContainText(/Đến từ Xã Tùng Châu.*\(cấp độ 3\)/);

@@ -266,3 +266,15 @@ async function forgetLocalData(): Promise<void> {
 export const accountManager = new AccountManager();
 // A sync refused for want of a session (replicas hear the 401) asks for a login here.
 onSessionExpired(() => accountManager.markSessionExpired());
+
+/**
+ * The commune a team screen is about: `?c=` in its address, else the member's first commune. An
+ * address without it (a bookmark, one typed by hand) would otherwise show a commune of nobody:
+ * "no venues yet", "no cases", "not a team account", all untrue.
+ */
+export function teamCommune(url: URL): string {
+  const asked = url.searchParams.get('c');
+  if (asked) return asked;
+  const account = accountManager.account;
+  return account?.role === 'team' ? (account.communes[0] ?? '') : '';
+}

@@ -337,7 +337,10 @@ export class Replica<T extends object = Record<string, unknown>> {
     // During a first load, what it wrote is the server's: only writes after its last page wait to go up.
     const load = JSON.parse(localStorage.getItem(this.#loadKey) ?? 'null') as FirstLoadProgress | null;
     const since = load ? String(load.localSeq) : (localStorage.getItem(`lv.pushedSeq.${this.name}`) ?? '0');
+    const round = this.#caughtUp;
     const changes = await this.db.changes({ since: Number(since) || 0, limit: 10_000, return_docs: true });
+    // Caught up while this was read: the count is from before, and would leave "1 waiting" behind.
+    if (round !== this.#caughtUp) return this.#pendingUp;
     this.#pendingUp = changes.results.length;
     return this.#pendingUp;
   }
