@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { ServerConfig } from './config';
 import type { Keyring } from './keys';
@@ -93,6 +93,12 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
         `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
       );
     },
+    // A path the router cannot decode (a `%` not followed by hex, bytes that are not UTF-8): Fastify's
+    // own answer has no reason; this one is like every other refusal.
+    frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
+      const reason = err.code === 'FST_ERR_BAD_URL' ? 'malformed address: a % must start an escape of UTF-8 bytes' : 'malformed address';
+      return reply.status(400).send({ error: 'bad_request', reason });
+    },
     bodyLimit: API_BODY_LIMIT,
     // Behind a reverse proxy (TRUST_PROXY), req.ip is the client's address from X-Forwarded-For, as
     // the per-address limits need; without it, the peer's.
@@ -132,6 +138,9 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
     // every failure of a POST into "the client closed the request".
     if (err.name === 'AbortError' || req.raw.socket?.destroyed) return reply.status(499).send({ error: 'client_gone', reason: 'the client closed the request' });
     if (err.code === 'LV_BAD_JSON') return reply.status(400).send({ error: 'bad_request', reason: err.message });
+    // A write the store refused because another request changed the document first (an admin's
+    // double click, two admins on one unit): the caller may simply try again.
+    if (err.statusCode === 409) return reply.status(409).send({ error: 'conflict', reason: 'changed by another request at the same moment: try again' });
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) app.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
     const reason =

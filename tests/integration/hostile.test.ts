@@ -95,9 +95,13 @@ async function stillServes() {
 
 /** A GET with the path exactly as written: fetch() would resolve `..` and `.` before sending. */
 function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  return rawRequest('GET', url, headers);
+}
+
+function rawRequest(method: string, url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: url, method: 'GET', headers }, (res) => {
+    const req = http.request({ hostname, port, path: url, method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -227,6 +231,20 @@ describe('bad bodies and queries get 400 with a reason, never 5xx', () => {
     }
   );
 
+  it.each([
+    ['GET', '/api/share-codes/%'],
+    ['GET', '/api/share-codes/%E0%A4%A'],
+    ['DELETE', '/api/staff/stations/%'],
+    ['POST', '/api/admin/accounts/%/reset-password'],
+    ['GET', `/sync/${DB_C}/%`],
+    ['GET', '/%'],
+    ['GET', '/staff/%E0%A4%A']
+  ])('a path that is not valid percent-encoding: %s %s', async (method, url) => {
+    const res = await rawRequest(method, url, { cookie: cookie.team });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toMatchObject({ error: 'bad_request', reason: expect.stringMatching(/%/) });
+  });
+
   it('headers too large for the HTTP parser, and too many documents in one push', async () => {
     const huge = await fetch(`${base}/api/auth/me`, { headers: { cookie: `lv_session=${'a'.repeat(100_000)}` } });
     expect(huge.status).toBe(431);
@@ -242,6 +260,33 @@ describe('bad bodies and queries get 400 with a reason, never 5xx', () => {
     expect(bad.json).toMatchObject({ reason: expect.stringMatching(/JSON/) });
     expect((await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, '')).status).toBe(400);
     expect((await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, 'docs', { 'content-type': 'text/plain' })).status).toBeLessThan(500);
+  });
+});
+
+describe('requests that need the same new database at once', () => {
+  it('share codes asked for in parallel are all issued (each call makes sure the commune database exists)', async () => {
+    const caseId = 'hostilecase00001';
+    const answers = await Promise.all(Array.from({ length: 8 }, () => call('team', 'POST', '/api/share-codes', { communeCode: COMMUNE, caseId })));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(201));
+  });
+
+  it("an admin's parallel changes of one zone: each is made or answered 409 conflict, never the store's words", async () => {
+    await createUser(server.store, { phone: '0933000004', password: 'mat-khau-dai', role: 'admin', communes: [], unit: '42', name: 'Cán bộ tỉnh' });
+    const admin = (await login(base, '0933000004', 'mat-khau-dai')).cookie;
+    const answers = await Promise.all(
+      [1, 2, 3, 4, 1, 2, 3, 4].map((level) => call('anonymous', 'POST', '/api/admin/zones', { code: COMMUNE, level }, { cookie: admin }))
+    );
+    for (const a of answers) {
+      if (a.status === 200) continue;
+      expect(a.status).toBe(409);
+      expect(a.json).toEqual({ error: 'conflict', reason: expect.stringMatching(/try again/) });
+    }
+  });
+
+  it('the store makes a database once for callers that ask at the same moment', async () => {
+    const made = await Promise.allSettled(Array.from({ length: 10 }, () => server.store.ensureCommuneDb('18076')));
+    expect(made.filter((m) => m.status === 'rejected')).toEqual([]);
+    expect((await server.store.request('GET', 'lv_c_18076')).status).toBe(200);
   });
 });
 
