@@ -290,6 +290,32 @@ describe('requests that need the same new database at once', () => {
   });
 });
 
+describe('`latest` of a revision the document never had', () => {
+  it('is answered missing, anonymously too, and the store keeps serving (it used to end the embedded store)', async () => {
+    const bulk = await call('anonymous', 'POST', '/sync/lv_directory/_bulk_get?latest=true&revs=true', { docs: [{ id: 'unit:18070', rev: '1-abc' }] });
+    expect(bulk.status).toBe(200);
+    // The embedded store says {missing}, CouchDB {error: not_found}: never a document.
+    const [answer] = (bulk.json as unknown as { results: { docs: Record<string, unknown>[] }[] }).results[0]!.docs;
+    expect(answer!.ok).toBeUndefined();
+    expect(answer!.missing ?? (answer!.error as { error?: string }).error).toMatch(/1-abc|not_found/);
+    expect((await call('anonymous', 'GET', '/sync/lv_directory/unit:18070?rev=1-abc&latest=true')).status).toBe(404);
+    const open = await call('anonymous', 'GET', `/sync/lv_directory/unit:18070?open_revs=${encodeURIComponent('["1-abc"]')}&latest=true`);
+    expect(open.json).toEqual([{ missing: '1-abc' }]);
+    await stillServes();
+  });
+
+  it('of an older revision it had, is still its newest', async () => {
+    const first = (await call('owner', 'GET', `/sync/${DB_C}/venue:${OWNED}`)).json as unknown as { _rev: string };
+    const pushed = await push('owner', [{ ...venue(OWNED, ownerId), name: 'Quán nước mới', _rev: first._rev }]);
+    const newest = (pushed.json as unknown as { rev: string }[])[0]!.rev;
+    expect(newest).toMatch(/^[0-9]+-/);
+    const latest = await call('owner', 'GET', `/sync/${DB_C}/venue:${OWNED}?rev=${first._rev}&latest=true`);
+    expect(latest.json).toMatchObject({ _rev: newest, name: 'Quán nước mới' });
+    const bulk = await call('owner', 'POST', `/sync/${DB_C}/_bulk_get?latest=true`, { docs: [{ id: `venue:${OWNED}`, rev: first._rev }] });
+    expect(bulk.json).toMatchObject({ results: [{ docs: [{ ok: { _rev: newest } }] }] });
+  });
+});
+
 describe('writes are refused before their bodies are read', () => {
   it('an anonymous push of a large body is refused for want of a login, not parsed', async () => {
     const junk = '{"docs":[' + '"x",'.repeat(500_000) + '"x"]}';
