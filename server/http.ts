@@ -3,7 +3,9 @@
  * Nothing that identifies a person is logged: no addresses, no query strings, no bodies.
  */
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { ServerConfig } from './config';
@@ -112,6 +114,19 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
   });
 
   registerJsonParser(app);
+
+  // Two kinds of request Node answers itself, before Fastify: CONNECT (a proxy tunnel; without a
+  // listener the socket is dropped without a word) and an Expect other than 100-continue (a 417
+  // with an empty body). Both get a reason, as JSON, like every other refusal.
+  app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({ error: 'method_not_allowed', reason: 'this server is not a proxy: CONNECT is not served' });
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({ error: 'expectation_failed', reason: 'only Expect: 100-continue is understood' });
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;

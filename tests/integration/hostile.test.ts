@@ -6,6 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +110,19 @@ function rawRequest(method: string, url: string, headers: Record<string, string>
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Bytes written to the server as they are, and everything it answers until it closes. */
+function rawHttp(request: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = net.connect(Number(port), hostname, () => socket.write(request));
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
   });
 }
 
@@ -243,6 +257,16 @@ describe('bad bodies and queries get 400 with a reason, never 5xx', () => {
     const res = await rawRequest(method, url, { cookie: cookie.team });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.text)).toMatchObject({ error: 'bad_request', reason: expect.stringMatching(/%/) });
+  });
+
+  it('a CONNECT and an Expect the server does not understand are answered with a reason, not dropped', async () => {
+    const connect = await rawHttp('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    expect(connect).toMatch(/^HTTP\/1\.1 405 /);
+    expect(JSON.parse(connect.slice(connect.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'method_not_allowed', reason: expect.any(String) });
+    const expectation = await rawHttp(`POST /api/auth/login HTTP/1.1\r\nHost: ${new URL(base).host}\r\nExpect: something-else\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    expect(expectation).toMatch(/^HTTP\/1\.1 417 /);
+    expect(JSON.parse(expectation.slice(expectation.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'expectation_failed', reason: expect.any(String) });
+    await stillServes();
   });
 
   it('headers too large for the HTTP parser, and too many documents in one push', async () => {
