@@ -87,13 +87,14 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
     // URL of 10,000 ids) get the same JSON {error, reason} as every other refusal.
     clientErrorHandler(err: Error & { code?: string }, socket) {
       if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify(
-        tooLarge ? { error: 'headers_too_large', reason: 'request headers (cookies or the address) are too large' } : { error: 'bad_request', reason: 'malformed HTTP request' }
-      );
-      socket.end(
-        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
-      );
+      const [status, answer] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? ['431 Request Header Fields Too Large', { error: 'headers_too_large', reason: 'request headers (cookies or the address) are too large' }]
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? ['408 Request Timeout', { error: 'request_timeout', reason: 'the request was not sent in time' }]
+            : ['400 Bad Request', { error: 'bad_request', reason: 'malformed HTTP request' }];
+      const body = JSON.stringify(answer);
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
     // A path the router cannot decode (a `%` not followed by hex, bytes that are not UTF-8): Fastify's
     // own answer has no reason; this one is like every other refusal.
@@ -102,6 +103,13 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
       return reply.status(400).send({ error: 'bad_request', reason });
     },
     bodyLimit: API_BODY_LIMIT,
+    // Fastify turns Node's limit off (0): a client that sends headers and then a body that never
+    // ends would hold its connection for ever, and enough of them every connection the server has.
+    // The whole request must arrive in time (a long-poll's wait is the answer's, not the request's).
+    // Given to Node's server as it is made too: set afterwards (as Fastify does), Node never applies it.
+    // Node looks for late requests every 30 s; a shorter limit is looked for as often as it needs.
+    requestTimeout: config.requestTimeoutMs,
+    http: { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.requestTimeoutMs / 4))) },
     // Behind a reverse proxy (TRUST_PROXY), req.ip is the client's address from X-Forwarded-For, as
     // the per-address limits need; without it, the peer's.
     trustProxy: config.trustProxy,

@@ -114,8 +114,8 @@ function rawRequest(method: string, url: string, headers: Record<string, string>
 }
 
 /** Bytes written to the server as they are, and everything it answers until it closes. */
-function rawHttp(request: string): Promise<string> {
-  const { hostname, port } = new URL(base);
+function rawHttp(request: string, url = base): Promise<string> {
+  const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     let text = '';
     const socket = net.connect(Number(port), hostname, () => socket.write(request));
@@ -470,7 +470,16 @@ describe('clients waiting for changes', () => {
   let smallDir: string;
   beforeAll(async () => {
     smallDir = mkdtempSync(path.join(os.tmpdir(), 'lv-wait-'));
-    small = await startServer(await testServerConfig({ PORT: '0', ...sameSecrets(), DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40' }));
+    small = await startServer(await testServerConfig({ PORT: '0', ...sameSecrets(), DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40', REQUEST_TIMEOUT_MS: '1000' }));
+  });
+
+  it('a request whose body never ends is answered 408 with a reason; a long-poll waiting past that time is not cut', async () => {
+    const late = rawHttp(`POST /api/auth/login HTTP/1.1\r\nHost: ${new URL(small.url).host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"phone":`, small.url);
+    const poll = await fetch(`${small.url}/sync/lv_directory/_changes?feed=longpoll&since=now`);
+    expect(poll.status).toBe(200);
+    const answer = await late;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'request_timeout', reason: expect.any(String) });
   });
   afterAll(async () => {
     await small?.close();
