@@ -53,6 +53,8 @@ export class Store {
   readonly couch: ServerScope;
   readonly #base: string;
   readonly #auth: string | null;
+  /** Databases being made now, by name: callers at the same moment share one making. */
+  readonly #ensuring = new Map<string, Promise<void>>();
 
   constructor(url: string) {
     // A store that is not there (restarting, down) fails every call with StoreUnavailableError (503).
@@ -143,8 +145,6 @@ export class Store {
     this.#ensuring.set(name, making);
     return making;
   }
-
-  readonly #ensuring = new Map<string, Promise<void>>();
 
   async #makeDb(name: string): Promise<void> {
     try {
