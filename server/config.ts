@@ -35,6 +35,8 @@ export interface ServerConfig {
   diaryShare: { clientFailuresPerTenMinutes: number };
   /** Clients waiting for changes (server/sync/longpoll.ts): the longest wait, and how many at once. */
   waiting: { maxMs: number; maxOpen: number };
+  /** The longest time a client may take to send a whole request (headers and body); then a 408. */
+  requestTimeoutMs: number;
   /**
    * Which reverse proxies may say who the client is (X-Forwarded-For): false = none, the peer is the
    * client; or the proxies' addresses. Behind a proxy without it, every client has the proxy's
@@ -74,6 +76,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxMs: limit(env, 'SYNC_LONGPOLL_MS', 25_000) || 25_000,
       maxOpen: limit(env, 'SYNC_WAITING_MAX', 1000) || 1000
     },
+    requestTimeoutMs: limit(env, 'REQUEST_TIMEOUT_MS', 300_000) || 300_000,
     trustProxy: trustedProxies(env.TRUST_PROXY)
   };
 }

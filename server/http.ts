@@ -3,8 +3,10 @@
  * Nothing that identifies a person is logged: no addresses, no query strings, no bodies.
  */
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { ServerConfig } from './config';
 import type { Keyring } from './keys';
@@ -85,15 +87,29 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
     // URL of 10,000 ids) get the same JSON {error, reason} as every other refusal.
     clientErrorHandler(err: Error & { code?: string }, socket) {
       if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify(
-        tooLarge ? { error: 'headers_too_large', reason: 'request headers (cookies or the address) are too large' } : { error: 'bad_request', reason: 'malformed HTTP request' }
-      );
-      socket.end(
-        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
-      );
+      const [status, answer] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? ['431 Request Header Fields Too Large', { error: 'headers_too_large', reason: 'request headers (cookies or the address) are too large' }]
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? ['408 Request Timeout', { error: 'request_timeout', reason: 'the request was not sent in time' }]
+            : ['400 Bad Request', { error: 'bad_request', reason: 'malformed HTTP request' }];
+      const body = JSON.stringify(answer);
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
+    // A path the router cannot decode (a `%` not followed by hex, bytes that are not UTF-8): Fastify's
+    // own answer has no reason; this one is like every other refusal.
+    frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
+      const reason = err.code === 'FST_ERR_BAD_URL' ? 'malformed address: a % must start an escape of UTF-8 bytes' : 'malformed address';
+      return reply.status(400).send({ error: 'bad_request', reason });
     },
     bodyLimit: API_BODY_LIMIT,
+    // Fastify turns Node's limit off (0): a client that sends headers and then a body that never
+    // ends would hold its connection for ever, and enough of them every connection the server has.
+    // The whole request must arrive in time (a long-poll's wait is the answer's, not the request's).
+    // Given to Node's server as it is made too: set afterwards (as Fastify does), Node never applies it.
+    // Node looks for late requests every 30 s; a shorter limit is looked for as often as it needs.
+    requestTimeout: config.requestTimeoutMs,
+    http: { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.requestTimeoutMs / 4))) },
     // Behind a reverse proxy (TRUST_PROXY), req.ip is the client's address from X-Forwarded-For, as
     // the per-address limits need; without it, the peer's.
     trustProxy: config.trustProxy,
@@ -106,6 +122,19 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
   });
 
   registerJsonParser(app);
+
+  // Two kinds of request Node answers itself, before Fastify: CONNECT (a proxy tunnel; without a
+  // listener the socket is dropped without a word) and an Expect other than 100-continue (a 417
+  // with an empty body). Both get a reason, as JSON, like every other refusal.
+  app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({ error: 'method_not_allowed', reason: 'this server is not a proxy: CONNECT is not served' });
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({ error: 'expectation_failed', reason: 'only Expect: 100-continue is understood' });
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
@@ -132,6 +161,9 @@ export async function buildApp({ config, store, keyring, demoVenues, sessionSecr
     // every failure of a POST into "the client closed the request".
     if (err.name === 'AbortError' || req.raw.socket?.destroyed) return reply.status(499).send({ error: 'client_gone', reason: 'the client closed the request' });
     if (err.code === 'LV_BAD_JSON') return reply.status(400).send({ error: 'bad_request', reason: err.message });
+    // A write the store refused because another request changed the document first (an admin's
+    // double click, two admins on one unit): the caller may simply try again.
+    if (err.statusCode === 409) return reply.status(409).send({ error: 'conflict', reason: 'changed by another request at the same moment: try again' });
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) app.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
     const reason =

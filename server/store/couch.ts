@@ -53,6 +53,8 @@ export class Store {
   readonly couch: ServerScope;
   readonly #base: string;
   readonly #auth: string | null;
+  /** Databases being made now, by name: callers at the same moment share one making. */
+  readonly #ensuring = new Map<string, Promise<void>>();
 
   constructor(url: string) {
     // A store that is not there (restarting, down) fails every call with StoreUnavailableError (503).
@@ -135,12 +137,32 @@ export class Store {
 
   /** Creates the database when missing and sets its _security; safe to call on every start. */
   async ensureDb(name: string): Promise<void> {
+    // Requests that need the same new database at once (a team's parallel calls, first pushes to a
+    // commune) share one making of it.
+    const running = this.#ensuring.get(name);
+    if (running) return running;
+    const making = this.#makeDb(name).finally(() => this.#ensuring.delete(name));
+    this.#ensuring.set(name, making);
+    return making;
+  }
+
+  async #makeDb(name: string): Promise<void> {
     try {
       await this.couch.db.create(name);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 412) throw err;
     }
-    await this.couch.request({ db: name, path: '_security', method: 'PUT', body: SECURITY });
+    // The embedded store keeps _security as a revisioned document: another instance writing it at
+    // the same moment is a 409, and the write is tried again on the new revision.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.couch.request({ db: name, path: '_security', method: 'PUT', body: SECURITY });
+        return;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 409 || attempt >= 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      }
+    }
   }
 
   async bootstrap(): Promise<void> {

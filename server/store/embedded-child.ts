@@ -21,6 +21,47 @@ process.umask(0o077);
 
 const send = (msg: FromStore) => process.send?.(msg);
 
+/** A node of a PouchDB revision tree: [hash, status, children]. */
+type RevNode = [string, unknown, RevNode[]];
+type RevTree = { pos: number; ids: RevNode }[];
+type GetCallback = (err: unknown, result?: unknown) => void;
+interface LevelApi {
+  _get(id: string, opts: { rev?: string; latest?: boolean } | undefined, callback: GetCallback): void;
+  _getRevisionTree(id: string, callback: (err: unknown, tree?: RevTree) => void): void;
+}
+
+function revInTree(tree: RevTree, rev: string): boolean {
+  const toVisit = tree.map((t) => ({ pos: t.pos, node: t.ids }));
+  for (let next = toVisit.pop(); next; next = toVisit.pop()) {
+    if (`${next.pos}-${next.node[0]}` === rev) return true;
+    for (const child of next.node[2]) toVisit.push({ pos: next.pos + 1, node: child });
+  }
+  return false;
+}
+
+// pouchdb-node, asked for `latest` of a revision its document never had (GET ?rev=…&latest=true,
+// open_revs or _bulk_get with latest, which anyone may send through the gateway), throws in a
+// LevelDB callback and ends this process: every caller then waits for a restart. CouchDB answers
+// such a revision as missing; so does this adapter now, before pouchdb-node looks.
+{
+  const adapters = (PouchDB as unknown as { adapters: Record<string, ((this: LevelApi, ...args: unknown[]) => void) & Record<string, unknown>> }).adapters;
+  const leveldb = adapters.leveldb!;
+  const safe = Object.assign(function (this: LevelApi, ...args: unknown[]) {
+    leveldb.apply(this, args);
+    const get = this._get;
+    this._get = function (id, opts, callback) {
+      if (!opts?.latest || !opts.rev) return get.call(this, id, opts, callback);
+      const rev = opts.rev;
+      this._getRevisionTree(id, (err, tree) => {
+        if (err) return callback(err);
+        if (!tree || !revInTree(tree, rev)) return callback(Object.assign(new Error('missing'), { status: 404, name: 'not_found', error: true, reason: 'missing' }));
+        get.call(this, id, opts, callback);
+      });
+    };
+  }, leveldb);
+  adapters.leveldb = safe;
+}
+
 if (!process.send) {
   console.error('This is the embedded store of Lưu Vết: the server starts it (npm start), not by hand.');
   process.exit(2);

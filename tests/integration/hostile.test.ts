@@ -6,6 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,9 +96,13 @@ async function stillServes() {
 
 /** A GET with the path exactly as written: fetch() would resolve `..` and `.` before sending. */
 function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  return rawRequest('GET', url, headers);
+}
+
+function rawRequest(method: string, url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: url, method: 'GET', headers }, (res) => {
+    const req = http.request({ hostname, port, path: url, method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -105,6 +110,19 @@ function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ st
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Bytes written to the server as they are, and everything it answers until it closes. */
+function rawHttp(request: string, url = base): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = net.connect(Number(port), hostname, () => socket.write(request));
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
   });
 }
 
@@ -227,6 +245,30 @@ describe('bad bodies and queries get 400 with a reason, never 5xx', () => {
     }
   );
 
+  it.each([
+    ['GET', '/api/share-codes/%'],
+    ['GET', '/api/share-codes/%E0%A4%A'],
+    ['DELETE', '/api/staff/stations/%'],
+    ['POST', '/api/admin/accounts/%/reset-password'],
+    ['GET', `/sync/${DB_C}/%`],
+    ['GET', '/%'],
+    ['GET', '/staff/%E0%A4%A']
+  ])('a path that is not valid percent-encoding: %s %s', async (method, url) => {
+    const res = await rawRequest(method, url, { cookie: cookie.team });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toMatchObject({ error: 'bad_request', reason: expect.stringMatching(/%/) });
+  });
+
+  it('a CONNECT and an Expect the server does not understand are answered with a reason, not dropped', async () => {
+    const connect = await rawHttp('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    expect(connect).toMatch(/^HTTP\/1\.1 405 /);
+    expect(JSON.parse(connect.slice(connect.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'method_not_allowed', reason: expect.any(String) });
+    const expectation = await rawHttp(`POST /api/auth/login HTTP/1.1\r\nHost: ${new URL(base).host}\r\nExpect: something-else\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    expect(expectation).toMatch(/^HTTP\/1\.1 417 /);
+    expect(JSON.parse(expectation.slice(expectation.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'expectation_failed', reason: expect.any(String) });
+    await stillServes();
+  });
+
   it('headers too large for the HTTP parser, and too many documents in one push', async () => {
     const huge = await fetch(`${base}/api/auth/me`, { headers: { cookie: `lv_session=${'a'.repeat(100_000)}` } });
     expect(huge.status).toBe(431);
@@ -242,6 +284,59 @@ describe('bad bodies and queries get 400 with a reason, never 5xx', () => {
     expect(bad.json).toMatchObject({ reason: expect.stringMatching(/JSON/) });
     expect((await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, '')).status).toBe(400);
     expect((await call('team', 'POST', `/sync/${DB_C}/_bulk_docs`, 'docs', { 'content-type': 'text/plain' })).status).toBeLessThan(500);
+  });
+});
+
+describe('requests that need the same new database at once', () => {
+  it('share codes asked for in parallel are all issued (each call makes sure the commune database exists)', async () => {
+    const caseId = 'hostilecase00001';
+    const answers = await Promise.all(Array.from({ length: 8 }, () => call('team', 'POST', '/api/share-codes', { communeCode: COMMUNE, caseId })));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(201));
+  });
+
+  it("an admin's parallel changes of one zone: each is made or answered 409 conflict, never the store's words", async () => {
+    await createUser(server.store, { phone: '0933000004', password: 'mat-khau-dai', role: 'admin', communes: [], unit: '42', name: 'Cán bộ tỉnh' });
+    const admin = (await login(base, '0933000004', 'mat-khau-dai')).cookie;
+    const answers = await Promise.all(
+      [1, 2, 3, 4, 1, 2, 3, 4].map((level) => call('anonymous', 'POST', '/api/admin/zones', { code: COMMUNE, level }, { cookie: admin }))
+    );
+    for (const a of answers) {
+      if (a.status === 200) continue;
+      expect(a.status).toBe(409);
+      expect(a.json).toEqual({ error: 'conflict', reason: expect.stringMatching(/try again/) });
+    }
+  });
+
+  it('the store makes a database once for callers that ask at the same moment', async () => {
+    const made = await Promise.allSettled(Array.from({ length: 10 }, () => server.store.ensureCommuneDb('18076')));
+    expect(made.filter((m) => m.status === 'rejected')).toEqual([]);
+    expect((await server.store.request('GET', 'lv_c_18076')).status).toBe(200);
+  });
+});
+
+describe('`latest` of a revision the document never had', () => {
+  it('is answered missing, anonymously too, and the store keeps serving (it used to end the embedded store)', async () => {
+    const bulk = await call('anonymous', 'POST', '/sync/lv_directory/_bulk_get?latest=true&revs=true', { docs: [{ id: 'unit:18070', rev: '1-abc' }] });
+    expect(bulk.status).toBe(200);
+    // The embedded store says {missing}, CouchDB {error: not_found}: never a document.
+    const [answer] = (bulk.json as unknown as { results: { docs: Record<string, unknown>[] }[] }).results[0]!.docs;
+    expect(answer!.ok).toBeUndefined();
+    expect(answer!.missing ?? (answer!.error as { error?: string }).error).toMatch(/1-abc|not_found/);
+    expect((await call('anonymous', 'GET', '/sync/lv_directory/unit:18070?rev=1-abc&latest=true')).status).toBe(404);
+    const open = await call('anonymous', 'GET', `/sync/lv_directory/unit:18070?open_revs=${encodeURIComponent('["1-abc"]')}&latest=true`);
+    expect(open.json).toEqual([{ missing: '1-abc' }]);
+    await stillServes();
+  });
+
+  it('of an older revision it had, is still its newest', async () => {
+    const first = (await call('owner', 'GET', `/sync/${DB_C}/venue:${OWNED}`)).json as unknown as { _rev: string };
+    const pushed = await push('owner', [{ ...venue(OWNED, ownerId), name: 'Quán nước mới', _rev: first._rev }]);
+    const newest = (pushed.json as unknown as { rev: string }[])[0]!.rev;
+    expect(newest).toMatch(/^[0-9]+-/);
+    const latest = await call('owner', 'GET', `/sync/${DB_C}/venue:${OWNED}?rev=${first._rev}&latest=true`);
+    expect(latest.json).toMatchObject({ _rev: newest, name: 'Quán nước mới' });
+    const bulk = await call('owner', 'POST', `/sync/${DB_C}/_bulk_get?latest=true`, { docs: [{ id: `venue:${OWNED}`, rev: first._rev }] });
+    expect(bulk.json).toMatchObject({ results: [{ docs: [{ ok: { _rev: newest } }] }] });
   });
 });
 
@@ -375,7 +470,16 @@ describe('clients waiting for changes', () => {
   let smallDir: string;
   beforeAll(async () => {
     smallDir = mkdtempSync(path.join(os.tmpdir(), 'lv-wait-'));
-    small = await startServer(await testServerConfig({ PORT: '0', ...sameSecrets(), DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40' }));
+    small = await startServer(await testServerConfig({ PORT: '0', ...sameSecrets(), DATA_DIR: smallDir, LOG: '0', STATIC_DIR: smallDir, SYNC_LONGPOLL_MS: '1500', SYNC_WAITING_MAX: '40', REQUEST_TIMEOUT_MS: '1000' }));
+  });
+
+  it('a request whose body never ends is answered 408 with a reason; a long-poll waiting past that time is not cut', async () => {
+    const late = rawHttp(`POST /api/auth/login HTTP/1.1\r\nHost: ${new URL(small.url).host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"phone":`, small.url);
+    const poll = await fetch(`${small.url}/sync/lv_directory/_changes?feed=longpoll&since=now`);
+    expect(poll.status).toBe(200);
+    const answer = await late;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'request_timeout', reason: expect.any(String) });
   });
   afterAll(async () => {
     await small?.close();
