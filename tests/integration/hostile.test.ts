@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testServerConfig } from './test-server';
+import { testCouchdbUrl, testServerConfig } from './test-server';
 import { startServer, type RunningServer } from '../../server/main';
 import { createUser } from '../../server/users';
 import { loggedPath, sameOrigin } from '../../server/http';
@@ -322,7 +322,10 @@ describe('`latest` of a revision the document never had', () => {
     const [answer] = (bulk.json as unknown as { results: { docs: Record<string, unknown>[] }[] }).results[0]!.docs;
     expect(answer!.ok).toBeUndefined();
     expect(answer!.missing ?? (answer!.error as { error?: string }).error).toMatch(/1-abc|not_found/);
-    expect((await call('anonymous', 'GET', '/sync/lv_directory/unit:18070?rev=1-abc&latest=true')).status).toBe(404);
+    // Apache CouchDB 3.5 answers this one with the newest revision (checked by hand); the embedded
+    // store, whose adapter had no answer at all, says missing.
+    const single = await call('anonymous', 'GET', '/sync/lv_directory/unit:18070?rev=1-abc&latest=true');
+    expect(single.status).toBe(testCouchdbUrl() ? 200 : 404);
     const open = await call('anonymous', 'GET', `/sync/lv_directory/unit:18070?open_revs=${encodeURIComponent('["1-abc"]')}&latest=true`);
     expect(open.json).toEqual([{ missing: '1-abc' }]);
     await stillServes();
