@@ -485,6 +485,9 @@ interface Ignored {
   clientVenueDay: number;
 }
 
+const IGNORED_KINDS = ['unknownVenue', 'venueLimit', 'venueDayFull', 'clientVenueDay'] as const satisfies readonly (keyof Ignored)[];
+const noneIgnored = (): Ignored => ({ unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 });
+
 interface Outcome {
   status: 200 | 503;
   body: Record<string, unknown>;
@@ -572,6 +575,11 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     const active = new Map(await Promise.all(communes.map(async (code) => [code, await activeVenues(code)] as const)));
     // Ignored counts per document, so that a retry after a partial failure reports each once.
     const ignoredByDoc = new Map<string, Ignored>();
+    const ignoredOf = (docId: string): Ignored => {
+      let i = ignoredByDoc.get(docId);
+      if (!i) ignoredByDoc.set(docId, (i = noneIgnored()));
+      return i;
+    };
     const unknownVenues = new Set<string>();
     const contributions = new Map<string, Contribution>();
     const t = now();
@@ -579,8 +587,7 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       for (const { venueId, communeCode, count: n } of venues) {
         const docId = tallyDocId(communeCode, day);
         if (memory?.committedDocs.has(docId)) continue;
-        let ignored = ignoredByDoc.get(docId);
-        if (!ignored) ignoredByDoc.set(docId, (ignored = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 }));
+        const ignored = ignoredOf(docId);
         if (!active.get(communeCode)?.has(venueId)) {
           ignored.unknownVenue += n;
           unknownVenues.add(venueId);
@@ -602,28 +609,22 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
     // What the in-memory pace granted and the document did not take (the shared pace of the venue-day,
     // its ceiling, or an earlier try that stored the report) goes back: it was not added here.
     for (const c of list) {
-      if (!c.committed || !c.added) continue;
+      if (!c.committed) continue;
       for (const [venueId, n] of c.counts) {
-        const back = n - (c.added[venueId] ?? 0);
+        const back = c.added ? n - (c.added[venueId] ?? 0) : 0;
         if (back > 0) venueRate.giveBack(venueId, back);
       }
-    }
-    for (const c of list) {
-      if (!c.committed || !c.result) continue;
-      let i = ignoredByDoc.get(c.docId);
-      if (!i) ignoredByDoc.set(c.docId, (i = { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 }));
+      if (!c.result) continue;
+      const i = ignoredOf(c.docId);
       i.venueDayFull += c.result.overCap;
       i.venueLimit += c.result.overPace;
     }
     // Documents settled by this request: stored, or nothing to store (every count ignored).
     const settled = [...ignoredByDoc.keys()].filter((docId) => !contributions.has(docId) || contributions.get(docId)!.committed);
-    const ignored = memory ? { ...memory.ignored } : { unknownVenue: 0, venueLimit: 0, venueDayFull: 0, clientVenueDay: 0 };
+    const ignored = memory ? { ...memory.ignored } : noneIgnored();
     for (const docId of settled) {
       const i = ignoredByDoc.get(docId)!;
-      ignored.unknownVenue += i.unknownVenue;
-      ignored.venueLimit += i.venueLimit;
-      ignored.venueDayFull += i.venueDayFull;
-      ignored.clientVenueDay += i.clientVenueDay;
+      for (const kind of IGNORED_KINDS) ignored[kind] += i[kind];
     }
     // A contribution found stored already (an earlier try on another server, or before a restart)
     // is answered with what it added then, read from the document's `recent`; past that (30
@@ -643,7 +644,7 @@ export function registerTallies(api: FastifyInstance, store: Store, limits: Tall
       });
       return { status: 503, body: { error: 'store_unavailable', reason: `${problem}; send the same report again later` } };
     }
-    const ignoredTotal = ignored.unknownVenue + ignored.venueLimit + ignored.venueDayFull + ignored.clientVenueDay;
+    const ignoredTotal = IGNORED_KINDS.reduce((a, kind) => a + ignored[kind], 0);
     remember(report.batch, { at: now(), done: { accepted, ignored: ignoredTotal } });
     return {
       status: 200,
