@@ -146,8 +146,17 @@ test('an owner pairs a staff phone to a station, sees its entry, and unpairs it'
   await expect(card.getByTestId('station-devices-error')).toContainText(/Hãy đợi \d+ phút rồi tạo mã mới/);
   // The screen as seen, the message scrolled to the middle: on a full-page shot the fixed tab bar
   // lands over it.
-  if (process.env.SHOTS) {
-    await card.getByTestId('station-devices-error').evaluate((el) => el.scrollIntoView({ block: 'center' }));
-    await page.screenshot({ path: `${process.env.SHOTS}/staff-owner-codes-wait-vi.png` });
-  }
+  const shotCentred = async (name: string) => {
+    if (!process.env.SHOTS) return;
+    await page.getByTestId('station-devices-error').evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await page.screenshot({ path: `${process.env.SHOTS}/${name}.png` });
+  };
+  await shotCentred('staff-owner-codes-wait-vi');
+  await english(page, async () => {
+    const cardEn = page.getByTestId('venue-card').filter({ hasText: 'Quán phở Cô Hai' });
+    await cardEn.getByTestId('station-device-add').click();
+    await cardEn.getByTestId('pairing-create').click();
+    await expect(cardEn.getByTestId('station-devices-error')).toContainText(/Wait \d+ min, then make a new one/);
+    await shotCentred('staff-owner-codes-wait-en');
+  });
 });
